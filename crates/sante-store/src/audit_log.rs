@@ -1,0 +1,1 @@
+//! Persistence of the audit trail (the audit crate lands next).

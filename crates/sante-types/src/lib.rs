@@ -1,0 +1,11 @@
+//! Vocabulary shared by every Sante crate.
+//!
+//! This crate does no IO and knows nothing of storage, HTTP or mail: it holds the
+//! few types that every bounded context must agree on (time, qualities, levels of
+//! assurance, services). Anything that belongs to one context lives in that context.
+
+mod clock;
+mod quality;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use quality::{CredentialKind, LevelOfAssurance, Quality, Service};

@@ -1,0 +1,87 @@
+//! Project automation, run as `cargo xtask <task>`:
+//!
+//! - `tidy`: the architecture's invariants (also run as a `#[test]`);
+//! - `deps`: install what the tests need on a fresh machine (Chromium and its driver,
+//!   an S3-compatible server), when missing;
+//! - `test`: `deps`, then the whole test suite on both storage backends.
+
+mod tidy;
+
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let task = std::env::args().nth(1).unwrap_or_default();
+    let result = match task.as_str() {
+        "tidy" => tidy::check_all(&tidy::workspace_root()).map_err(|problems| {
+            anyhow::anyhow!("architecture check failed:\n{}", problems.join("\n"))
+        }),
+        "deps" => deps(),
+        "test" => deps().and_then(|()| test()),
+        _ => Err(anyhow::anyhow!("usage: cargo xtask tidy|deps|test")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask {task}: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn have(program: &str) -> bool {
+    #[allow(clippy::disallowed_methods)]
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program} >/dev/null 2>&1")])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[allow(clippy::disallowed_methods)]
+fn run(program: &str, args: &[&str]) -> anyhow::Result<()> {
+    eprintln!("xtask: {program} {}", args.join(" "));
+    let status = Command::new(program).args(args).status()?;
+    if !status.success() {
+        anyhow::bail!("{program} {} failed with {status}", args.join(" "));
+    }
+    Ok(())
+}
+
+/// Installs the test prerequisites that are missing: Debian's `chromium` and
+/// `chromium-driver` (browser tests), `moto[server]` from PyPI (the S3-compatible
+/// server the blob-store tests run against).
+fn deps() -> anyhow::Result<()> {
+    let mut apt = Vec::new();
+    if !have("chromium") {
+        apt.push("chromium");
+    }
+    if !have("chromedriver") {
+        apt.push("chromium-driver");
+    }
+    if !apt.is_empty() {
+        if !have("apt-get") {
+            anyhow::bail!("install {} with your package manager", apt.join(" "));
+        }
+        run("apt-get", &["update", "-qq"])?;
+        let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
+        args.extend(apt.iter().copied());
+        run("apt-get", &args)?;
+    }
+    if !have("moto_server") {
+        run("python3", &["-m", "pip", "install", "-q", "moto[server]"])?;
+        if !have("moto_server") {
+            anyhow::bail!(
+                "moto_server is not on PATH after pip install; add pip's bin directory to PATH"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The whole suite. PostgreSQL is expected at 127.0.0.1:5432 (database `test`, trust
+/// auth), or at SANTE_TEST_PG_URL: every storage test runs on SQLite and PostgreSQL.
+fn test() -> anyhow::Result<()> {
+    run(
+        "cargo",
+        &["test", "--workspace", "--all-targets", "--no-fail-fast"],
+    )
+}
