@@ -15,6 +15,11 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
     ("sante-store", &["sante-types"]),
     ("sante-audit", &["sante-types", "sante-store"]),
     ("sante-net", &["sante-types"]),
+    // Platform contexts: storage and audit below them, never a service or a front end.
+    (
+        "sante-directory",
+        &["sante-types", "sante-store", "sante-audit"],
+    ),
     // Front ends never reach storage directly (no sante-store): only through a
     // service API that has already decided access.
     ("sante-http", &["sante-types", "sante-audit", "sante-net"]),
