@@ -349,11 +349,13 @@ impl Matcher {
     }
 
     /// Scores a pair and decides. One rule overrides the sum: when the given names
-    /// clearly differ and no national number agrees, the pair is never linked
+    /// clearly differ and the national numbers do not (nearly) agree, the pair is never linked
     /// automatically, because twins and siblings share everything else.
     pub fn assess(&self, a: &Prepared, b: &Prepared) -> (f64, Decision) {
         let score = self.score(a, b);
-        let nin_agrees = matches!((&a.national_id, &b.national_id), (Some(x), Some(y)) if x == y);
+        // A national number equal, or one typo away, outweighs a given-name conflict;
+        // twins' numbers differ in their serial and in both check digits.
+        let nin_agrees = matches!((&a.national_id, &b.national_id), (Some(x), Some(y)) if digits_within_one(x, y));
         let given_conflict = best(&a.given, &b.given).is_some_and(|s| s < 0.75)
             && !matches!((best(&a.surnames, &b.given), best(&a.given, &b.surnames)), (Some(x), Some(y)) if x >= 0.96 && y >= 0.96);
         let decision = match self.decide(score) {
