@@ -10,3 +10,4 @@
 
 pub mod matching;
 pub mod nin;
+pub mod synthetic;
