@@ -103,3 +103,25 @@ macro_rules! storage_test {
         }
     };
 }
+
+/// Runs raw SQL, with optional blob parameters bound as `$1`, `$2`...: for tests that
+/// tamper with stored data behind the API's back.
+pub async fn execute_raw(db: &Db, sql: &str, blobs: &[&[u8]]) -> StoreResult<u64> {
+    use crate::db::Pool;
+    Ok(match &db.pool {
+        Pool::Sqlite(p) => {
+            let mut q = sqlx::query(sql);
+            for b in blobs {
+                q = q.bind(*b);
+            }
+            q.execute(p).await?.rows_affected()
+        }
+        Pool::Postgres(p) => {
+            let mut q = sqlx::query(sql);
+            for b in blobs {
+                q = q.bind(*b);
+            }
+            q.execute(p).await?.rows_affected()
+        }
+    })
+}

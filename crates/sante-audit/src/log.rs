@@ -1,0 +1,594 @@
+//! The audit log: a single writer task that chains, seals and purges.
+//!
+//! Callers send events over a channel and wait for the acknowledgement, which comes
+//! only after the transaction holding the event has committed (group commit: whatever
+//! is queued goes into one transaction). One writer per process keeps the chain
+//! ordered; a second process appending at the same time (the CLI beside a running
+//! server) loses the race on the `(stream, seq)` key, reloads the head and retries.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Months, Utc};
+use sante_store::Db;
+use sante_store::StoreError;
+use sante_store::audit_log::{AuditRow, CheckpointRow, PurgeRow};
+use sante_types::Clock;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::chain::{CheckpointBody, GENESIS, PurgeBody, record_hash};
+use crate::event::{Action, Actor, AuditEvent, EventKind, Stream, Token};
+use crate::signer::CheckpointSigner;
+use crate::{AuditError, RecordError, Recorder};
+
+/// When an open epoch is sealed with a signed checkpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct SealPolicy {
+    /// Seal once the epoch holds this many records.
+    pub max_records: u64,
+    /// Seal once the epoch's first record is this old.
+    pub max_age: chrono::Duration,
+}
+
+impl Default for SealPolicy {
+    fn default() -> Self {
+        SealPolicy {
+            max_records: 10_000,
+            max_age: chrono::Duration::minutes(60),
+        }
+    }
+}
+
+/// How long traces are kept (PLT-7).
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    pub platform_months: u32,
+    pub messaging_months: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            platform_months: 13,
+            messaging_months: 12,
+        }
+    }
+}
+
+impl Retention {
+    fn months(&self, stream: Stream) -> u32 {
+        match stream {
+            Stream::Platform => self.platform_months,
+            Stream::Messaging => self.messaging_months,
+        }
+    }
+}
+
+/// An epoch that was sealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedEpoch {
+    pub stream: Stream,
+    pub epoch: i64,
+    pub records: i64,
+}
+
+/// What a purge removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// Per stream: the last epoch purged and how many records went with it.
+    pub purged: Vec<(Stream, i64, u64)>,
+}
+
+enum Command {
+    Record(Box<AuditEvent>, oneshot::Sender<Result<(), String>>),
+    Seal(bool, oneshot::Sender<Result<Vec<SealedEpoch>, String>>),
+    Purge(Retention, oneshot::Sender<Result<PurgeReport, String>>),
+    Close,
+}
+
+/// A handle on the audit log. Cheap to clone; the writer stops when every handle is
+/// dropped or [`AuditLog::close`] is called.
+#[derive(Clone)]
+pub struct AuditLog {
+    tx: mpsc::Sender<Command>,
+    writer: Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog").finish_non_exhaustive()
+    }
+}
+
+/// The chain position of one stream.
+#[derive(Debug, Clone)]
+struct Head {
+    seq: i64,
+    hash: Vec<u8>,
+    /// The epoch the next record goes to.
+    epoch: i64,
+    /// Whether `epoch` already holds records (and so is open).
+    open: bool,
+    epoch_first_seq: i64,
+    epoch_start_hash: Vec<u8>,
+    epoch_count: i64,
+    epoch_first_recorded_at: i64,
+    epoch_last_recorded_at: i64,
+    last_checkpoint_hash: Vec<u8>,
+}
+
+struct Writer {
+    db: Db,
+    signer: CheckpointSigner,
+    clock: Arc<dyn Clock>,
+    policy: SealPolicy,
+    heads: BTreeMap<&'static str, Head>,
+}
+
+impl AuditLog {
+    /// Opens the log on `db` (migrated) and starts its writer task.
+    pub async fn open(
+        db: Db,
+        signer: CheckpointSigner,
+        clock: Arc<dyn Clock>,
+        policy: SealPolicy,
+    ) -> Result<AuditLog, AuditError> {
+        let mut writer = Writer {
+            db,
+            signer,
+            clock,
+            policy,
+            heads: BTreeMap::new(),
+        };
+        writer.reload().await?;
+        let (tx, rx) = mpsc::channel(4096);
+        let handle = tokio::spawn(writer.run(rx));
+        Ok(AuditLog {
+            tx,
+            writer: Arc::new(tokio::sync::Mutex::new(Some(handle))),
+        })
+    }
+
+    /// Records one event; returns once it is durably committed.
+    pub async fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
+        let (ack, done) = oneshot::channel();
+        self.tx
+            .send(Command::Record(Box::new(event), ack))
+            .await
+            .map_err(|_| AuditError::Closed)?;
+        done.await
+            .map_err(|_| AuditError::Closed)?
+            .map_err(AuditError::Write)
+    }
+
+    /// Seals the open epochs that the policy says are due.
+    pub async fn seal_due(&self) -> Result<Vec<SealedEpoch>, AuditError> {
+        self.seal(false).await
+    }
+
+    /// Seals every open epoch now (at shutdown, before an export).
+    pub async fn seal_now(&self) -> Result<Vec<SealedEpoch>, AuditError> {
+        self.seal(true).await
+    }
+
+    async fn seal(&self, force: bool) -> Result<Vec<SealedEpoch>, AuditError> {
+        let (ack, done) = oneshot::channel();
+        self.tx
+            .send(Command::Seal(force, ack))
+            .await
+            .map_err(|_| AuditError::Closed)?;
+        done.await
+            .map_err(|_| AuditError::Closed)?
+            .map_err(AuditError::Write)
+    }
+
+    /// Drops the sealed epochs whose every record is older than the retention, behind a
+    /// signed purge marker, and records the purge.
+    pub async fn purge_expired(&self, retention: &Retention) -> Result<PurgeReport, AuditError> {
+        let (ack, done) = oneshot::channel();
+        self.tx
+            .send(Command::Purge(*retention, ack))
+            .await
+            .map_err(|_| AuditError::Closed)?;
+        done.await
+            .map_err(|_| AuditError::Closed)?
+            .map_err(AuditError::Write)
+    }
+
+    /// Stops the writer after the queued commands are done.
+    pub async fn close(&self) {
+        let handle = self.writer.lock().await.take();
+        if let Some(handle) = handle {
+            // Everything queued before the close is still written and acknowledged.
+            let _ = self.tx.send(Command::Close).await;
+            let _ = handle.await;
+        }
+    }
+}
+
+impl Recorder for AuditLog {
+    fn record(
+        &self,
+        event: AuditEvent,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), RecordError>> + Send + '_>>
+    {
+        Box::pin(async move {
+            AuditLog::record(self, event)
+                .await
+                .map_err(|e| RecordError(e.to_string()))
+        })
+    }
+}
+
+const MAX_BATCH: usize = 1024;
+const MAX_RETRIES: usize = 8;
+
+impl Writer {
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        while let Some(first) = rx.recv().await {
+            let mut commands = vec![first];
+            while commands.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(c) => commands.push(c),
+                    Err(_) => break,
+                }
+            }
+            let mut events = Vec::new();
+            let mut acks = Vec::new();
+            let mut controls = Vec::new();
+            let mut close = false;
+            for c in commands {
+                match c {
+                    Command::Record(event, ack) => {
+                        events.push(*event);
+                        acks.push(ack);
+                    }
+                    Command::Close => close = true,
+                    other => controls.push(other),
+                }
+            }
+            if !events.is_empty() {
+                let result = self.append(events).await.map_err(|e| {
+                    tracing::error!(error = %e, "audit append failed");
+                    e.to_string()
+                });
+                for ack in acks {
+                    let _ = ack.send(result.clone());
+                }
+            }
+            for control in controls {
+                match control {
+                    Command::Seal(force, ack) => {
+                        let _ = ack.send(self.seal(force).await.map_err(|e| e.to_string()));
+                    }
+                    Command::Purge(retention, ack) => {
+                        let _ = ack.send(self.purge(&retention).await.map_err(|e| e.to_string()));
+                    }
+                    Command::Record(..) | Command::Close => {}
+                }
+            }
+            if close {
+                break;
+            }
+        }
+    }
+
+    /// Reads every stream's head from the database.
+    async fn reload(&mut self) -> Result<(), AuditError> {
+        self.heads.clear();
+        for stream in Stream::ALL {
+            let head = load_head(&self.db, stream.as_str()).await?;
+            self.heads.insert(stream.as_str(), head);
+        }
+        Ok(())
+    }
+
+    fn head(&self, stream: Stream) -> Result<Head, AuditError> {
+        self.heads
+            .get(stream.as_str())
+            .cloned()
+            .ok_or_else(|| AuditError::Write(format!("no head for stream {}", stream.as_str())))
+    }
+
+    async fn append(&mut self, events: Vec<AuditEvent>) -> Result<(), AuditError> {
+        let mut encoded = Vec::with_capacity(events.len());
+        for event in &events {
+            let bytes = serde_json::to_vec(event).map_err(|e| AuditError::Write(e.to_string()))?;
+            encoded.push((event.stream(), bytes));
+        }
+        for attempt in 0..MAX_RETRIES {
+            let now = self.clock.now().timestamp_micros();
+            let mut heads = self.heads.clone();
+            let mut rows = Vec::with_capacity(encoded.len());
+            let mut checkpoints = Vec::new();
+            for (stream, bytes) in &encoded {
+                let name = stream.as_str();
+                let mut head = heads
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| AuditError::Write(format!("no head for stream {name}")))?;
+                if head.open && self.age_due(&head, now) {
+                    checkpoints.push(self.checkpoint(name, &mut head, now));
+                }
+                if !head.open {
+                    head.open = true;
+                    head.epoch_first_seq = head.seq + 1;
+                    head.epoch_start_hash = head.hash.clone();
+                    head.epoch_count = 0;
+                    head.epoch_first_recorded_at = now;
+                }
+                let seq = head.seq + 1;
+                let hash = record_hash(name, seq, head.epoch, &head.hash, bytes);
+                rows.push(AuditRow {
+                    stream: name.to_owned(),
+                    seq,
+                    epoch: head.epoch,
+                    recorded_at: now,
+                    event: bytes.clone(),
+                    prev_hash: head.hash.clone(),
+                    hash: hash.to_vec(),
+                });
+                head.seq = seq;
+                head.hash = hash.to_vec();
+                head.epoch_count += 1;
+                head.epoch_last_recorded_at = now;
+                if head.epoch_count as u64 >= self.policy.max_records {
+                    checkpoints.push(self.checkpoint(name, &mut head, now));
+                }
+                heads.insert(name_static(*stream), head);
+            }
+            match self.db.audit_append(&rows, &checkpoints).await {
+                Ok(()) => {
+                    self.heads = heads;
+                    return Ok(());
+                }
+                Err(StoreError::Conflict(_)) if attempt + 1 < MAX_RETRIES => {
+                    // Another process appended: start again from the new heads.
+                    self.reload().await?;
+                }
+                Err(e) => {
+                    // The head may be stale after a failed commit: re-read it.
+                    let _ = self.reload().await;
+                    return Err(e.into());
+                }
+            }
+        }
+        Err(AuditError::Write("audit chain contended; gave up".into()))
+    }
+
+    fn age_due(&self, head: &Head, now: i64) -> bool {
+        let age = now - head.epoch_first_recorded_at;
+        self.policy
+            .max_age
+            .num_microseconds()
+            .is_some_and(|max| age >= max)
+    }
+
+    /// Builds the signed checkpoint closing `head`'s open epoch, and moves the head to
+    /// the next epoch.
+    fn checkpoint(&self, stream: &str, head: &mut Head, now: i64) -> CheckpointRow {
+        let body = CheckpointBody {
+            stream,
+            epoch: head.epoch,
+            first_seq: head.epoch_first_seq,
+            last_seq: head.seq,
+            record_count: head.epoch_count,
+            start_hash: &head.epoch_start_hash,
+            end_hash: &head.hash,
+            last_recorded_at: head.epoch_last_recorded_at,
+            sealed_at: now,
+            prev_checkpoint_hash: &head.last_checkpoint_hash,
+        };
+        let bytes = body.bytes();
+        let checkpoint_hash = body.hash().to_vec();
+        let row = CheckpointRow {
+            stream: stream.to_owned(),
+            epoch: head.epoch,
+            first_seq: head.epoch_first_seq,
+            last_seq: head.seq,
+            record_count: head.epoch_count,
+            start_hash: head.epoch_start_hash.clone(),
+            end_hash: head.hash.clone(),
+            last_recorded_at: head.epoch_last_recorded_at,
+            sealed_at: now,
+            prev_checkpoint_hash: head.last_checkpoint_hash.clone(),
+            checkpoint_hash: checkpoint_hash.clone(),
+            key_id: self.signer.key_id().to_owned(),
+            signature: self.signer.sign(&bytes),
+        };
+        head.last_checkpoint_hash = checkpoint_hash;
+        head.epoch += 1;
+        head.open = false;
+        head.epoch_count = 0;
+        row
+    }
+
+    async fn seal(&mut self, force: bool) -> Result<Vec<SealedEpoch>, AuditError> {
+        for attempt in 0..MAX_RETRIES {
+            let now = self.clock.now().timestamp_micros();
+            let mut heads = self.heads.clone();
+            let mut checkpoints = Vec::new();
+            let mut sealed = Vec::new();
+            for stream in Stream::ALL {
+                let name = stream.as_str();
+                let mut head = self.head(stream)?;
+                if head.open && (force || self.age_due(&head, now)) {
+                    sealed.push(SealedEpoch {
+                        stream,
+                        epoch: head.epoch,
+                        records: head.epoch_count,
+                    });
+                    checkpoints.push(self.checkpoint(name, &mut head, now));
+                    heads.insert(name_static(stream), head);
+                }
+            }
+            if checkpoints.is_empty() {
+                return Ok(sealed);
+            }
+            match self.db.audit_append(&[], &checkpoints).await {
+                Ok(()) => {
+                    self.heads = heads;
+                    return Ok(sealed);
+                }
+                Err(StoreError::Conflict(_)) if attempt + 1 < MAX_RETRIES => self.reload().await?,
+                Err(e) => {
+                    let _ = self.reload().await;
+                    return Err(e.into());
+                }
+            }
+        }
+        Err(AuditError::Write("audit chain contended; gave up".into()))
+    }
+
+    async fn purge(&mut self, retention: &Retention) -> Result<PurgeReport, AuditError> {
+        let now: DateTime<Utc> = self.clock.now();
+        let mut report = PurgeReport::default();
+        for stream in Stream::ALL {
+            let months = retention.months(stream);
+            let Some(cutoff) = now.checked_sub_months(Months::new(months)) else {
+                continue;
+            };
+            let cutoff = cutoff.timestamp_micros();
+            let checkpoints = self.db.audit_checkpoints(stream.as_str()).await?;
+            // Only a prefix of whole sealed epochs goes: the chain stays verifiable
+            // from the marker onwards.
+            let expired: Vec<&CheckpointRow> = checkpoints
+                .iter()
+                .take_while(|c| c.last_recorded_at < cutoff)
+                .collect();
+            let Some(last) = expired.last() else {
+                continue;
+            };
+            let body = PurgeBody {
+                stream: stream.as_str(),
+                purged_through_epoch: last.epoch,
+                last_seq: last.last_seq,
+                last_end_hash: &last.end_hash,
+                last_checkpoint_hash: &last.checkpoint_hash,
+                purged_at: now.timestamp_micros(),
+            };
+            let marker = PurgeRow {
+                stream: stream.as_str().to_owned(),
+                purged_through_epoch: last.epoch,
+                last_seq: last.last_seq,
+                last_end_hash: last.end_hash.clone(),
+                last_checkpoint_hash: last.checkpoint_hash.clone(),
+                purged_at: now.timestamp_micros(),
+                key_id: self.signer.key_id().to_owned(),
+                signature: self.signer.sign(&body.bytes()),
+            };
+            let deleted = self.db.audit_purge_through(&marker).await?;
+            report.purged.push((stream, last.epoch, deleted));
+        }
+        for (stream, epoch, records) in &report.purged {
+            tracing::info!(
+                stream = stream.as_str(),
+                through_epoch = epoch,
+                records,
+                "audit epochs purged"
+            );
+            let event = AuditEvent::new(
+                EventKind::AuditEpochPurged,
+                now,
+                Actor::platform(),
+                sante_types::Service::Platform,
+                Action::Delete,
+            );
+            let event = match (
+                Token::new("AuditEpoch"),
+                Token::new(format!("{}:{epoch}", stream.as_str())),
+            ) {
+                (Ok(kind), Ok(id)) => event.resource(kind, id),
+                _ => event,
+            };
+            self.append(vec![event]).await?;
+        }
+        Ok(report)
+    }
+}
+
+fn name_static(stream: Stream) -> &'static str {
+    stream.as_str()
+}
+
+async fn load_head(db: &Db, stream: &str) -> Result<Head, AuditError> {
+    let last_record = db.audit_head(stream).await?;
+    let last_checkpoint = db.audit_last_checkpoint(stream).await?;
+    let last_purge = db.audit_purges(stream).await?.pop();
+    let last_checkpoint_hash = last_checkpoint
+        .as_ref()
+        .map(|c| c.checkpoint_hash.clone())
+        .or_else(|| last_purge.as_ref().map(|p| p.last_checkpoint_hash.clone()))
+        .unwrap_or_else(|| GENESIS.to_vec());
+    let sealed_epoch = last_checkpoint
+        .as_ref()
+        .map(|c| c.epoch)
+        .or_else(|| last_purge.as_ref().map(|p| p.purged_through_epoch));
+    let mut head = match (&last_record, &last_purge) {
+        (Some(r), _) => Head {
+            seq: r.seq,
+            hash: r.hash.clone(),
+            epoch: r.epoch,
+            open: true,
+            epoch_first_seq: 0,
+            epoch_start_hash: Vec::new(),
+            epoch_count: 0,
+            epoch_first_recorded_at: 0,
+            epoch_last_recorded_at: 0,
+            last_checkpoint_hash: last_checkpoint_hash.clone(),
+        },
+        (None, Some(p)) => Head {
+            seq: p.last_seq,
+            hash: p.last_end_hash.clone(),
+            epoch: p.purged_through_epoch + 1,
+            open: false,
+            epoch_first_seq: 0,
+            epoch_start_hash: Vec::new(),
+            epoch_count: 0,
+            epoch_first_recorded_at: 0,
+            epoch_last_recorded_at: 0,
+            last_checkpoint_hash: last_checkpoint_hash.clone(),
+        },
+        (None, None) => Head {
+            seq: 0,
+            hash: GENESIS.to_vec(),
+            epoch: 0,
+            open: false,
+            epoch_first_seq: 0,
+            epoch_start_hash: Vec::new(),
+            epoch_count: 0,
+            epoch_first_recorded_at: 0,
+            epoch_last_recorded_at: 0,
+            last_checkpoint_hash: last_checkpoint_hash.clone(),
+        },
+    };
+    if last_record.is_some() {
+        if sealed_epoch.is_some_and(|e| e >= head.epoch) {
+            // The last record's epoch is sealed: the next record opens a new one.
+            head.epoch += 1;
+            head.open = false;
+        } else {
+            let spans = db.audit_open_epochs(stream).await?;
+            match spans.last() {
+                Some(span) if span.epoch == head.epoch => {
+                    head.epoch_first_seq = span.first_seq;
+                    head.epoch_count = span.count;
+                    head.epoch_first_recorded_at = span.first_recorded_at;
+                    head.epoch_last_recorded_at = span.last_recorded_at;
+                    let before = db.audit_records(stream, span.first_seq - 1, 1).await?;
+                    head.epoch_start_hash = before
+                        .first()
+                        .map(|r| r.prev_hash.clone())
+                        .unwrap_or_else(|| GENESIS.to_vec());
+                }
+                _ => {
+                    return Err(AuditError::Write(format!(
+                        "stream {stream}: cannot find the open epoch {}",
+                        head.epoch
+                    )));
+                }
+            }
+        }
+    }
+    Ok(head)
+}
