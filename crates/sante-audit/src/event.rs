@@ -46,6 +46,12 @@ impl Token {
         Ok(Token(value))
     }
 
+    /// A token from a code written in the source. An invalid code is a programming
+    /// error; it is recorded as `invalid-code` rather than losing the event.
+    pub fn code(value: &'static str) -> Token {
+        Token::new(value).unwrap_or_else(|_| Token("invalid-code".to_owned()))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

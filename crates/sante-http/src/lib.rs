@@ -1,0 +1,503 @@
+//! The HTTPS front end: portal pages, health, readiness and metrics.
+//!
+//! One axum router serves everything over the TLS sessions handed over by `sante-net`.
+//! Layers give every request an id, security headers (CSP without inline script,
+//! HSTS...), one structured log line and its metrics; portal pages are traced in the
+//! audit trail before they are answered.
+//!
+//! Architecture invariant: never depends on `sante-store`. Data is reached through
+//! service APIs that decide access; this crate only knows HTTP.
+
+mod csrf;
+mod error;
+mod i18n;
+mod metrics;
+mod pages;
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Form, Query, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use sante_audit::{Action, Actor, AuditEvent, EventKind, Outcome, Recorder, Source, Token};
+use sante_net::{IoStream, SessionHandler, SessionInfo};
+use sante_types::{Clock, Service};
+use tokio_util::sync::CancellationToken;
+
+pub use error::HttpError;
+pub use i18n::{Lang, Msg};
+
+/// Configuration of the HTTP front end.
+#[derive(Clone)]
+pub struct HttpConfig {
+    pub public_url: String,
+    /// `fr`, `de` or `en`.
+    pub default_lang: String,
+    /// Mark cookies `Secure` (always true in production; the server only speaks HTTPS).
+    pub cookie_secure: bool,
+    /// HMAC key of CSRF tokens.
+    pub secret: [u8; 32],
+}
+
+impl std::fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpConfig")
+            .field("public_url", &self.public_url)
+            .field("default_lang", &self.default_lang)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether the server can serve: implemented by the binary (database and blob store).
+pub trait Readiness: Send + Sync {
+    fn check(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>>;
+}
+
+/// Everything handlers share.
+#[derive(Clone)]
+pub struct HttpState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: HttpConfig,
+    default_lang: Lang,
+    readiness: Arc<dyn Readiness>,
+    recorder: Arc<dyn Recorder>,
+    clock: Arc<dyn Clock>,
+    metrics: metrics::Metrics,
+}
+
+impl HttpState {
+    pub fn new(
+        config: HttpConfig,
+        readiness: Arc<dyn Readiness>,
+        recorder: Arc<dyn Recorder>,
+        clock: Arc<dyn Clock>,
+    ) -> HttpState {
+        let default_lang = Lang::parse(&config.default_lang).unwrap_or(Lang::Fr);
+        HttpState {
+            inner: Arc::new(Inner {
+                config,
+                default_lang,
+                readiness,
+                recorder,
+                clock,
+                metrics: metrics::Metrics::default(),
+            }),
+        }
+    }
+}
+
+/// The peer of the connection, set by [`HttpsHandler`].
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
+/// The request id, set by the outermost layer.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The whole HTTP application.
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/", get(home))
+        .route("/lang", post(switch_language))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .route("/static/sante.css", get(stylesheet))
+        .route_layer(middleware::from_fn_with_state(state.clone(), observe))
+        .fallback(not_found)
+        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   font-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; \
+                   base-uri 'none'; object-src 'none'";
+
+async fn request_id(mut req: Request, next: Next) -> Response {
+    // Always generated here: a client-supplied id could be used to forge log joins.
+    let id = uuid::Uuid::now_v7().to_string();
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let mut res = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    res
+}
+
+async fn security_headers(req: Request, next: Next) -> Response {
+    let is_static = req.uri().path().starts_with("/static/");
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+    );
+    if !is_static {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
+}
+
+/// One log line and the metrics of every routed request: method, route template,
+/// status, latency, request id. Never the query, body, cookies or authorisation.
+async fn observe(State(state): State<HttpState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let res = next.run(req).await;
+    let status = res.status().as_u16();
+    let seconds = started.elapsed().as_secs_f64();
+    state
+        .inner
+        .metrics
+        .observe(&method, &route, status, seconds);
+    tracing::info!(request_id = %id, method = %method, route = %route, status, latency_ms = seconds * 1000.0, "request");
+    res
+}
+
+/// The visitor's language: `?lang=`, then the `lang` cookie, then `Accept-Language`.
+fn language(state: &HttpState, headers: &HeaderMap, query: Option<&str>) -> Lang {
+    query
+        .and_then(Lang::parse)
+        .or_else(|| csrf::read_cookie(headers, "lang").and_then(Lang::parse))
+        .or_else(|| {
+            headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(Lang::negotiate)
+        })
+        .unwrap_or(state.inner.default_lang)
+}
+
+/// The layout of a page, and the CSRF cookie to set if the browser has none yet.
+fn layout(
+    state: &HttpState,
+    headers: &HeaderMap,
+    lang: Lang,
+    next: &str,
+    active: &'static str,
+) -> (pages::Layout, Option<String>) {
+    let (cookie, new) = match csrf::read_cookie(headers, csrf::COOKIE) {
+        Some(v) if v.len() >= 16 => (v.to_owned(), None),
+        _ => {
+            let v = csrf::new_cookie_value();
+            (v.clone(), Some(v))
+        }
+    };
+    let token = csrf::token(&state.inner.config.secret, &cookie);
+    (
+        pages::Layout {
+            lang,
+            csrf: token,
+            next: next.to_owned(),
+            active,
+        },
+        new,
+    )
+}
+
+fn with_cookie(mut res: Response, cookie: Option<String>) -> Response {
+    if let Some(value) = cookie
+        && let Ok(v) = HeaderValue::from_str(&csrf::set_cookie(&value))
+    {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+/// Who and where, for the audit trail.
+struct Caller {
+    ip: Option<IpAddr>,
+    request_id: Option<Token>,
+}
+
+impl Caller {
+    fn from(req_ext: &http::Extensions) -> Caller {
+        Caller {
+            ip: req_ext.get::<Peer>().map(|p| p.0.ip()),
+            request_id: req_ext
+                .get::<RequestId>()
+                .and_then(|r| Token::new(r.0.clone()).ok()),
+        }
+    }
+}
+
+/// Records a portal event; an untraced access must not proceed (PLT-6).
+async fn trace(
+    state: &HttpState,
+    caller: &Caller,
+    kind: EventKind,
+    route: &str,
+    outcome: Outcome,
+) -> Result<(), HttpError> {
+    let event = AuditEvent::new(
+        kind,
+        state.inner.clock.now(),
+        Actor::default(),
+        Service::Portal,
+        Action::Read,
+    )
+    .resource(
+        Token::code("http-route"),
+        Token::new(route).map_err(|e| HttpError::Internal(e.to_string()))?,
+    )
+    .source(Source {
+        ip: caller.ip,
+        request_id: caller.request_id.clone(),
+        channel: Token::new("https").ok(),
+    })
+    .outcome(outcome);
+    state
+        .inner
+        .recorder
+        .record(event)
+        .await
+        .map_err(|e| HttpError::Unavailable(e.to_string()))
+}
+
+#[derive(serde::Deserialize)]
+struct LangQuery {
+    lang: Option<String>,
+}
+
+async fn home(
+    State(state): State<HttpState>,
+    Query(q): Query<LangQuery>,
+    req: Request,
+) -> Response {
+    let headers = req.headers().clone();
+    let caller = Caller::from(req.extensions());
+    let lang = language(&state, &headers, q.lang.as_deref());
+    let (layout, cookie) = layout(&state, &headers, lang, "/", "home");
+    if let Err(e) = trace(
+        &state,
+        &caller,
+        EventKind::PortalPageViewed,
+        "/",
+        Outcome::Success,
+    )
+    .await
+    {
+        return with_cookie(e.page(&layout), cookie);
+    }
+    let res = match pages::home(&layout) {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => HttpError::Internal(e.to_string()).page(&layout),
+    };
+    // A language chosen by link is remembered like one chosen by the form.
+    let res = match q.lang.as_deref().and_then(Lang::parse) {
+        Some(l) => with_lang_cookie(res, l),
+        None => res,
+    };
+    with_cookie(res, cookie)
+}
+
+fn with_lang_cookie(mut res: Response, lang: Lang) -> Response {
+    let cookie = format!(
+        "lang={}; Path=/; Secure; SameSite=Lax; Max-Age=31536000",
+        lang.code()
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+#[derive(serde::Deserialize)]
+struct LangForm {
+    csrf: Option<String>,
+    lang: Option<String>,
+    next: Option<String>,
+}
+
+async fn switch_language(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    ext: axum::Extension<RequestId>,
+    peer: Option<axum::Extension<Peer>>,
+    Form(form): Form<LangForm>,
+) -> Response {
+    let caller = Caller {
+        ip: peer.map(|p| p.0.0.ip()),
+        request_id: Token::new(ext.0.0.clone()).ok(),
+    };
+    let current = language(&state, &headers, None);
+    let ok = csrf::verify(
+        &state.inner.config.secret,
+        csrf::read_cookie(&headers, csrf::COOKIE),
+        form.csrf.as_deref(),
+    );
+    if !ok {
+        let (layout, cookie) = layout(&state, &headers, current, "/", "");
+        let outcome = Outcome::Denied(Token::code("csrf-token-invalid"));
+        if let Err(e) = trace(
+            &state,
+            &caller,
+            EventKind::PortalFormRejected,
+            "/lang",
+            outcome,
+        )
+        .await
+        {
+            return with_cookie(e.page(&layout), cookie);
+        }
+        return with_cookie(HttpError::FormRefused.page(&layout), cookie);
+    }
+    let Some(lang) = form.lang.as_deref().and_then(Lang::parse) else {
+        let (layout, cookie) = layout(&state, &headers, current, "/", "");
+        return with_cookie(HttpError::NotFound.page(&layout), cookie);
+    };
+    // Only local paths: never an open redirect.
+    let next = form
+        .next
+        .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        .unwrap_or_else(|| "/".to_owned());
+    with_lang_cookie(Redirect::to(&next).into_response(), lang)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<HttpState>) -> Response {
+    match state.inner.readiness.check().await {
+        Ok(()) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ready"})),
+        )
+            .into_response(),
+        Err(reason) => {
+            tracing::warn!(reason = %reason, "not ready");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({"status": "not ready", "reason": reason})),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn metrics_text(State(state): State<HttpState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.inner.metrics.encode(),
+    )
+        .into_response()
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../static/sante.css"),
+    )
+        .into_response()
+}
+
+async fn not_found(State(state): State<HttpState>, req: Request) -> Response {
+    let headers = req.headers().clone();
+    let lang = language(&state, &headers, None);
+    let (layout, cookie) = layout(&state, &headers, lang, "/", "");
+    state
+        .inner
+        .metrics
+        .observe(req.method().as_str(), "unmatched", 404, 0.0);
+    with_cookie(HttpError::NotFound.page(&layout), cookie)
+}
+
+/// Serves the router over the sessions of a `sante-net` listener: HTTP/1.1 or HTTP/2
+/// as negotiated by ALPN, with graceful shutdown.
+#[derive(Clone)]
+pub struct HttpsHandler {
+    router: Router,
+}
+
+impl HttpsHandler {
+    pub fn new(router: Router) -> HttpsHandler {
+        HttpsHandler { router }
+    }
+}
+
+impl SessionHandler for HttpsHandler {
+    fn handle(
+        &self,
+        stream: Box<dyn IoStream>,
+        session: SessionInfo,
+        shutdown: CancellationToken,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        let router = self.router.clone();
+        Box::pin(async move {
+            let peer = Peer(session.peer);
+            let service =
+                hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(peer);
+                    let router = router.clone();
+                    async move {
+                        use tower::ServiceExt;
+                        router.oneshot(req.map(Body::new)).await
+                    }
+                });
+            let builder =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                }
+                _ = shutdown.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

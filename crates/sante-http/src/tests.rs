@@ -1,0 +1,283 @@
+//! The router through `oneshot`: headers, health, metrics, languages, CSRF, tracing.
+
+use std::sync::Mutex;
+
+use http_body_util::BodyExt;
+use sante_audit::RecordError;
+use sante_types::ManualClock;
+use tower::ServiceExt;
+
+use super::*;
+
+/// Keeps what the router records, to check the trail it would leave.
+#[derive(Debug, Default)]
+struct Collected {
+    events: Mutex<Vec<AuditEvent>>,
+    fail: bool,
+}
+
+impl Recorder for Collected {
+    fn record(
+        &self,
+        event: AuditEvent,
+    ) -> Pin<Box<dyn Future<Output = Result<(), RecordError>> + Send + '_>> {
+        Box::pin(async move {
+            if self.fail {
+                return Err(RecordError("trail down".into()));
+            }
+            self.events.lock().unwrap().push(event);
+            Ok(())
+        })
+    }
+}
+
+struct Ready(Result<(), String>);
+
+impl Readiness for Ready {
+    fn check(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+        let r = self.0.clone();
+        Box::pin(async move { r })
+    }
+}
+
+fn app(recorder: Arc<Collected>, ready: Result<(), String>) -> Router {
+    let state = HttpState::new(
+        HttpConfig {
+            public_url: "https://localhost:8443".into(),
+            default_lang: "fr".into(),
+            cookie_secure: true,
+            secret: [9u8; 32],
+        },
+        Arc::new(Ready(ready)),
+        recorder,
+        Arc::new(ManualClock::new(chrono::DateTime::UNIX_EPOCH)),
+    );
+    router(state)
+}
+
+async fn get(
+    app: &Router,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, HeaderMap, String) {
+    let mut req = http::Request::get(path);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = app
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+async fn post_form(
+    app: &Router,
+    path: &str,
+    cookie: &str,
+    body: &str,
+) -> (StatusCode, HeaderMap, String) {
+    let req = http::Request::post(path)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, cookie)
+        .body(Body::from(body.to_owned()))
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn pages_carry_security_headers_and_a_request_id() {
+    let app = app(Arc::default(), Ok(()));
+    let (status, headers, body) = get(&app, "/", &[]).await;
+    assert_eq!(status, 200);
+    let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert!(csp.contains("frame-ancestors 'none'"));
+    assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert!(headers.contains_key(header::STRICT_TRANSPORT_SECURITY));
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    assert_eq!(headers["x-request-id"].to_str().unwrap().len(), 36);
+    assert!(
+        !body.contains("<script") && !body.contains("style="),
+        "no inline script or style"
+    );
+    let (_, headers404, _) = get(&app, "/nothing/here", &[]).await;
+    assert!(headers404.contains_key(header::CONTENT_SECURITY_POLICY));
+}
+
+#[tokio::test]
+async fn the_portal_speaks_french_german_and_english() {
+    let app = app(Arc::default(), Ok(()));
+    let (_, _, fr) = get(&app, "/", &[]).await;
+    assert!(fr.contains("<html lang=\"fr\">") && fr.contains("Dossier de soins partagé"));
+    let (_, _, de) = get(&app, "/", &[("accept-language", "de-LU,de;q=0.9")]).await;
+    assert!(de.contains("<html lang=\"de\">") && de.contains("Sichere Nachrichtenübermittlung"));
+    let (_, _, en) = get(&app, "/", &[("cookie", "lang=en")]).await;
+    assert!(en.contains("<html lang=\"en\">") && en.contains("Secure messaging"));
+    let (_, headers, en) = get(&app, "/?lang=en", &[("accept-language", "de")]).await;
+    assert!(en.contains("<html lang=\"en\">"));
+    assert!(
+        headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("lang=en"))
+    );
+    let (status, _, page) = get(&app, "/missing", &[("accept-language", "de")]).await;
+    assert_eq!(status, 404);
+    assert!(page.contains("Seite nicht gefunden"));
+}
+
+#[tokio::test]
+async fn page_views_are_traced_and_refused_when_the_trail_is_down() {
+    let recorder = Arc::new(Collected::default());
+    let app = app(recorder.clone(), Ok(()));
+    get(&app, "/", &[]).await;
+    let events = recorder.events.lock().unwrap().clone();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, EventKind::PortalPageViewed);
+    assert!(events[0].source.request_id.is_some());
+
+    let down = app_with_failing_trail();
+    let (status, _, body) = get(&down, "/", &[]).await;
+    assert_eq!(status, 503);
+    assert!(body.contains("indisponible"));
+}
+
+fn app_with_failing_trail() -> Router {
+    app(
+        Arc::new(Collected {
+            events: Mutex::default(),
+            fail: true,
+        }),
+        Ok(()),
+    )
+}
+
+fn csrf_cookie(headers: &HeaderMap) -> String {
+    headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with(csrf::COOKIE))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+fn form_token(body: &str) -> String {
+    let start = body.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
+    body[start..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_language_form_needs_its_csrf_token() {
+    let recorder = Arc::new(Collected::default());
+    let app = app(recorder.clone(), Ok(()));
+    let (_, headers, body) = get(&app, "/", &[]).await;
+    let cookie = csrf_cookie(&headers);
+    assert!(headers.get_all(header::SET_COOKIE).iter().any(|c| {
+        let c = c.to_str().unwrap();
+        c.starts_with("__Host-")
+            && c.contains("HttpOnly")
+            && c.contains("Secure")
+            && c.contains("SameSite=Strict")
+    }));
+    let token = form_token(&body);
+
+    // With the token: accepted, redirected to a local page, language remembered.
+    let (status, headers, _) = post_form(
+        &app,
+        "/lang",
+        &cookie,
+        &format!("csrf={token}&lang=de&next=%2F"),
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert_eq!(headers[header::LOCATION], "/");
+    assert!(
+        headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("lang=de"))
+    );
+
+    // Without a token, or with another browser's token: refused and traced.
+    for body in [
+        "lang=de",
+        &format!(
+            "csrf={}&lang=de",
+            csrf::token(&[9u8; 32], "another-browser-cookie-value")
+        ),
+    ] {
+        let (status, headers, page) = post_form(&app, "/lang", &cookie, body).await;
+        assert_eq!(status, 403, "{body}");
+        assert!(page.contains("Demande refusée"));
+        assert!(
+            !headers
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .any(|c| c.to_str().unwrap().starts_with("lang="))
+        );
+    }
+    let refused = recorder
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind == EventKind::PortalFormRejected)
+        .count();
+    assert_eq!(refused, 2);
+
+    // An open redirect is not possible through `next`.
+    let (status, headers, _) = post_form(
+        &app,
+        "/lang",
+        &cookie,
+        &format!("csrf={token}&lang=en&next=%2F%2Fevil.example"),
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert_eq!(headers[header::LOCATION], "/");
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let app = app(Arc::default(), Ok(()));
+    let (status, _, body) = get(&app, "/healthz", &[]).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"));
+    let (status, _, body) = get(&app, "/readyz", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let not_ready = self::app(Arc::default(), Err("database: connection refused".into()));
+    let (status, _, body) = get(&not_ready, "/readyz", &[]).await;
+    assert_eq!(status, 503);
+    assert!(body.contains("database"));
+    get(&app, "/", &[]).await;
+    get(&app, "/patients/1985031212345", &[]).await;
+    let (_, headers, text) = get(&app, "/metrics", &[]).await;
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    assert!(
+        text.contains("sante_http_requests_total{method=\"GET\",route=\"/\",status=\"2xx\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("route=\"unmatched\""), "{text}");
+    // Raw paths, which may hold identifiers, never become labels.
+    assert!(!text.contains("1985031212345"), "{text}");
+}

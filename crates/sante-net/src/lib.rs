@@ -1,0 +1,270 @@
+//! Listeners, TLS and sessions: what every protocol front end shares.
+//!
+//! A [`Listener`] accepts TCP connections, bounds how many are served at once, completes
+//! the TLS handshake (implicit TLS) within a deadline, gives each session an id and a
+//! tracing span, and hands the stream to a [`SessionHandler`]: HTTPS today, SMTP, IMAP
+//! and POP3 later. Protocols that start in clear and upgrade (SMTP submission with
+//! STARTTLS) get a plain stream plus the acceptor to upgrade it with.
+//!
+//! On shutdown the listener stops accepting, tells every session through the
+//! cancellation token, and waits (up to a grace period) for them to finish.
+//!
+//! Architecture invariant: knows no application protocol and no business rule.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+/// What can go wrong setting up a listener.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error("certificate chain: {0}")]
+    Certificate(String),
+    #[error("private key: {0}")]
+    PrivateKey(String),
+    #[error("TLS configuration: {0}")]
+    Tls(#[from] rustls::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A TLS server configuration from PEM files' contents: TLS 1.2 and 1.3 only.
+pub fn server_tls_config(
+    cert_chain_pem: &[u8],
+    key_pem: &[u8],
+    alpn: &[&[u8]],
+) -> Result<Arc<rustls::ServerConfig>, NetError> {
+    let certs: Vec<_> = rustls_pemfile::certs(&mut &cert_chain_pem[..])
+        .collect::<Result<_, _>>()
+        .map_err(|e| NetError::Certificate(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(NetError::Certificate(
+            "no certificate in the PEM data".into(),
+        ));
+    }
+    let key = rustls_pemfile::private_key(&mut &key_pem[..])
+        .map_err(|e| NetError::PrivateKey(e.to_string()))?
+        .ok_or_else(|| NetError::PrivateKey("no private key in the PEM data".into()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(Arc::new(config))
+}
+
+/// How a listener speaks TLS.
+#[derive(Clone)]
+pub enum TlsMode {
+    /// TLS from the first byte (HTTPS 443, SMTPS 465, IMAPS 993, POP3S 995).
+    Implicit(Arc<rustls::ServerConfig>),
+    /// Clear text first; the protocol may upgrade with STARTTLS using this config.
+    Plain {
+        starttls: Option<Arc<rustls::ServerConfig>>,
+    },
+}
+
+impl std::fmt::Debug for TlsMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TlsMode::Implicit(_) => f.write_str("Implicit"),
+            TlsMode::Plain { starttls } => write!(f, "Plain(starttls: {})", starttls.is_some()),
+        }
+    }
+}
+
+/// What to listen on and how.
+#[derive(Debug, Clone)]
+pub struct ListenerSpec {
+    /// A short name for logs and metrics: `https`, `smtp-submission`...
+    pub name: String,
+    pub addr: SocketAddr,
+    pub tls: TlsMode,
+    /// Sessions served at once; further connections are closed at once.
+    pub max_connections: usize,
+    /// Deadline for the TLS handshake, so idle connections cannot hold a slot.
+    pub handshake_timeout: Duration,
+}
+
+impl ListenerSpec {
+    /// An implicit-TLS listener with defaults suited to HTTPS.
+    pub fn https(name: &str, addr: SocketAddr, tls: Arc<rustls::ServerConfig>) -> ListenerSpec {
+        ListenerSpec {
+            name: name.to_owned(),
+            addr,
+            tls: TlsMode::Implicit(tls),
+            max_connections: 4096,
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A byte stream a session runs over: TLS or clear.
+pub trait IoStream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> IoStream for T {}
+
+/// Who a session is talking to.
+#[derive(Clone)]
+pub struct SessionInfo {
+    /// Unique and time-ordered: joins logs and audit events of one session.
+    pub id: uuid::Uuid,
+    pub listener: String,
+    pub peer: SocketAddr,
+    /// Whether the stream is already TLS.
+    pub tls: bool,
+    /// For clear-text listeners: the acceptor to upgrade with (STARTTLS).
+    pub starttls: Option<TlsAcceptor>,
+}
+
+impl std::fmt::Debug for SessionInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionInfo")
+            .field("id", &self.id)
+            .field("listener", &self.listener)
+            .field("peer", &self.peer)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A protocol served over a listener's sessions.
+pub trait SessionHandler: Send + Sync + 'static {
+    /// Serves one session until it ends. `shutdown` is cancelled when the server stops:
+    /// the handler finishes the exchange in progress and closes.
+    fn handle(
+        &self,
+        stream: Box<dyn IoStream>,
+        session: SessionInfo,
+        shutdown: CancellationToken,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+}
+
+/// A bound listener.
+pub struct Listener {
+    spec: ListenerSpec,
+    tcp: TcpListener,
+}
+
+impl Listener {
+    /// Binds the address (port 0 picks a free port; see [`Listener::local_addr`]).
+    pub async fn bind(spec: ListenerSpec) -> Result<Listener, NetError> {
+        let tcp = TcpListener::bind(spec.addr)
+            .await
+            .map_err(|source| NetError::Bind {
+                addr: spec.addr,
+                source,
+            })?;
+        Ok(Listener { spec, tcp })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.tcp.local_addr().unwrap_or(self.spec.addr)
+    }
+
+    /// Accepts and serves sessions until `shutdown` is cancelled, then waits up to
+    /// `grace` for the sessions in flight.
+    pub async fn serve<H: SessionHandler>(
+        self,
+        handler: H,
+        shutdown: CancellationToken,
+        grace: Duration,
+    ) {
+        let handler = Arc::new(handler);
+        let slots = Arc::new(Semaphore::new(self.spec.max_connections.max(1)));
+        let tracker = TaskTracker::new();
+        let (acceptor, starttls) = match &self.spec.tls {
+            TlsMode::Implicit(config) => (Some(TlsAcceptor::from(config.clone())), None),
+            TlsMode::Plain { starttls } => (None, starttls.clone().map(TlsAcceptor::from)),
+        };
+        let name = self.spec.name.clone();
+        let timeout = self.spec.handshake_timeout;
+        tracing::info!(listener = %name, addr = %self.local_addr(), "accepting connections");
+        loop {
+            let accepted = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                accepted = self.tcp.accept() => accepted,
+            };
+            let (tcp, peer) = match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: keep serving the others.
+                    tracing::warn!(listener = %name, error = %e, "accept failed");
+                    continue;
+                }
+            };
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                tracing::warn!(listener = %name, %peer, "connection limit reached; closing");
+                drop(tcp);
+                continue;
+            };
+            let _ = tcp.set_nodelay(true);
+            let session = SessionInfo {
+                id: uuid::Uuid::now_v7(),
+                listener: name.clone(),
+                peer,
+                tls: acceptor.is_some(),
+                starttls: starttls.clone(),
+            };
+            let span =
+                tracing::info_span!("session", id = %session.id, listener = %name, peer = %peer);
+            let handler = handler.clone();
+            let acceptor = acceptor.clone();
+            let token = shutdown.child_token();
+            tracker.spawn(
+                async move {
+                    let _slot = slot;
+                    let stream = match open(tcp, acceptor, timeout).await {
+                        Ok(stream) => stream,
+                        Err(reason) => {
+                            tracing::debug!(reason, "session refused before it began");
+                            return;
+                        }
+                    };
+                    handler.handle(stream, session, token).await;
+                }
+                .instrument(span),
+            );
+        }
+        // Close the socket now so new connections are refused while sessions drain.
+        drop(self.tcp);
+        tracker.close();
+        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+            tracing::warn!(listener = %name, "sessions still running after the grace period; dropping them");
+        }
+        tracing::info!(listener = %name, "stopped");
+    }
+}
+
+async fn open(
+    tcp: TcpStream,
+    acceptor: Option<TlsAcceptor>,
+    timeout: Duration,
+) -> Result<Box<dyn IoStream>, &'static str> {
+    match acceptor {
+        None => Ok(Box::new(tcp)),
+        Some(acceptor) => match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
+            Ok(Ok(tls)) => Ok(Box::new(tls)),
+            Ok(Err(_)) => Err("TLS handshake failed"),
+            Err(_) => Err("TLS handshake timed out"),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,195 @@
+//! Listener behaviour over real sockets on loopback with a real TLS client.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::*;
+
+struct Echo;
+
+impl SessionHandler for Echo {
+    fn handle(
+        &self,
+        mut stream: Box<dyn IoStream>,
+        session: SessionInfo,
+        _shutdown: CancellationToken,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        Box::pin(async move {
+            let mut buf = [0u8; 64];
+            // Echo until the client closes.
+            while let Ok(n) = stream.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                let reply = if session.tls {
+                    buf[..n].to_vec()
+                } else {
+                    b"plain".to_vec()
+                };
+                if stream.write_all(&reply).await.is_err() {
+                    break;
+                }
+            }
+        })
+    }
+}
+
+fn certs() -> (Arc<rustls::ServerConfig>, rustls::RootCertStore) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let config =
+        server_tls_config(cert.pem().as_bytes(), key.serialize_pem().as_bytes(), &[]).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.der().clone()).unwrap();
+    (config, roots)
+}
+
+async fn connect_tls(
+    addr: SocketAddr,
+    roots: rustls::RootCertStore,
+) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = TcpStream::connect(addr).await?;
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(
+            rustls::pki_types::ServerName::try_from("localhost").unwrap(),
+            tcp,
+        )
+        .await
+}
+
+async fn start(spec: ListenerSpec) -> (SocketAddr, CancellationToken, tokio::task::JoinHandle<()>) {
+    let listener = Listener::bind(spec).await.unwrap();
+    let addr = listener.local_addr();
+    let token = CancellationToken::new();
+    let t = token.clone();
+    let task = tokio::spawn(async move { listener.serve(Echo, t, Duration::from_secs(5)).await });
+    (addr, token, task)
+}
+
+fn loopback() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+#[tokio::test]
+async fn tls_sessions_are_served() {
+    let (config, roots) = certs();
+    let (addr, token, task) = start(ListenerSpec::https("test", loopback(), config)).await;
+    let mut client = connect_tls(addr, roots).await.unwrap();
+    client.write_all(b"hello").await.unwrap();
+    let mut buf = [0u8; 5];
+    client.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"hello");
+    drop(client);
+    token.cancel();
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn clear_text_on_an_implicit_tls_port_gets_nothing_back() {
+    let (config, _) = certs();
+    let (addr, token, task) = start(ListenerSpec::https("test", loopback(), config)).await;
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"EHLO attacker\r\n\r\n").await.unwrap();
+    let mut buf = Vec::new();
+    let _ = tcp.read_to_end(&mut buf).await;
+    // Whatever comes back is a TLS alert, never the application's answer.
+    assert!(!buf.windows(5).any(|w| w == b"EHLO "));
+    assert!(buf.is_empty() || buf[0] == 0x15, "{buf:?}");
+    token.cancel();
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn plain_listeners_pass_the_starttls_acceptor() {
+    let (config, _) = certs();
+    let spec = ListenerSpec {
+        name: "smtp".into(),
+        addr: loopback(),
+        tls: TlsMode::Plain {
+            starttls: Some(config),
+        },
+        max_connections: 8,
+        handshake_timeout: Duration::from_secs(5),
+    };
+    let (addr, token, task) = start(spec).await;
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"x").await.unwrap();
+    let mut buf = [0u8; 5];
+    tcp.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"plain");
+    drop(tcp);
+    token.cancel();
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_are_closed() {
+    let (config, roots) = certs();
+    let mut spec = ListenerSpec::https("test", loopback(), config);
+    spec.max_connections = 1;
+    let (addr, token, task) = start(spec).await;
+    let mut first = connect_tls(addr, roots.clone()).await.unwrap();
+    first.write_all(b"a").await.unwrap();
+    let mut one = [0u8; 1];
+    first.read_exact(&mut one).await.unwrap();
+    // The only slot is taken: the second connection is closed without a handshake.
+    assert!(connect_tls(addr, roots.clone()).await.is_err());
+    drop(first);
+    token.cancel();
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_waits_for_sessions_in_flight() {
+    let (config, roots) = certs();
+    let (addr, token, task) = start(ListenerSpec::https("test", loopback(), config)).await;
+    let mut client = connect_tls(addr, roots.clone()).await.unwrap();
+    client.write_all(b"1").await.unwrap();
+    let mut one = [0u8; 1];
+    client.read_exact(&mut one).await.unwrap();
+    token.cancel();
+    // New connections are no longer accepted...
+    let refused = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if connect_tls(addr, roots.clone()).await.is_err() {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(refused.is_ok());
+    // ...but the session in flight still works and the listener waits for it.
+    client.write_all(b"2").await.unwrap();
+    client.read_exact(&mut one).await.unwrap();
+    assert_eq!(&one, b"2");
+    assert!(!task.is_finished());
+    drop(client);
+    task.await.unwrap();
+}
+
+#[test]
+fn bad_pem_is_refused_with_a_clear_error() {
+    let err = server_tls_config(b"not pem", b"", &[]).err().unwrap();
+    assert!(err.to_string().contains("no certificate"), "{err}");
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["x".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let err = server_tls_config(cert.pem().as_bytes(), b"", &[])
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("no private key"), "{err}");
+}

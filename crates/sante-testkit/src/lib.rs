@@ -1,0 +1,199 @@
+//! Test harness shared by the integration tests.
+//!
+//! [`Browser`] drives Debian's headless Chromium through chromedriver (WebDriver), so
+//! portal pages are tested in a real browser: real TLS, real CSP enforcement, real
+//! form submission. Every page test starts the real server and uses this.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use fantoccini::{Client, ClientBuilder, Locator};
+
+/// A headless Chromium session. The chromedriver process is killed on drop.
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+/// Chromium, from `SANTE_CHROMIUM` or Debian's package.
+fn chromium() -> String {
+    std::env::var("SANTE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned())
+}
+
+fn chromedriver() -> String {
+    std::env::var("SANTE_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".to_owned())
+}
+
+impl Browser {
+    /// A browser whose user prefers French, the country's authoritative language.
+    pub async fn start() -> anyhow::Result<Browser> {
+        Browser::start_with_language("fr-LU,fr").await
+    }
+
+    /// Starts chromedriver on a free loopback port and opens a headless session that
+    /// accepts the development certificates and sends `accept_language`.
+    pub async fn start_with_language(accept_language: &str) -> anyhow::Result<Browser> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        #[allow(clippy::disallowed_methods)]
+        let driver = Command::new(chromedriver())
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start chromedriver (apt-get install chromium-driver, or run `cargo xtask test`)")?;
+        let mut browser_driver = DriverGuard(Some(driver));
+        // Bounded wait for chromedriver to listen: at most about 30 s.
+        let mut up = false;
+        for _ in 0..600 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                up = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if !up {
+            bail!("chromedriver did not listen on port {port}");
+        }
+        let profile = tempfile::tempdir()?;
+        let capabilities = serde_json::json!({
+            "browserName": "chrome",
+            "acceptInsecureCerts": true,
+            "goog:chromeOptions": {
+                "binary": chromium(),
+                // The machine has no network: these flags stop Chromium from reaching for it.
+                "args": [
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--disable-dev-shm-usage",
+                    "--window-size=1280,900",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+                "prefs": {"intl": {"accept_languages": accept_language}},
+            },
+        });
+        let serde_json::Value::Object(capabilities) = capabilities else {
+            bail!("capabilities must be an object");
+        };
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .context("cannot open a Chromium session through chromedriver")?;
+        Ok(Browser {
+            client,
+            driver: browser_driver.0.take().context("driver")?,
+            _profile: profile,
+        })
+    }
+
+    pub async fn goto(&self, url: &str) -> anyhow::Result<()> {
+        self.client.goto(url).await?;
+        Ok(())
+    }
+
+    /// The text of the first element matching `css`.
+    pub async fn text(&self, css: &str) -> anyhow::Result<String> {
+        Ok(self.client.find(Locator::Css(css)).await?.text().await?)
+    }
+
+    /// An attribute of the first element matching `css`.
+    pub async fn attr(&self, css: &str, name: &str) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .client
+            .find(Locator::Css(css))
+            .await?
+            .attr(name)
+            .await?)
+    }
+
+    pub async fn click(&self, css: &str) -> anyhow::Result<()> {
+        self.client.find(Locator::Css(css)).await?.click().await?;
+        Ok(())
+    }
+
+    pub async fn select(&self, css: &str, value: &str) -> anyhow::Result<()> {
+        self.client
+            .find(Locator::Css(css))
+            .await?
+            .select_by_value(value)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn count(&self, css: &str) -> anyhow::Result<usize> {
+        Ok(self.client.find_all(Locator::Css(css)).await?.len())
+    }
+
+    /// Runs a script in the page (the test's own, not the page's: CSP does not apply to
+    /// WebDriver scripts).
+    pub async fn eval(&self, script: &str) -> anyhow::Result<serde_json::Value> {
+        Ok(self.client.execute(script, vec![]).await?)
+    }
+
+    /// Waits (bounded, about 10 s) until `html[lang]` is `lang`, as after a navigation.
+    pub async fn wait_for_lang(&self, lang: &str) -> anyhow::Result<()> {
+        for _ in 0..200 {
+            if self.attr("html", "lang").await.ok().flatten().as_deref() == Some(lang) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let seen = self.attr("html", "lang").await.ok().flatten();
+        let url = self
+            .client
+            .current_url()
+            .await
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+        bail!("page language never became {lang} (it is {seen:?} at {url})")
+    }
+
+    /// Saves a PNG screenshot, for a person to look at.
+    pub async fn screenshot(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        let png = self.client.screenshot().await?;
+        std::fs::write(path, png)?;
+        Ok(())
+    }
+
+    /// Ends the session and the driver.
+    pub async fn close(mut self) -> anyhow::Result<()> {
+        let client = self.client.clone();
+        client.close().await?;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        Ok(())
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Kills chromedriver if the session could not be opened.
+struct DriverGuard(Option<Child>);
+
+impl Drop for DriverGuard {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

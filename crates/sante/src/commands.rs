@@ -1,0 +1,309 @@
+//! The subcommands: each loads the configuration, opens what it needs, and reports.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::platform::{self, open_storage};
+use crate::progress;
+
+fn load(path: &Path) -> anyhow::Result<Config> {
+    Config::load(path, std::env::vars())
+}
+
+/// `sante migrate`.
+pub async fn migrate(config: &Path) -> anyhow::Result<ExitCode> {
+    let config = load(config)?;
+    let storage = open_storage(&config, platform::clock()).await?;
+    let before = storage.db.migration_status().await?;
+    storage.db.migrate().await.context("applying migrations")?;
+    let after = storage.db.migration_status().await?;
+    let applied: Vec<i64> = before.pending();
+    if applied.is_empty() {
+        println!(
+            "database is up to date (migration {})",
+            after.applied.last().copied().unwrap_or(0)
+        );
+    } else {
+        println!(
+            "applied migrations {applied:?} on {}",
+            storage.db.backend().as_str()
+        );
+    }
+    storage.db.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sante keys rotate`: new primary master key, then every data key re-wrapped under it.
+/// The server keeps running: it reloads the keyring file when it changes.
+pub async fn keys_rotate(config: &Path) -> anyhow::Result<ExitCode> {
+    let config = load(config)?;
+    let clock = platform::clock();
+    let storage = open_storage(&config, clock.clone()).await?;
+    storage.db.migrate().await?;
+    let mut keyring = storage.keyring.current()?;
+    let new_id = keyring.rotate(clock.now());
+    storage
+        .keyring
+        .replace(keyring)
+        .context("writing the rotated keyring")?;
+    println!("new primary master key: {new_id}");
+    let bar = progress::bar(0, "re-wrapping data keys");
+    let done = storage
+        .blobs
+        .rewrap_all(|done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        })
+        .await?;
+    bar.finish_and_clear();
+    println!("re-wrapped {done} data keys under {new_id}");
+    println!("older keys can be retired with `sante keys retire <id>` (see `sante keys status`)");
+    storage.db.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sante keys retire ID`: refused while a data key still depends on it.
+pub async fn keys_retire(config: &Path, id: &str) -> anyhow::Result<ExitCode> {
+    let config = load(config)?;
+    let storage = open_storage(&config, platform::clock()).await?;
+    storage.db.migrate().await?;
+    let usage = storage.blobs.master_key_usage().await?;
+    if let Some((_, n)) = usage.iter().find(|(k, n)| k == id && *n > 0) {
+        anyhow::bail!("master key {id} still wraps {n} data keys; run `sante keys rotate` first");
+    }
+    let mut keyring = storage.keyring.current()?;
+    keyring.retire(id)?;
+    storage.keyring.replace(keyring)?;
+    println!("retired master key {id}");
+    storage.db.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sante keys status`.
+pub async fn keys_status(config: &Path) -> anyhow::Result<ExitCode> {
+    let config = load(config)?;
+    let storage = open_storage(&config, platform::clock()).await?;
+    storage.db.migrate().await?;
+    let keyring = storage.keyring.current()?;
+    let usage = storage.blobs.master_key_usage().await?;
+    for id in keyring.ids() {
+        let n = usage.iter().find(|(k, _)| *k == id).map_or(0, |(_, n)| *n);
+        let primary = if id == keyring.primary_id() {
+            " (primary)"
+        } else {
+            ""
+        };
+        println!("{id}{primary}: wraps {n} data keys");
+    }
+    storage.db.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Sets up logging: JSON lines (or pretty on request) on standard error.
+pub fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if config.log.format == "json" {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+async fn serve_config(
+    config: &Config,
+    banner: impl FnOnce(&platform::Running),
+) -> anyhow::Result<ExitCode> {
+    init_logging(config);
+    let running = platform::start(config).await?;
+    tracing::info!(addr = %running.https_addr, "listening");
+    banner(&running);
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    running.stop().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The portal URL; a configured port 0 (any free port) is replaced by the bound one.
+fn portal_url(config: &Config, running: &platform::Running) -> String {
+    let url = config.server.public_url.trim_end_matches('/');
+    match url.strip_suffix(":0") {
+        Some(head) => format!("{head}:{}", running.https_addr.port()),
+        None => url.to_owned(),
+    }
+}
+
+/// `sante serve`.
+pub async fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
+    let config = load(config_path)?;
+    serve_config(&config, |running| {
+        println!("Portal: {}", portal_url(&config, running));
+    })
+    .await
+}
+
+/// `sante demo`: initialise if needed, then serve and print how to reach everything.
+pub async fn demo(dir: &Path, listen: std::net::SocketAddr) -> anyhow::Result<ExitCode> {
+    let config_path = dir.join("sante.toml");
+    if !config_path.exists() {
+        crate::init::run(dir, listen, false)?;
+        println!("Initialised a demo platform in {}", dir.display());
+    }
+    let config = load(&config_path)?;
+    serve_config(&config, |running| {
+        let url = portal_url(&config, running);
+        println!("Sante demo is running. Stop it with Ctrl-C.");
+        println!("Portal: {url}");
+        println!("  French (authoritative): {url}/?lang=fr   German: {url}/?lang=de   English: {url}/?lang=en");
+        println!("Health: {url}/healthz   Readiness: {url}/readyz   Metrics: {url}/metrics");
+        println!("HTTPS listener: {} (TLS certificate issued by the development CA)", running.https_addr);
+        println!(
+            "Trust the development CA to avoid browser warnings: {}",
+            config.path(Path::new("tls/ca.crt")).display()
+        );
+        println!("Database: {}   Blobs: {}", config.storage.database_url, config.blobs.path.as_deref().map(|p| config.path(p).display().to_string()).unwrap_or_default());
+        println!("Audit trail: sante --config {} audit verify | audit export", config_path.display());
+        println!("Demo logins: none yet; accounts and synthetic directories arrive with the identity and directory work.");
+    })
+    .await
+}
+
+/// `sante audit verify`: exit status 0 when the trail is intact, 1 with the problems.
+pub async fn audit_verify(config_path: &Path) -> anyhow::Result<ExitCode> {
+    let config = load(config_path)?;
+    let storage = open_storage(&config, platform::clock()).await?;
+    storage.db.migrate().await?;
+    let signer = platform::audit_signer(&config)?;
+    let keys = sante_audit::VerifyingKeys::from_signer(&signer);
+    let spinner = progress::spinner("verifying audit trail");
+    let report = sante_audit::verify(&storage.db, &keys).await?;
+    spinner.finish_and_clear();
+    println!("{report}");
+    storage.db.close().await;
+    Ok(if report.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `sante audit export`.
+pub async fn audit_export(
+    config_path: &Path,
+    format: &str,
+    since: Option<&str>,
+    output: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let config = load(config_path)?;
+    let since = since
+        .map(|s| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map(|d| d.with_timezone(&chrono::Utc))
+                .with_context(|| format!("--since {s:?} is not an RFC 3339 instant"))
+        })
+        .transpose()?;
+    let storage = open_storage(&config, platform::clock()).await?;
+    storage.db.migrate().await?;
+    let count = match format {
+        "fhir" => match output {
+            Some(path) => {
+                let mut file = std::io::BufWriter::new(
+                    std::fs::File::create(path)
+                        .with_context(|| format!("cannot write {}", path.display()))?,
+                );
+                let n = sante_audit::export_fhir_ndjson(&storage.db, &mut file, since).await?;
+                std::io::Write::flush(&mut file)?;
+                n
+            }
+            None => {
+                let mut out = std::io::stdout().lock();
+                sante_audit::export_fhir_ndjson(&storage.db, &mut out, since).await?
+            }
+        },
+        "syslog" => {
+            let Some(syslog) = &config.audit.syslog else {
+                anyhow::bail!(
+                    "--format syslog needs an [audit.syslog] section in the configuration"
+                );
+            };
+            let ca = std::fs::read(config.path(&syslog.ca_file))
+                .with_context(|| "key `audit.syslog.ca_file`")?;
+            let exporter = sante_audit::SyslogExporter::new(&syslog.host, syslog.port, &ca)
+                .context("section [audit.syslog]")?;
+            exporter.export(&storage.db, since).await?
+        }
+        other => anyhow::bail!("--format must be fhir or syslog, not {other:?}"),
+    };
+    eprintln!("exported {count} audit events");
+    storage.db.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sante audit seal`.
+pub async fn audit_seal(config_path: &Path) -> anyhow::Result<ExitCode> {
+    let config = load(config_path)?;
+    let clock = platform::clock();
+    let storage = open_storage(&config, clock.clone()).await?;
+    storage.db.migrate().await?;
+    let audit = sante_audit::AuditLog::open(
+        storage.db.clone(),
+        platform::audit_signer(&config)?,
+        clock,
+        platform::seal_policy(&config),
+    )
+    .await?;
+    let sealed = audit.seal_now().await?;
+    println!("sealed {} epochs", sealed.len());
+    audit.close().await;
+    storage.db.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sante audit purge`.
+pub async fn audit_purge(config_path: &Path) -> anyhow::Result<ExitCode> {
+    let config = load(config_path)?;
+    let clock = platform::clock();
+    let storage = open_storage(&config, clock.clone()).await?;
+    storage.db.migrate().await?;
+    let audit = sante_audit::AuditLog::open(
+        storage.db.clone(),
+        platform::audit_signer(&config)?,
+        clock,
+        platform::seal_policy(&config),
+    )
+    .await?;
+    let report = audit.purge_expired(&platform::retention(&config)).await?;
+    println!("{report:?}");
+    audit.close().await;
+    storage.db.close().await;
+    Ok(ExitCode::SUCCESS)
+}

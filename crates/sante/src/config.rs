@@ -1,0 +1,434 @@
+//! The configuration: one TOML file, overridden by `SANTE_<SECTION>__<KEY>` variables.
+//!
+//! Unknown keys and invalid values are refused at start-up with a message naming the
+//! key, so a typo never silently falls back to a default. Relative paths are resolved
+//! against the directory of the configuration file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// The whole configuration tree.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub blobs: BlobsConfig,
+    pub keys: KeysConfig,
+    #[serde(default)]
+    pub audit: AuditConfig,
+    #[serde(default)]
+    pub portal: PortalConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    /// Directory of the configuration file, to resolve relative paths.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address of the HTTPS listener.
+    pub listen: SocketAddr,
+    /// The URL users reach the portal at (must be https).
+    pub public_url: String,
+    /// Certificate chain (PEM) presented to clients.
+    pub tls_cert: PathBuf,
+    /// Private key (PEM) of that certificate.
+    pub tls_key: PathBuf,
+    /// Seconds to let in-flight requests finish on shutdown.
+    #[serde(default = "default_grace")]
+    pub shutdown_grace_secs: u64,
+}
+
+fn default_grace() -> u64 {
+    20
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `sqlite:PATH` (embedded default) or `postgres://USER@HOST:PORT/DB` (production).
+    pub database_url: String,
+    /// PostgreSQL schema to use (created if missing).
+    pub postgres_schema: Option<String>,
+    #[serde(default = "default_connections")]
+    pub max_connections: u32,
+}
+
+fn default_connections() -> u32 {
+    8
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum BlobBackendKind {
+    Local,
+    S3,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlobsConfig {
+    pub backend: BlobBackendKind,
+    /// Local backend: the directory.
+    pub path: Option<PathBuf>,
+    /// S3 backend.
+    pub bucket: Option<String>,
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    #[serde(default)]
+    pub allow_http: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysConfig {
+    /// The master keyring wrapping every data key (mode 0600).
+    pub master_keyring: PathBuf,
+    /// Ed25519 key (PKCS#8 PEM) signing audit checkpoints (mode 0600).
+    pub audit_signing_key: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Months platform traces are kept (PLT-7: at most 13).
+    #[serde(default = "default_retention")]
+    pub retention_months: u32,
+    /// Months messaging traces are kept (PLT-7: at most 12).
+    #[serde(default = "default_messaging_retention")]
+    pub messaging_retention_months: u32,
+    /// Seal an epoch once it holds this many records...
+    #[serde(default = "default_seal_records")]
+    pub seal_max_records: u64,
+    /// ...or once it is this many minutes old.
+    #[serde(default = "default_seal_minutes")]
+    pub seal_max_age_minutes: u64,
+    /// Optional RFC 5424 syslog-over-TLS collector (IHE ATNA).
+    pub syslog: Option<SyslogConfig>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            retention_months: default_retention(),
+            messaging_retention_months: default_messaging_retention(),
+            seal_max_records: default_seal_records(),
+            seal_max_age_minutes: default_seal_minutes(),
+            syslog: None,
+        }
+    }
+}
+
+fn default_retention() -> u32 {
+    13
+}
+fn default_messaging_retention() -> u32 {
+    12
+}
+fn default_seal_records() -> u64 {
+    10_000
+}
+fn default_seal_minutes() -> u64 {
+    60
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyslogConfig {
+    pub host: String,
+    pub port: u16,
+    /// CA certificate (PEM) that issued the collector's certificate.
+    pub ca_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalConfig {
+    /// `fr` (authoritative), `de` or `en`.
+    #[serde(default = "default_language")]
+    pub default_language: String,
+}
+
+impl Default for PortalConfig {
+    fn default() -> Self {
+        PortalConfig {
+            default_language: default_language(),
+        }
+    }
+}
+
+fn default_language() -> String {
+    "fr".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `json` (structured, for collectors) or `pretty` (for a terminal).
+    #[serde(default = "default_log_format")]
+    pub format: String,
+    /// A tracing filter, e.g. `info` or `info,sante_http=debug`.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: default_log_format(),
+            level: default_log_level(),
+        }
+    }
+}
+
+fn default_log_format() -> String {
+    "json".into()
+}
+fn default_log_level() -> String {
+    "info".into()
+}
+
+/// Variables with this prefix and a `__` separator override keys of the file.
+pub const ENV_PREFIX: &str = "SANTE_";
+
+impl Config {
+    /// Reads the file at `path`, applies the environment overrides in `env`, and checks
+    /// every value.
+    pub fn load(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read configuration file {}", path.display()))?;
+        let base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Config::parse(&text, env, base_dir)
+            .with_context(|| format!("configuration {}", path.display()))
+    }
+
+    /// Parses configuration text with environment overrides.
+    pub fn parse(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+        base_dir: PathBuf,
+    ) -> anyhow::Result<Config> {
+        let mut tree: toml::Table = toml::from_str(text).context("invalid TOML")?;
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            if !rest.contains("__") {
+                // SANTE_CONFIG, SANTE_TEST_* and the like are not overrides.
+                continue;
+            }
+            apply_override(&mut tree, rest, &value)
+                .with_context(|| format!("environment variable {name}"))?;
+        }
+        let deserializer = toml::Value::Table(tree);
+        let mut config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            anyhow::anyhow!("key `{path}`: {}", e.into_inner())
+        })?;
+        config.base_dir = base_dir;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if !self.server.public_url.starts_with("https://") {
+            bail!("key `server.public_url`: must be an https:// URL");
+        }
+        let url = &self.storage.database_url;
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            bail!("key `storage.database_url`: must start with sqlite: or postgres://");
+        }
+        if self.storage.max_connections == 0 {
+            bail!("key `storage.max_connections`: must be at least 1");
+        }
+        match self.blobs.backend {
+            BlobBackendKind::Local => {
+                if self.blobs.path.is_none() {
+                    bail!("key `blobs.path`: required when blobs.backend = \"local\"");
+                }
+            }
+            BlobBackendKind::S3 => {
+                for (key, value) in [
+                    ("bucket", &self.blobs.bucket),
+                    ("region", &self.blobs.region),
+                    ("access_key_id", &self.blobs.access_key_id),
+                    ("secret_access_key", &self.blobs.secret_access_key),
+                ] {
+                    if value.as_deref().is_none_or(str::is_empty) {
+                        bail!("key `blobs.{key}`: required when blobs.backend = \"s3\"");
+                    }
+                }
+                if let Some(endpoint) = &self.blobs.endpoint
+                    && endpoint.starts_with("http://")
+                    && !self.blobs.allow_http
+                {
+                    bail!(
+                        "key `blobs.endpoint`: http:// needs blobs.allow_http = true (loopback only)"
+                    );
+                }
+            }
+        }
+        if !(1..=13).contains(&self.audit.retention_months) {
+            bail!(
+                "key `audit.retention_months`: must be 1 to 13 (PLT-7 keeps traces at most 13 months)"
+            );
+        }
+        if !(1..=12).contains(&self.audit.messaging_retention_months) {
+            bail!(
+                "key `audit.messaging_retention_months`: must be 1 to 12 (PLT-7 keeps messaging traces at most 12 months)"
+            );
+        }
+        if self.audit.seal_max_records == 0 {
+            bail!("key `audit.seal_max_records`: must be at least 1");
+        }
+        if self.audit.seal_max_age_minutes == 0 {
+            bail!("key `audit.seal_max_age_minutes`: must be at least 1");
+        }
+        if !["fr", "de", "en"].contains(&self.portal.default_language.as_str()) {
+            bail!("key `portal.default_language`: must be fr, de or en");
+        }
+        if !["json", "pretty"].contains(&self.log.format.as_str()) {
+            bail!("key `log.format`: must be json or pretty");
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            bail!("key `log.level`: not a valid filter (e.g. info, or info,sante_http=debug)");
+        }
+        Ok(())
+    }
+
+    /// Resolves a configured path against the configuration's directory.
+    pub fn path(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_owned()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+}
+
+/// Sets `section.key` (from `SECTION__KEY`) in the tree. The value is read as a TOML
+/// value when it parses as one (numbers, booleans), as a string otherwise.
+fn apply_override(tree: &mut toml::Table, path: &str, raw: &str) -> anyhow::Result<()> {
+    let segments: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
+    if segments.iter().any(String::is_empty) {
+        bail!("empty key segment in {path}");
+    }
+    let value = parse_scalar(raw);
+    let (last, parents) = segments
+        .split_last()
+        .ok_or_else(|| anyhow::anyhow!("empty key"))?;
+    let mut table = tree;
+    for segment in parents {
+        let entry = table
+            .entry(segment.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        table = match entry {
+            toml::Value::Table(t) => t,
+            _ => bail!("key `{segment}` is not a section"),
+        };
+    }
+    table.insert(last.clone(), value);
+    Ok(())
+}
+
+fn parse_scalar(raw: &str) -> toml::Value {
+    if let Ok(i) = raw.parse::<i64>() {
+        return toml::Value::Integer(i);
+    }
+    match raw {
+        "true" => return toml::Value::Boolean(true),
+        "false" => return toml::Value::Boolean(false),
+        _ => {}
+    }
+    toml::Value::String(raw.to_owned())
+}
+
+/// The commented configuration written by `sante init`.
+pub fn example(listen: SocketAddr, public_url: &str) -> String {
+    format!(
+        r#"# Sante configuration.
+# Every key can be overridden by an environment variable SANTE_<SECTION>__<KEY>,
+# e.g. SANTE_SERVER__LISTEN=127.0.0.1:9443. Unknown keys are refused.
+# Relative paths are relative to this file's directory.
+
+[server]
+# Address of the HTTPS listener (portal, FHIR, OpenID Connect).
+listen = "{listen}"
+# The URL users reach the portal at.
+public_url = "{public_url}"
+# Certificate chain and key (PEM). `sante init` wrote a development CA and a server
+# certificate; in production point these at certificates from a trusted CA.
+tls_cert = "tls/server.crt"
+tls_key = "tls/server.key"
+# Seconds in-flight requests get to finish on shutdown.
+shutdown_grace_secs = 20
+
+[storage]
+# Embedded default: SQLite in WAL mode, every commit synced.
+# Production: database_url = "postgres://sante@db.example.lu:5432/sante"
+database_url = "sqlite:data/sante.db"
+# postgres_schema = "sante"
+max_connections = 8
+
+[blobs]
+# Documents and mail bodies, always encrypted at rest (AES-256-GCM, per-owner keys).
+backend = "local"
+path = "data/blobs"
+# Production, S3-compatible:
+# backend = "s3"
+# bucket = "sante"
+# endpoint = "https://s3.example.lu"
+# region = "eu-central-1"
+# access_key_id = "..."
+# secret_access_key = "..."   # better: SANTE_BLOBS__SECRET_ACCESS_KEY
+
+[keys]
+# Master keyring (mode 0600). Rotate with `sante keys rotate`, without downtime.
+master_keyring = "keys/master.keys"
+# Ed25519 key signing audit checkpoints (mode 0600).
+audit_signing_key = "keys/audit-signing.pem"
+
+[audit]
+# PLT-7: traces kept at most 13 months, 12 for messaging. Whole epochs are purged.
+retention_months = 13
+messaging_retention_months = 12
+# An epoch is sealed (signed checkpoint) after this many records or minutes.
+seal_max_records = 10000
+seal_max_age_minutes = 60
+# IHE ATNA: forward traces as RFC 5424 syslog over TLS.
+# [audit.syslog]
+# host = "collector.example.lu"
+# port = 6514
+# ca_file = "tls/collector-ca.crt"
+
+[portal]
+# fr (authoritative), de or en.
+default_language = "fr"
+
+[log]
+# json for collectors, pretty for a terminal. Logs never hold health content or secrets.
+format = "json"
+level = "info"
+"#
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,113 @@
+//! Configuration parsing: overrides, refusals naming the key.
+
+use super::*;
+
+fn base() -> String {
+    example("127.0.0.1:8443".parse().unwrap(), "https://localhost:8443")
+}
+
+fn parse(text: &str, env: &[(&str, &str)]) -> anyhow::Result<Config> {
+    Config::parse(
+        text,
+        env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        PathBuf::from("/etc/sante"),
+    )
+}
+
+fn error(text: &str, env: &[(&str, &str)]) -> String {
+    format!("{:#}", parse(text, env).unwrap_err())
+}
+
+#[test]
+fn the_example_written_by_init_is_valid() {
+    let config = parse(&base(), &[]).unwrap();
+    assert_eq!(config.server.listen.port(), 8443);
+    assert_eq!(config.audit.retention_months, 13);
+    assert_eq!(
+        config.path(&config.keys.master_keyring),
+        PathBuf::from("/etc/sante/keys/master.keys")
+    );
+}
+
+#[test]
+fn environment_overrides_keys_of_the_file() {
+    let config = parse(
+        &base(),
+        &[
+            ("SANTE_SERVER__LISTEN", "127.0.0.1:9999"),
+            ("SANTE_STORAGE__MAX_CONNECTIONS", "3"),
+            ("SANTE_CONFIG", "/ignored/not/an/override"),
+            ("SANTE_TEST_PG_URL", "postgres://ignored"),
+            ("OTHER__THING", "x"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.server.listen.port(), 9999);
+    assert_eq!(config.storage.max_connections, 3);
+}
+
+#[test]
+fn unknown_keys_are_refused_naming_the_key() {
+    let text = base().replace(
+        "shutdown_grace_secs = 20",
+        "shutdown_grace_secs = 20\nlisten_port = 3",
+    );
+    let msg = error(&text, &[]);
+    assert!(
+        msg.contains("server.listen_port") || msg.contains("listen_port"),
+        "{msg}"
+    );
+    let msg = error(&base(), &[("SANTE_STORAGE__DATABSE_URL", "sqlite:x")]);
+    assert!(msg.contains("databse_url"), "{msg}");
+    let msg = error(&base(), &[("SANTE_NOSUCH__KEY", "1")]);
+    assert!(msg.contains("nosuch"), "{msg}");
+}
+
+#[test]
+fn invalid_values_are_refused_naming_the_key() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("SANTE_SERVER__LISTEN", "not-an-address", "server.listen"),
+        (
+            "SANTE_SERVER__PUBLIC_URL",
+            "http://plain.example",
+            "server.public_url",
+        ),
+        (
+            "SANTE_STORAGE__DATABASE_URL",
+            "mysql://x",
+            "storage.database_url",
+        ),
+        (
+            "SANTE_AUDIT__RETENTION_MONTHS",
+            "24",
+            "audit.retention_months",
+        ),
+        (
+            "SANTE_AUDIT__MESSAGING_RETENTION_MONTHS",
+            "13",
+            "audit.messaging_retention_months",
+        ),
+        (
+            "SANTE_PORTAL__DEFAULT_LANGUAGE",
+            "es",
+            "portal.default_language",
+        ),
+        ("SANTE_LOG__FORMAT", "xml", "log.format"),
+        ("SANTE_BLOBS__BACKEND", "ftp", "blobs.backend"),
+        (
+            "SANTE_STORAGE__MAX_CONNECTIONS",
+            "many",
+            "storage.max_connections",
+        ),
+    ];
+    for (var, value, key) in cases {
+        let msg = error(&base(), &[(var, value)]);
+        assert!(msg.contains(key), "{var}={value}: {msg}");
+    }
+}
+
+#[test]
+fn s3_backend_requires_its_keys() {
+    let msg = error(&base(), &[("SANTE_BLOBS__BACKEND", "s3")]);
+    assert!(msg.contains("blobs.bucket"), "{msg}");
+}

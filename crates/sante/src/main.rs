@@ -1,0 +1,191 @@
+//! `sante`: the one binary of the platform.
+//!
+//! This crate only parses the command line, loads the configuration, wires the crates
+//! together and runs them. It holds no business logic: everything it calls lives in a
+//! library crate with its own tests (see ARCHITECTURE.md).
+
+mod bench;
+mod commands;
+mod config;
+mod init;
+mod platform;
+mod progress;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Sante: the national eHealth platform.
+#[derive(Debug, Parser)]
+#[command(name = "sante", version, about, long_about = None)]
+struct Cli {
+    /// The configuration file.
+    #[arg(
+        long,
+        global = true,
+        env = "SANTE_CONFIG",
+        default_value = "sante.toml"
+    )]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a commented configuration, a development CA and server certificate, and keys.
+    Init {
+        /// Directory to initialise.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Address the HTTPS listener will use.
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: SocketAddr,
+        /// Overwrite an existing configuration and its keys.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run the platform from the configuration.
+    Serve,
+    /// Initialise a demo directory if needed, load demo data and serve, printing every URL.
+    Demo {
+        /// Directory for the demo's configuration and data.
+        #[arg(long, default_value = "sante-data")]
+        dir: PathBuf,
+        /// Address of the HTTPS listener.
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: SocketAddr,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Work with the audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Manage the master keys that protect stored data.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Measure storage and audit throughput beside raw database inserts.
+    Bench {
+        /// `sqlite`, `postgres` or `both`.
+        #[arg(long, default_value = "both")]
+        backend: String,
+        /// Rows written per measurement.
+        #[arg(long, default_value_t = 5_000)]
+        rows: u32,
+        /// Size of each row's value in bytes.
+        #[arg(long, default_value_t = 512)]
+        value_bytes: usize,
+        /// PostgreSQL URL for the postgres measurements.
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        pg_url: String,
+        /// Append the results as Markdown to this file.
+        #[arg(long)]
+        markdown: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check the whole trail: every record, chain link, checkpoint signature and purge.
+    Verify,
+    /// Export traces as FHIR AuditEvent (NDJSON) or forward them to the syslog collector.
+    Export {
+        /// `fhir` (NDJSON to --output or stdout) or `syslog` (to [audit.syslog]).
+        #[arg(long, default_value = "fhir")]
+        format: String,
+        /// Only events at or after this RFC 3339 instant.
+        #[arg(long)]
+        since: Option<String>,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Seal every open epoch now (signed checkpoints).
+    Seal,
+    /// Purge epochs past their retention (PLT-7) now.
+    Purge,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Add a new primary master key and re-wrap every data key under it.
+    Rotate,
+    /// Remove an old master key once no data key depends on it.
+    Retire {
+        /// The key id, as listed by `sante keys status`.
+        id: String,
+    },
+    /// List master keys and how many data keys each wraps.
+    Status,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sante: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            // `{:#}` prints the whole context chain: "configuration x: key `y`: ...".
+            eprintln!("sante: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Init { dir, listen, force } => {
+            let done = init::run(&dir, listen, force)?;
+            println!("Wrote {}", done.config_path.display());
+            println!(
+                "Development CA (import it in a browser to trust the portal): {}",
+                done.ca_cert.display()
+            );
+            println!("Next: sante serve --config {}", done.config_path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve => commands::serve(&cli.config).await,
+        Command::Demo { dir, listen } => commands::demo(&dir, listen).await,
+        Command::Migrate => commands::migrate(&cli.config).await,
+        Command::Audit { command } => match command {
+            AuditCommand::Verify => commands::audit_verify(&cli.config).await,
+            AuditCommand::Export {
+                format,
+                since,
+                output,
+            } => {
+                commands::audit_export(&cli.config, &format, since.as_deref(), output.as_deref())
+                    .await
+            }
+            AuditCommand::Seal => commands::audit_seal(&cli.config).await,
+            AuditCommand::Purge => commands::audit_purge(&cli.config).await,
+        },
+        Command::Keys { command } => match command {
+            KeysCommand::Rotate => commands::keys_rotate(&cli.config).await,
+            KeysCommand::Retire { id } => commands::keys_retire(&cli.config, &id).await,
+            KeysCommand::Status => commands::keys_status(&cli.config).await,
+        },
+        Command::Bench {
+            backend,
+            rows,
+            value_bytes,
+            pg_url,
+            markdown,
+        } => bench::run(&backend, rows, value_bytes, &pg_url, markdown.as_deref()).await,
+    }
+}

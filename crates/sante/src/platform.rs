@@ -1,0 +1,293 @@
+//! Wiring: from a [`Config`] to running parts (database, blobs, audit trail, listeners).
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use sante_store::blob::{BlobBackend, BlobStore};
+use sante_store::keyring::SharedKeyring;
+use sante_store::{Db, StoreConfig};
+use sante_types::{Clock, SystemClock};
+
+use crate::config::{BlobBackendKind, Config};
+
+/// The storage parts every command needs.
+#[derive(Debug, Clone)]
+pub struct Storage {
+    pub db: Db,
+    pub blobs: BlobStore,
+    pub keyring: SharedKeyring,
+}
+
+/// The real clock: the binary is the one place that reads it.
+pub fn clock() -> Arc<dyn Clock> {
+    Arc::new(SystemClock)
+}
+
+/// Connects to the database (without migrating) and opens the blob store.
+pub async fn open_storage(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Storage> {
+    let db = Db::connect(&StoreConfig {
+        url: resolve_sqlite_url(config),
+        schema: config.storage.postgres_schema.clone(),
+        max_connections: config.storage.max_connections,
+    })
+    .await
+    .context("key `storage.database_url`: cannot open the database")?;
+    let keyring_path = config.path(&config.keys.master_keyring);
+    let keyring = SharedKeyring::from_file(&keyring_path).context("key `keys.master_keyring`")?;
+    let backend = match config.blobs.backend {
+        BlobBackendKind::Local => BlobBackend::Local {
+            path: config.path(
+                config
+                    .blobs
+                    .path
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new("blobs")),
+            ),
+        },
+        BlobBackendKind::S3 => BlobBackend::S3 {
+            bucket: config.blobs.bucket.clone().unwrap_or_default(),
+            endpoint: config.blobs.endpoint.clone(),
+            region: config.blobs.region.clone().unwrap_or_default(),
+            access_key_id: config.blobs.access_key_id.clone().unwrap_or_default(),
+            secret_access_key: config.blobs.secret_access_key.clone().unwrap_or_default(),
+            allow_http: config.blobs.allow_http,
+        },
+    };
+    let blobs = BlobStore::open(&backend, db.clone(), keyring.clone(), clock)
+        .context("section [blobs]: cannot open the blob store")?;
+    Ok(Storage { db, blobs, keyring })
+}
+
+/// A relative SQLite path is relative to the configuration file, like every other path.
+fn resolve_sqlite_url(config: &Config) -> String {
+    let url = &config.storage.database_url;
+    match url.strip_prefix("sqlite:") {
+        Some(path) if !path.starts_with('/') => {
+            let path = config.path(std::path::Path::new(path.trim_start_matches("//")));
+            if let Some(parent) = path.parent() {
+                let _ = std::fs::create_dir_all(parent);
+            }
+            format!("sqlite:{}", path.display())
+        }
+        _ => url.clone(),
+    }
+}
+
+/// Everything a running server holds.
+pub struct Running {
+    pub storage: Storage,
+    pub audit: sante_audit::AuditLog,
+    pub https_addr: std::net::SocketAddr,
+    pub shutdown: tokio_util::sync::CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Readiness of the server: the database and the blob store answer.
+#[derive(Debug, Clone)]
+struct StorageReadiness {
+    storage: Storage,
+}
+
+impl sante_http::Readiness for StorageReadiness {
+    fn check(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + '_>> {
+        Box::pin(async move {
+            self.storage
+                .db
+                .ping()
+                .await
+                .map_err(|e| format!("database: {e}"))?;
+            self.storage
+                .blobs
+                .ping()
+                .await
+                .map_err(|e| format!("blob store: {e}"))?;
+            Ok(())
+        })
+    }
+}
+
+/// Reads the audit signing key named by the configuration.
+pub fn audit_signer(config: &Config) -> anyhow::Result<sante_audit::CheckpointSigner> {
+    let path = config.path(&config.keys.audit_signing_key);
+    let pem = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "key `keys.audit_signing_key`: cannot read {}",
+            path.display()
+        )
+    })?;
+    sante_audit::CheckpointSigner::from_pem(&pem)
+        .with_context(|| format!("key `keys.audit_signing_key`: {}", path.display()))
+}
+
+/// The sealing policy from the configuration.
+pub fn seal_policy(config: &Config) -> sante_audit::SealPolicy {
+    sante_audit::SealPolicy {
+        max_records: config.audit.seal_max_records,
+        max_age: chrono::Duration::minutes(
+            i64::try_from(config.audit.seal_max_age_minutes).unwrap_or(60),
+        ),
+    }
+}
+
+/// Retention from the configuration (PLT-7).
+pub fn retention(config: &Config) -> sante_audit::Retention {
+    sante_audit::Retention {
+        platform_months: config.audit.retention_months,
+        messaging_months: config.audit.messaging_retention_months,
+    }
+}
+
+/// Starts the whole platform: migrations, audit trail, HTTPS listener, housekeeping.
+pub async fn start(config: &Config) -> anyhow::Result<Running> {
+    let clock = clock();
+    let storage = open_storage(config, clock.clone()).await?;
+    storage
+        .db
+        .migrate()
+        .await
+        .context("applying database migrations")?;
+    let audit = sante_audit::AuditLog::open(
+        storage.db.clone(),
+        audit_signer(config)?,
+        clock.clone(),
+        seal_policy(config),
+    )
+    .await
+    .context("opening the audit trail")?;
+
+    let cert = std::fs::read(config.path(&config.server.tls_cert))
+        .with_context(|| "key `server.tls_cert`: cannot read the certificate chain")?;
+    let key = std::fs::read(config.path(&config.server.tls_key))
+        .with_context(|| "key `server.tls_key`: cannot read the private key")?;
+    let tls = sante_net::server_tls_config(&cert, &key, &[b"h2", b"http/1.1"])
+        .context("keys `server.tls_cert` / `server.tls_key`")?;
+
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let listener = sante_net::Listener::bind(sante_net::ListenerSpec::https(
+        "https",
+        config.server.listen,
+        tls,
+    ))
+    .await
+    .with_context(|| {
+        format!(
+            "key `server.listen`: cannot listen on {}",
+            config.server.listen
+        )
+    })?;
+    let https_addr = listener.local_addr();
+
+    let http_state = sante_http::HttpState::new(
+        sante_http::HttpConfig {
+            public_url: config.server.public_url.clone(),
+            default_lang: config.portal.default_language.clone(),
+            cookie_secure: true,
+            secret: http_secret(config)?,
+        },
+        Arc::new(StorageReadiness {
+            storage: storage.clone(),
+        }),
+        Arc::new(audit.clone()),
+        clock.clone(),
+    );
+    let handler = sante_http::HttpsHandler::new(sante_http::router(http_state));
+    let mut tasks = Vec::new();
+    let grace = std::time::Duration::from_secs(config.server.shutdown_grace_secs);
+    let token = shutdown.clone();
+    tasks.push(tokio::spawn(async move {
+        listener.serve(handler, token, grace).await;
+    }));
+
+    // Housekeeping: seal due epochs every minute, apply retention once a day.
+    let housekeeping = audit.clone();
+    let token = shutdown.clone();
+    let retention = retention(config);
+    tasks.push(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        let mut ticks: u64 = 0;
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            if let Err(e) = housekeeping.seal_due().await {
+                tracing::error!(error = %e, "sealing audit epochs failed");
+            }
+            if ticks.is_multiple_of(24 * 60)
+                && let Err(e) = housekeeping.purge_expired(&retention).await
+            {
+                tracing::error!(error = %e, "audit retention purge failed");
+            }
+            ticks += 1;
+        }
+    }));
+
+    audit
+        .record(platform_event(
+            sante_audit::EventKind::PlatformServerStarted,
+            &*clock,
+        ))
+        .await
+        .context("recording the start in the audit trail")?;
+    Ok(Running {
+        storage,
+        audit,
+        https_addr,
+        shutdown,
+        tasks,
+    })
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight work finish, records the stop, seals and closes.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        let clock = clock();
+        self.audit
+            .record(platform_event(
+                sante_audit::EventKind::PlatformServerStopped,
+                &*clock,
+            ))
+            .await
+            .context("recording the stop in the audit trail")?;
+        self.audit
+            .seal_now()
+            .await
+            .context("sealing the audit trail")?;
+        self.audit.close().await;
+        self.storage.db.close().await;
+        Ok(())
+    }
+}
+
+pub fn platform_event(kind: sante_audit::EventKind, clock: &dyn Clock) -> sante_audit::AuditEvent {
+    sante_audit::AuditEvent::new(
+        kind,
+        clock.now(),
+        sante_audit::Actor::platform(),
+        sante_types::Service::Platform,
+        sante_audit::Action::Execute,
+    )
+    .source(sante_audit::Source {
+        ip: None,
+        request_id: None,
+        channel: sante_audit::Token::new("cli").ok(),
+    })
+}
+
+/// The HMAC key for CSRF tokens, derived from the master keyring's primary key so that
+/// no extra secret file is needed and restarts keep forms valid.
+fn http_secret(config: &Config) -> anyhow::Result<[u8; 32]> {
+    use sha2::{Digest, Sha256};
+    let keyring = sante_store::keyring::Keyring::load(&config.path(&config.keys.master_keyring))?;
+    let (_, key) = keyring.primary()?;
+    let mut hasher = Sha256::new();
+    hasher.update(b"sante-http-csrf-v1");
+    hasher.update(key.bytes());
+    Ok(hasher.finalize().into())
+}

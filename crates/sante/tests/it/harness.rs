@@ -1,0 +1,165 @@
+//! Running the real `sante` binary: commands, and a server that is stopped on drop.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub fn sante() -> Command {
+    #[allow(clippy::disallowed_methods)]
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sante"));
+    // Tests must not inherit overrides from the developer's shell.
+    for (name, _) in std::env::vars() {
+        if name.starts_with("SANTE_") && name.contains("__") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env_remove("SANTE_CONFIG");
+    cmd
+}
+
+/// Runs `sante ARGS` to completion.
+pub fn run(dir: &Path, args: &[&str]) -> Output {
+    sante()
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run sante")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `sante init` in a fresh temp dir, listening on a free loopback port.
+pub fn init_dir() -> (tempfile::TempDir, u16) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let out = run(
+        dir.path(),
+        &[
+            "init",
+            "--dir",
+            ".",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ],
+    );
+    assert!(out.status.success(), "init failed: {}", stderr(&out));
+    (dir, port)
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `sante` process; SIGTERM then wait on drop.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    /// Output lines printed after the portal URL (logs go to standard error).
+    pub lines: mpsc::Receiver<String>,
+}
+
+impl Server {
+    /// Runs `sante ARGS` in `dir` and waits (bounded) until it prints its portal URL.
+    pub fn start(dir: &Path, args: &[&str]) -> Server {
+        let mut child = sante()
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sante");
+        let (tx, rx) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        let err = child.stderr.take().unwrap();
+        for stream in [
+            Box::new(out) as Box<dyn std::io::Read + Send>,
+            Box::new(err),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let mut seen = Vec::new();
+        loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "server did not announce its URL; output:\n{}",
+                        seen.join("\n")
+                    )
+                });
+            if let Some(url) = line.strip_prefix("Portal: ") {
+                let base = url.trim().trim_end_matches('/').to_owned();
+                return Server {
+                    child,
+                    base,
+                    lines: rx,
+                };
+            }
+            seen.push(line);
+        }
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        self.terminate()
+    }
+
+    /// Sends SIGTERM, waits, and returns everything the server printed after its URL.
+    pub fn stop_with_output(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let status = self.terminate();
+        let mut lines = Vec::new();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(10)) {
+            lines.push(line);
+        }
+        (status, lines)
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        #[allow(clippy::disallowed_methods)]
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// An HTTPS client trusting only the development CA that `init` wrote: the test
+/// checks the real certificate chain, as a browser that imported the CA would.
+pub fn client(dir: &Path) -> reqwest::Client {
+    let ca = std::fs::read(dir.join("tls/ca.crt")).unwrap();
+    reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .https_only(true)
+        .build()
+        .unwrap()
+}
