@@ -10,4 +10,5 @@
 
 pub mod matching;
 pub mod nin;
+pub mod register_file;
 pub mod synthetic;

@@ -307,3 +307,70 @@ pub async fn audit_purge(config_path: &Path) -> anyhow::Result<ExitCode> {
     storage.db.close().await;
     Ok(ExitCode::SUCCESS)
 }
+
+/// `sante directory generate`.
+pub fn directory_generate(
+    people: usize,
+    seed: u64,
+    records: &Path,
+    truth: &Path,
+) -> anyhow::Result<ExitCode> {
+    use sante_directory::synthetic::{ErrorRates, Generator};
+    let spinner = progress::spinner("generating register");
+    let register = Generator::new(seed, ErrorRates::default()).register(people);
+    spinner.set_message("writing register");
+    let out = std::io::BufWriter::new(
+        std::fs::File::create(records)
+            .with_context(|| format!("cannot write {}", records.display()))?,
+    );
+    let truth_out = std::io::BufWriter::new(
+        std::fs::File::create(truth)
+            .with_context(|| format!("cannot write {}", truth.display()))?,
+    );
+    sante_directory::register_file::write_register(&register, out, truth_out)?;
+    spinner.finish_and_clear();
+    println!(
+        "wrote {} records of {people} people to {}",
+        register.len(),
+        records.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sante directory score`.
+pub fn directory_score(records: &Path, truth: &Path) -> anyhow::Result<ExitCode> {
+    use sante_directory::register_file::{read_register, read_truth, score};
+    let register = read_register(std::io::BufReader::new(
+        std::fs::File::open(records)
+            .with_context(|| format!("cannot read {}", records.display()))?,
+    ))
+    .with_context(|| format!("register {}", records.display()))?;
+    let truth_pairs = read_truth(
+        std::io::BufReader::new(
+            std::fs::File::open(truth)
+                .with_context(|| format!("cannot read {}", truth.display()))?,
+        ),
+        &register,
+    )
+    .with_context(|| format!("truth {}", truth.display()))?;
+    let spinner = progress::spinner("matching");
+    let s = score(
+        &register,
+        &truth_pairs,
+        &sante_directory::matching::Matcher::default(),
+    );
+    spinner.finish_and_clear();
+    let m = s.metrics;
+    println!("records:          {}", s.records);
+    println!("true pairs:       {}", truth_pairs.len());
+    println!("candidate pairs:  {}", m.candidate_pairs);
+    println!("linked correctly: {}", m.true_positives);
+    println!("linked wrongly:   {}", m.false_positives);
+    println!("missed:           {}", m.false_negatives);
+    println!("to review:        {}", m.review);
+    println!("precision:        {:.4}", m.precision());
+    println!("recall:           {:.4}", m.recall());
+    println!("F1:               {:.4}", m.f1());
+    println!("time:             {:.2} s", s.seconds);
+    Ok(ExitCode::SUCCESS)
+}

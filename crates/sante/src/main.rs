@@ -70,6 +70,11 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Directory tools: synthetic registers and identity-matching scores.
+    Directory {
+        #[command(subcommand)]
+        command: DirectoryCommand,
+    },
     /// Measure storage and audit throughput beside raw database inserts.
     Bench {
         /// `sqlite`, `postgres` or `both`.
@@ -110,6 +115,32 @@ enum AuditCommand {
     Seal,
     /// Purge epochs past their retention (PLT-7) now.
     Purge,
+}
+
+#[derive(Debug, Subcommand)]
+enum DirectoryCommand {
+    /// Write a synthetic register with realistic duplicates, and its truth file.
+    Generate {
+        /// People in the register (duplicates come on top).
+        #[arg(long, default_value_t = 10_000)]
+        people: usize,
+        /// Seed: the same seed gives the same register.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Register file (FEBRL CSV layout).
+        #[arg(long)]
+        records: PathBuf,
+        /// Truth file: pairs of record ids of the same person.
+        #[arg(long)]
+        truth: PathBuf,
+    },
+    /// Match a register and score the links against a truth file: precision, recall, F1, time.
+    Score {
+        #[arg(long)]
+        records: PathBuf,
+        #[arg(long)]
+        truth: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -179,6 +210,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             KeysCommand::Rotate => commands::keys_rotate(&cli.config).await,
             KeysCommand::Retire { id } => commands::keys_retire(&cli.config, &id).await,
             KeysCommand::Status => commands::keys_status(&cli.config).await,
+        },
+        Command::Directory { command } => match command {
+            DirectoryCommand::Generate {
+                people,
+                seed,
+                records,
+                truth,
+            } => commands::directory_generate(people, seed, &records, &truth),
+            DirectoryCommand::Score { records, truth } => {
+                commands::directory_score(&records, &truth)
+            }
         },
         Command::Bench {
             backend,

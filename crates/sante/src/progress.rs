@@ -26,7 +26,15 @@ pub fn bar(total: u64, what: &str) -> ProgressBar {
 
 /// A spinner for operations of unknown length.
 pub fn spinner(what: &str) -> ProgressBar {
-    let bar = bar(0, what);
-    bar.set_length(0);
+    let bar = ProgressBar::with_draw_target(
+        None,
+        if std::io::stderr().is_terminal() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
+    bar.set_message(what.to_owned());
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar
 }
