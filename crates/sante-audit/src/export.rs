@@ -27,9 +27,9 @@ fn event_type(kind: EventKind) -> Value {
         | EventKind::AuditTrailExported
         | EventKind::AuditEpochSealed
         | EventKind::AuditEpochPurged => (DCM, "110101", "Audit Log Used"),
-        EventKind::PlatformMasterKeyRotated | EventKind::PlatformConfigLoaded => {
-            (DCM, "110113", "Security Alert")
-        }
+        EventKind::PlatformMasterKeyRotated
+        | EventKind::PlatformMasterKeyRetired
+        | EventKind::PlatformConfigLoaded => (DCM, "110113", "Security Alert"),
         EventKind::PlatformMigrationApplied => (DCM, "110100", "Application Activity"),
         EventKind::HttpRequestDenied | EventKind::PortalFormRejected => {
             (DCM, "110113", "Security Alert")

@@ -5,8 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use sante_audit::{Action, EventKind, Outcome, Token};
+
 use crate::config::Config;
-use crate::platform::{self, open_storage};
+use crate::platform::{self, open_storage, trace_cli};
 use crate::progress;
 
 fn load(path: &Path) -> anyhow::Result<Config> {
@@ -17,14 +19,12 @@ fn load(path: &Path) -> anyhow::Result<Config> {
 pub async fn migrate(config: &Path) -> anyhow::Result<ExitCode> {
     let config = load(config)?;
     let storage = open_storage(&config, platform::clock()).await?;
-    let before = storage.db.migration_status().await?;
-    storage.db.migrate().await.context("applying migrations")?;
-    let after = storage.db.migration_status().await?;
-    let applied: Vec<i64> = before.pending();
+    let applied = platform::migrate_traced(&config, &storage).await?;
+    let status = storage.db.migration_status().await?;
     if applied.is_empty() {
         println!(
             "database is up to date (migration {})",
-            after.applied.last().copied().unwrap_or(0)
+            status.applied.last().copied().unwrap_or(0)
         );
     } else {
         println!(
@@ -42,7 +42,7 @@ pub async fn keys_rotate(config: &Path) -> anyhow::Result<ExitCode> {
     let config = load(config)?;
     let clock = platform::clock();
     let storage = open_storage(&config, clock.clone()).await?;
-    storage.db.migrate().await?;
+    platform::migrate_traced(&config, &storage).await?;
     let mut keyring = storage.keyring.current()?;
     let new_id = keyring.rotate(clock.now());
     storage
@@ -59,6 +59,15 @@ pub async fn keys_rotate(config: &Path) -> anyhow::Result<ExitCode> {
         })
         .await?;
     bar.finish_and_clear();
+    trace_cli(
+        &config,
+        &storage,
+        EventKind::PlatformMasterKeyRotated,
+        Action::Execute,
+        Some(("master-key", &new_id)),
+        Outcome::Success,
+    )
+    .await?;
     println!("re-wrapped {done} data keys under {new_id}");
     println!("older keys can be retired with `sante keys retire <id>` (see `sante keys status`)");
     storage.db.close().await;
@@ -69,7 +78,7 @@ pub async fn keys_rotate(config: &Path) -> anyhow::Result<ExitCode> {
 pub async fn keys_retire(config: &Path, id: &str) -> anyhow::Result<ExitCode> {
     let config = load(config)?;
     let storage = open_storage(&config, platform::clock()).await?;
-    storage.db.migrate().await?;
+    platform::migrate_traced(&config, &storage).await?;
     let usage = storage.blobs.master_key_usage().await?;
     if let Some((_, n)) = usage.iter().find(|(k, n)| k == id && *n > 0) {
         anyhow::bail!("master key {id} still wraps {n} data keys; run `sante keys rotate` first");
@@ -77,6 +86,15 @@ pub async fn keys_retire(config: &Path, id: &str) -> anyhow::Result<ExitCode> {
     let mut keyring = storage.keyring.current()?;
     keyring.retire(id)?;
     storage.keyring.replace(keyring)?;
+    trace_cli(
+        &config,
+        &storage,
+        EventKind::PlatformMasterKeyRetired,
+        Action::Delete,
+        Some(("master-key", id)),
+        Outcome::Success,
+    )
+    .await?;
     println!("retired master key {id}");
     storage.db.close().await;
     Ok(ExitCode::SUCCESS)
@@ -86,7 +104,7 @@ pub async fn keys_retire(config: &Path, id: &str) -> anyhow::Result<ExitCode> {
 pub async fn keys_status(config: &Path) -> anyhow::Result<ExitCode> {
     let config = load(config)?;
     let storage = open_storage(&config, platform::clock()).await?;
-    storage.db.migrate().await?;
+    platform::migrate_traced(&config, &storage).await?;
     let keyring = storage.keyring.current()?;
     let usage = storage.blobs.master_key_usage().await?;
     for id in keyring.ids() {
@@ -201,13 +219,27 @@ pub async fn demo(dir: &Path, listen: std::net::SocketAddr) -> anyhow::Result<Ex
 pub async fn audit_verify(config_path: &Path) -> anyhow::Result<ExitCode> {
     let config = load(config_path)?;
     let storage = open_storage(&config, platform::clock()).await?;
-    storage.db.migrate().await?;
+    platform::migrate_traced(&config, &storage).await?;
     let signer = platform::audit_signer(&config)?;
     let keys = sante_audit::VerifyingKeys::from_signer(&signer);
     let spinner = progress::spinner("verifying audit trail");
     let report = sante_audit::verify(&storage.db, &keys).await?;
     spinner.finish_and_clear();
     println!("{report}");
+    let outcome = if report.is_clean() {
+        Outcome::Success
+    } else {
+        Outcome::Failure(Token::code("tampering-detected"))
+    };
+    trace_cli(
+        &config,
+        &storage,
+        EventKind::AuditTrailVerified,
+        Action::Execute,
+        None,
+        outcome,
+    )
+    .await?;
     storage.db.close().await;
     Ok(if report.is_clean() {
         ExitCode::SUCCESS
@@ -232,7 +264,7 @@ pub async fn audit_export(
         })
         .transpose()?;
     let storage = open_storage(&config, platform::clock()).await?;
-    storage.db.migrate().await?;
+    platform::migrate_traced(&config, &storage).await?;
     let count = match format {
         "fhir" => match output {
             Some(path) => {
@@ -263,6 +295,15 @@ pub async fn audit_export(
         }
         other => anyhow::bail!("--format must be fhir or syslog, not {other:?}"),
     };
+    trace_cli(
+        &config,
+        &storage,
+        EventKind::AuditTrailExported,
+        Action::Read,
+        Some(("export-format", format)),
+        Outcome::Success,
+    )
+    .await?;
     eprintln!("exported {count} audit events");
     storage.db.close().await;
     Ok(ExitCode::SUCCESS)
@@ -273,7 +314,7 @@ pub async fn audit_seal(config_path: &Path) -> anyhow::Result<ExitCode> {
     let config = load(config_path)?;
     let clock = platform::clock();
     let storage = open_storage(&config, clock.clone()).await?;
-    storage.db.migrate().await?;
+    platform::migrate_traced(&config, &storage).await?;
     let audit = sante_audit::AuditLog::open(
         storage.db.clone(),
         platform::audit_signer(&config)?,
@@ -282,6 +323,12 @@ pub async fn audit_seal(config_path: &Path) -> anyhow::Result<ExitCode> {
     )
     .await?;
     let sealed = audit.seal_now().await?;
+    for epoch in &sealed {
+        let id = format!("{}:{}", epoch.stream.as_str(), epoch.epoch);
+        let event = platform::platform_event(EventKind::AuditEpochSealed, &*platform::clock())
+            .resource(Token::code("AuditEpoch"), Token::new(id)?);
+        audit.record(event).await?;
+    }
     println!("sealed {} epochs", sealed.len());
     audit.close().await;
     storage.db.close().await;
@@ -293,7 +340,7 @@ pub async fn audit_purge(config_path: &Path) -> anyhow::Result<ExitCode> {
     let config = load(config_path)?;
     let clock = platform::clock();
     let storage = open_storage(&config, clock.clone()).await?;
-    storage.db.migrate().await?;
+    platform::migrate_traced(&config, &storage).await?;
     let audit = sante_audit::AuditLog::open(
         storage.db.clone(),
         platform::audit_signer(&config)?,

@@ -291,3 +291,57 @@ fn http_secret(config: &Config) -> anyhow::Result<[u8; 32]> {
     hasher.update(key.bytes());
     Ok(hasher.finalize().into())
 }
+
+/// Records an operator command in the audit trail (channel `cli`): migrations, key
+/// rotation, verification and export of the trail are accesses like any other.
+pub async fn trace_cli(
+    config: &Config,
+    storage: &Storage,
+    kind: sante_audit::EventKind,
+    action: sante_audit::Action,
+    resource: Option<(&'static str, &str)>,
+    outcome: sante_audit::Outcome,
+) -> anyhow::Result<()> {
+    let clock = clock();
+    let log = sante_audit::AuditLog::open(
+        storage.db.clone(),
+        audit_signer(config)?,
+        clock.clone(),
+        seal_policy(config),
+    )
+    .await
+    .context("opening the audit trail")?;
+    let mut event = platform_event(kind, &*clock).outcome(outcome);
+    event.action = action;
+    if let Some((kind, id)) = resource {
+        event = event.resource(
+            sante_audit::Token::code(kind),
+            sante_audit::Token::new(id).context("audit resource id")?,
+        );
+    }
+    let recorded = log.record(event).await;
+    log.close().await;
+    recorded.context("recording the command in the audit trail")
+}
+
+/// Applies pending migrations and records them in the audit trail.
+pub async fn migrate_traced(config: &Config, storage: &Storage) -> anyhow::Result<Vec<i64>> {
+    let pending = storage.db.migration_status().await?.pending();
+    storage
+        .db
+        .migrate()
+        .await
+        .context("applying database migrations")?;
+    if let Some(last) = pending.last() {
+        trace_cli(
+            config,
+            storage,
+            sante_audit::EventKind::PlatformMigrationApplied,
+            sante_audit::Action::Update,
+            Some(("migration", &last.to_string())),
+            sante_audit::Outcome::Success,
+        )
+        .await?;
+    }
+    Ok(pending)
+}

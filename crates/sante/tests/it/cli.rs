@@ -118,4 +118,21 @@ fn keys_rotate_then_retire_the_old_key() {
     let ids: Vec<&str> = status.lines().filter_map(|l| l.split(' ').next()).collect();
     assert!(!ids.contains(&old_id.as_str()), "{status}");
     assert!(status.contains("(primary)"));
+
+    // Operator commands are accesses too: they are in the trail, which still verifies.
+    let verify = run(d, &["audit", "verify"]);
+    assert!(verify.status.success(), "{}", stdout(&verify));
+    let export = stdout(&run(d, &["audit", "export"]));
+    for kind in [
+        "PlatformMigrationApplied",
+        "PlatformMasterKeyRotated",
+        "PlatformMasterKeyRetired",
+        "AuditTrailVerified",
+    ] {
+        assert!(export.contains(kind), "{kind} missing from {export}");
+    }
+    assert!(
+        export.contains(&old_id),
+        "the retired key is named in the trail"
+    );
 }
