@@ -112,7 +112,13 @@ impl Prepared {
         let surname = self.surnames.first().map(|s| phonetic(s));
         let given = self.given.first().map(|g| phonetic(g));
         if let (Some(s), Some(g)) = (&surname, &given) {
-            keys.push(format!("sg:{s}:{g}"));
+            // With the birth year, so that common name pairs do not make huge blocks in
+            // a national register; a typo in the date is caught by the date keys.
+            let year = self
+                .birth_date
+                .map(|d| d.year().to_string())
+                .unwrap_or_default();
+            keys.push(format!("sg:{s}:{g}:{year}"));
         }
         if let (Some(s), Some(p)) = (&surname, &self.postcode) {
             keys.push(format!("sp:{s}:{p}"));
