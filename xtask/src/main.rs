@@ -68,6 +68,10 @@ fn deps() -> anyhow::Result<()> {
     }
     if !have("moto_server") {
         run("python3", &["-m", "pip", "install", "-q", "moto[server]"])?;
+        if have("pyenv") {
+            // pyenv only exposes a new console script once its shims are rebuilt.
+            run("pyenv", &["rehash"])?;
+        }
         if !have("moto_server") {
             anyhow::bail!(
                 "moto_server is not on PATH after pip install; add pip's bin directory to PATH"
