@@ -136,3 +136,48 @@ fn keys_rotate_then_retire_the_old_key() {
         "the retired key is named in the trail"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_reports_tampering_with_the_stored_trail() {
+    use sante_store::testing::execute_raw;
+    use sante_store::{Db, StoreConfig};
+
+    let (dir, _) = init_dir();
+    let d = dir.path();
+    for args in [&["migrate"][..], &["keys", "rotate"], &["audit", "seal"], &["keys", "status"]] {
+        let out = run(d, args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    }
+    let clean = run(d, &["audit", "verify"]);
+    assert!(clean.status.success(), "{}", stdout(&clean));
+    assert!(stdout(&clean).contains("intact"), "{}", stdout(&clean));
+
+    let db = Db::connect(&StoreConfig {
+        url: format!("sqlite:{}", d.join("data/sante.db").display()),
+        schema: None,
+        max_connections: 1,
+    })
+    .await
+    .unwrap();
+    // Someone with database access rewrites what the first record says.
+    execute_raw(
+        &db,
+        "UPDATE audit_records SET event = $1 WHERE stream = 'platform' AND seq = 1",
+        &[b"{\"forged\":true}"],
+    )
+    .await
+    .unwrap();
+    let tampered = run(d, &["audit", "verify"]);
+    assert_eq!(tampered.status.code(), Some(1));
+    assert!(stdout(&tampered).contains("TAMPERED"), "{}", stdout(&tampered));
+    assert!(stdout(&tampered).contains("platform record 1: modified"), "{}", stdout(&tampered));
+
+    // ...and deletes another one.
+    execute_raw(&db, "DELETE FROM audit_records WHERE stream = 'platform' AND seq = 2", &[])
+        .await
+        .unwrap();
+    db.close().await;
+    let tampered = run(d, &["audit", "verify"]);
+    assert_eq!(tampered.status.code(), Some(1));
+    assert!(stdout(&tampered).contains("platform records 2..=2: deleted"), "{}", stdout(&tampered));
+}
