@@ -144,7 +144,12 @@ async fn audit_verify_reports_tampering_with_the_stored_trail() {
 
     let (dir, _) = init_dir();
     let d = dir.path();
-    for args in [&["migrate"][..], &["keys", "rotate"], &["audit", "seal"], &["keys", "status"]] {
+    for args in [
+        &["migrate"][..],
+        &["keys", "rotate"],
+        &["audit", "seal"],
+        &["keys", "status"],
+    ] {
         let out = run(d, args);
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
     }
@@ -169,15 +174,31 @@ async fn audit_verify_reports_tampering_with_the_stored_trail() {
     .unwrap();
     let tampered = run(d, &["audit", "verify"]);
     assert_eq!(tampered.status.code(), Some(1));
-    assert!(stdout(&tampered).contains("TAMPERED"), "{}", stdout(&tampered));
-    assert!(stdout(&tampered).contains("platform record 1: modified"), "{}", stdout(&tampered));
+    assert!(
+        stdout(&tampered).contains("TAMPERED"),
+        "{}",
+        stdout(&tampered)
+    );
+    assert!(
+        stdout(&tampered).contains("platform record 1: modified"),
+        "{}",
+        stdout(&tampered)
+    );
 
     // ...and deletes another one.
-    execute_raw(&db, "DELETE FROM audit_records WHERE stream = 'platform' AND seq = 2", &[])
-        .await
-        .unwrap();
+    execute_raw(
+        &db,
+        "DELETE FROM audit_records WHERE stream = 'platform' AND seq = 2",
+        &[],
+    )
+    .await
+    .unwrap();
     db.close().await;
     let tampered = run(d, &["audit", "verify"]);
     assert_eq!(tampered.status.code(), Some(1));
-    assert!(stdout(&tampered).contains("platform records 2..=2: deleted"), "{}", stdout(&tampered));
+    assert!(
+        stdout(&tampered).contains("platform records 2..=2: deleted"),
+        "{}",
+        stdout(&tampered)
+    );
 }
