@@ -249,15 +249,9 @@ impl SyslogExporter {
         })
     }
 
-    /// Sends every event at or after `since`; returns how many were sent.
-    pub async fn export(&self, db: &Db, since: Option<DateTime<Utc>>) -> Result<u64, AuditError> {
-        let mut frames = Vec::new();
-        let n = for_each_event(db, since, |event| {
-            let message = to_syslog(&event, &self.hostname);
-            frames.extend_from_slice(format!("{} {message}", message.len()).as_bytes());
-            Ok(())
-        })
-        .await?;
+    async fn connect(
+        &self,
+    ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, AuditError> {
         let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
             .await
             .map_err(|e| {
@@ -265,19 +259,120 @@ impl SyslogExporter {
             })?;
         let name = rustls::pki_types::ServerName::try_from(self.host.clone())
             .map_err(|e| AuditError::Export(format!("collector host name: {e}")))?;
-        let mut tls = tokio_rustls::TlsConnector::from(self.tls.clone())
+        tokio_rustls::TlsConnector::from(self.tls.clone())
             .connect(name, tcp)
             .await
-            .map_err(|e| AuditError::Export(format!("TLS with the collector: {e}")))?;
-        tls.write_all(&frames)
+            .map_err(|e| AuditError::Export(format!("TLS with the collector: {e}")))
+    }
+
+    fn frame(
+        &self,
+        row: &sante_store::audit_log::AuditRow,
+        out: &mut Vec<u8>,
+    ) -> Result<(), AuditError> {
+        let event: AuditEvent = serde_json::from_slice(&row.event)
+            .map_err(|e| AuditError::Export(format!("record {}: {e}", row.seq)))?;
+        let message = to_syslog(&event, &self.hostname);
+        // RFC 5425 octet counting: the length in bytes, a space, the message.
+        out.extend_from_slice(format!("{} {message}", message.len()).as_bytes());
+        Ok(())
+    }
+
+    /// Sends every event at or after `since`, page by page over one connection; returns
+    /// how many were sent.
+    pub async fn export(&self, db: &Db, since: Option<DateTime<Utc>>) -> Result<u64, AuditError> {
+        let mut tls = self.connect().await?;
+        let mut n = 0;
+        for stream in Stream::ALL {
+            let mut after = 0;
+            loop {
+                let page = db.audit_records(stream.as_str(), after, 2_000).await?;
+                let Some(last) = page.last() else { break };
+                after = last.seq;
+                let mut frames = Vec::new();
+                for row in &page {
+                    if let Some(since) = since {
+                        let at: AuditEvent = serde_json::from_slice(&row.event)
+                            .map_err(|e| AuditError::Export(format!("record {}: {e}", row.seq)))?;
+                        if at.at < since {
+                            continue;
+                        }
+                    }
+                    self.frame(row, &mut frames)?;
+                    n += 1;
+                }
+                tls.write_all(&frames)
+                    .await
+                    .map_err(|e| AuditError::Export(e.to_string()))?;
+            }
+        }
+        tls.shutdown()
             .await
             .map_err(|e| AuditError::Export(e.to_string()))?;
+        Ok(n)
+    }
+
+    /// Sends the events recorded since the last call (the position is kept in the
+    /// database, so a restart resumes where it stopped). Delivery is at least once: a
+    /// connection lost mid-page sends that page again next time. Returns how many were
+    /// sent.
+    pub async fn forward_new(&self, db: &Db, now_micros: i64) -> Result<u64, AuditError> {
+        let mut pending = Vec::new();
+        for stream in Stream::ALL {
+            let cursor = db.get(FORWARD_CURSORS, stream.as_str()).await?;
+            let after = cursor
+                .and_then(|r| <[u8; 8]>::try_from(r.value.as_slice()).ok())
+                .map(i64::from_be_bytes)
+                .unwrap_or(0);
+            if !db
+                .audit_records(stream.as_str(), after, 1)
+                .await?
+                .is_empty()
+            {
+                pending.push((stream, after));
+            }
+        }
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let mut tls = self.connect().await?;
+        let mut n = 0;
+        for (stream, mut after) in pending {
+            loop {
+                let page = db.audit_records(stream.as_str(), after, 2_000).await?;
+                let Some(last) = page.last() else { break };
+                let last_seq = last.seq;
+                let mut frames = Vec::new();
+                for row in &page {
+                    self.frame(row, &mut frames)?;
+                }
+                tls.write_all(&frames)
+                    .await
+                    .map_err(|e| AuditError::Export(e.to_string()))?;
+                tls.flush()
+                    .await
+                    .map_err(|e| AuditError::Export(e.to_string()))?;
+                n += page.len() as u64;
+                after = last_seq;
+                db.put(
+                    FORWARD_CURSORS,
+                    stream.as_str(),
+                    &after.to_be_bytes(),
+                    sante_store::Expect::Any,
+                    now_micros,
+                )
+                .await?;
+            }
+        }
         tls.shutdown()
             .await
             .map_err(|e| AuditError::Export(e.to_string()))?;
         Ok(n)
     }
 }
+
+/// Where the syslog forwarder keeps its position, per stream.
+const FORWARD_CURSORS: &str = "audit-syslog-forwarded";
 
 impl Action {
     /// Whether the action changes data.

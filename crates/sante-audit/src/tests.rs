@@ -460,8 +460,9 @@ fn signer_round_trips_through_pem_and_never_prints_the_key() {
     assert!(CheckpointSigner::from_pem("not a key").is_err());
 }
 
-#[tokio::test]
-async fn syslog_reaches_a_tls_collector_framed() {
+/// A TLS syslog collector on loopback: returns its port, its CA, and a receiver of
+/// what each connection delivered.
+async fn collector() -> (u16, String, tokio::sync::mpsc::UnboundedReceiver<String>) {
     use tokio::io::AsyncReadExt;
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -485,30 +486,93 @@ async fn syslog_reaches_a_tls_collector_framed() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
-    let collector = tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.unwrap();
-        let mut tls = acceptor.accept(tcp).await.unwrap();
-        let mut received = Vec::new();
-        tls.read_to_end(&mut received).await.unwrap();
-        String::from_utf8(received).unwrap()
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let mut tls = acceptor.accept(tcp).await.unwrap();
+            let mut received = Vec::new();
+            tls.read_to_end(&mut received).await.unwrap();
+            if tx.send(String::from_utf8(received).unwrap()).is_err() {
+                break;
+            }
+        }
     });
+    (port, ca.pem(), rx)
+}
 
+/// Splits RFC 5425 octet-counted frames.
+fn frames(mut data: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    while let Some((len, rest)) = data.split_once(' ') {
+        let len: usize = len.parse().unwrap();
+        out.push(rest[..len].to_owned());
+        data = &rest[len..];
+    }
+    out
+}
+
+#[tokio::test]
+async fn syslog_reaches_a_tls_collector_framed() {
+    let (port, ca, mut received) = collector().await;
     let t = sante_store::testing::fresh(sante_store::Backend::Sqlite)
         .await
         .unwrap();
     let trail = filled(&t.db).await;
-    let exporter = SyslogExporter::new("localhost", port, ca.pem().as_bytes()).unwrap();
+    let exporter = SyslogExporter::new("localhost", port, ca.as_bytes()).unwrap();
     let sent = exporter.export(&t.db, None).await.unwrap();
     assert_eq!(sent, 22);
-    let received = collector.await.unwrap();
-    // RFC 5425 octet counting: "LEN SP MSG" repeated.
-    let (len, rest) = received.split_once(' ').unwrap();
-    let len: usize = len.parse().unwrap();
-    let first = &rest[..len];
-    assert!(first.starts_with("<85>1 "), "{first}");
-    assert!(first.contains("\"resourceType\":\"AuditEvent\""));
+    let messages = frames(&received.recv().await.unwrap());
+    assert_eq!(messages.len(), 22);
+    assert!(messages[0].starts_with("<85>1 "), "{}", messages[0]);
+    assert!(messages[0].contains("\"resourceType\":\"AuditEvent\""));
     drop(trail);
 }
+
+storage_test!(
+    the_forwarder_sends_each_event_once_and_resumes_after_a_restart,
+    |db: Db| async move {
+        let (port, ca, mut received) = collector().await;
+        let t = filled(&db).await;
+        let forwarder = SyslogExporter::new("localhost", port, ca.as_bytes()).unwrap();
+        assert_eq!(forwarder.forward_new(&db, 0).await.unwrap(), 22);
+        assert_eq!(frames(&received.recv().await.unwrap()).len(), 22);
+        // Nothing new: no connection at all.
+        assert_eq!(forwarder.forward_new(&db, 0).await.unwrap(), 0);
+        for n in 0..3 {
+            t.log
+                .record(event(&t.clock, Service::Messaging, n))
+                .await
+                .unwrap();
+        }
+        // A new forwarder (after a restart) sends only what is new.
+        let restarted = SyslogExporter::new("localhost", port, ca.as_bytes()).unwrap();
+        assert_eq!(restarted.forward_new(&db, 0).await.unwrap(), 3);
+        let last = frames(&received.recv().await.unwrap());
+        assert_eq!(last.len(), 3);
+        assert!(last.iter().all(|m| m.contains(" messaging ")), "{last:?}");
+    }
+);
+
+storage_test!(
+    an_unreachable_collector_loses_nothing,
+    |db: Db| async move {
+        let t = filled(&db).await;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let (_, ca, _) = collector().await;
+        let forwarder = SyslogExporter::new("localhost", port, ca.as_bytes()).unwrap();
+        assert!(forwarder.forward_new(&db, 0).await.is_err());
+        // When the collector is back, everything is still to be sent.
+        let (port, ca, mut received) = collector().await;
+        let forwarder = SyslogExporter::new("localhost", port, ca.as_bytes()).unwrap();
+        assert_eq!(forwarder.forward_new(&db, 0).await.unwrap(), 22);
+        assert_eq!(frames(&received.recv().await.unwrap()).len(), 22);
+        drop(t);
+    }
+);
 
 storage_test!(
     sealing_from_another_process_never_strands_a_record,

@@ -412,7 +412,7 @@ messaging_retention_months = 12
 # An epoch is sealed (signed checkpoint) after this many records or minutes.
 seal_max_records = 10000
 seal_max_age_minutes = 60
-# IHE ATNA: forward traces as RFC 5424 syslog over TLS.
+# IHE ATNA: forward traces as RFC 5424 syslog over TLS, every minute, at least once.
 # [audit.syslog]
 # host = "collector.example.lu"
 # port = 6514

@@ -80,6 +80,7 @@ pub struct Running {
     pub https_addr: std::net::SocketAddr,
     pub shutdown: tokio_util::sync::CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    forwarder: Option<Arc<sante_audit::SyslogExporter>>,
 }
 
 /// Readiness of the server: the database and the blob store answer.
@@ -200,8 +201,25 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         listener.serve(handler, token, grace).await;
     }));
 
-    // Housekeeping: seal due epochs every minute, apply retention once a day.
+    // IHE ATNA: forward the trail to the configured collector as it grows.
+    let forwarder = match &config.audit.syslog {
+        Some(syslog) => {
+            let ca = std::fs::read(config.path(&syslog.ca_file))
+                .with_context(|| "key `audit.syslog.ca_file`: cannot read the collector's CA")?;
+            Some(Arc::new(
+                sante_audit::SyslogExporter::new(&syslog.host, syslog.port, &ca)
+                    .context("section [audit.syslog]")?,
+            ))
+        }
+        None => None,
+    };
+
+    // Housekeeping: seal due epochs and forward new events every minute, apply
+    // retention once a day.
     let housekeeping = audit.clone();
+    let forward_db = storage.db.clone();
+    let forward_clock = clock.clone();
+    let tick_forwarder = forwarder.clone();
     let token = shutdown.clone();
     let retention = retention(config);
     tasks.push(tokio::spawn(async move {
@@ -214,6 +232,22 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             }
             if let Err(e) = housekeeping.seal_due().await {
                 tracing::error!(error = %e, "sealing audit epochs failed");
+            }
+            if let Some(forwarder) = &tick_forwarder {
+                // A collector that is down loses nothing: the position is only moved
+                // past what was delivered.
+                match forwarder
+                    .forward_new(&forward_db, forward_clock.now().timestamp_micros())
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!(events = n, "audit events forwarded to the syslog collector")
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "audit syslog forwarding failed; will retry")
+                    }
+                }
             }
             if ticks.is_multiple_of(24 * 60)
                 && let Err(e) = housekeeping.purge_expired(&retention).await
@@ -237,6 +271,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         https_addr,
         shutdown,
         tasks,
+        forwarder,
     })
 }
 
@@ -260,6 +295,13 @@ impl Running {
             .await
             .context("sealing the audit trail")?;
         self.audit.close().await;
+        if let Some(forwarder) = &self.forwarder
+            && let Err(e) = forwarder
+                .forward_new(&self.storage.db, clock.now().timestamp_micros())
+                .await
+        {
+            tracing::warn!(error = %e, "last audit syslog forwarding failed; the next start resumes it");
+        }
         self.storage.db.close().await;
         Ok(())
     }
