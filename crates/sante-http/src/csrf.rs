@@ -5,6 +5,9 @@
 //! hidden field. A POST is accepted only when the field matches the cookie, compared in
 //! constant time: another site can make the browser send the cookie, but cannot read it
 //! to compute the field.
+//!
+//! Handlers take a [`CsrfForm<T>`] instead of `Form<T>`: the check, the refusal page and
+//! the audit event are then the same for every form, and a form cannot forget them.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -13,8 +16,29 @@ use rand::RngCore;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use axum::extract::{FromRequest, MatchedPath, Request};
+use axum::response::Response;
+use sante_audit::{EventKind, Outcome, Token};
+use serde::de::DeserializeOwned;
+
+use crate::{Caller, HttpError, HttpState};
+
 /// The cookie holding the browser's CSRF value.
 pub const COOKIE: &str = "__Host-sante-csrf";
+
+/// Its name without `Secure`: browsers refuse a `__Host-` cookie that is not `Secure`.
+pub const COOKIE_INSECURE: &str = "sante-csrf";
+
+/// The field of every form that carries the token.
+pub const FIELD: &str = "csrf";
+
+/// Forms are small; a larger body is refused before it is parsed.
+const FORM_LIMIT: usize = 64 * 1024;
+
+/// The cookie name for this deployment.
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure { COOKIE } else { COOKIE_INSECURE }
+}
 
 /// A fresh cookie value.
 pub fn new_cookie_value() -> String {
@@ -47,8 +71,12 @@ pub fn verify(secret: &[u8; 32], cookie_value: Option<&str>, submitted: Option<&
 }
 
 /// The `Set-Cookie` value for a new CSRF cookie.
-pub fn set_cookie(value: &str) -> String {
-    format!("{COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=Strict")
+pub fn set_cookie(value: &str, secure: bool) -> String {
+    if secure {
+        format!("{COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=Strict")
+    } else {
+        format!("{COOKIE_INSECURE}={value}; Path=/; HttpOnly; SameSite=Strict")
+    }
 }
 
 /// Reads a cookie from a `Cookie` header.
@@ -61,6 +89,64 @@ pub fn read_cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a s
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v)
+}
+
+/// A form body whose CSRF token has been checked; `T` is the form without the token
+/// (unknown fields, the token among them, are ignored by serde).
+///
+/// A missing or wrong token answers 403 with the localized refusal page and records a
+/// `PortalFormRejected` event (resource: the route template); if that event cannot be
+/// recorded the answer is 503, as for any untraced access.
+#[derive(Debug)]
+pub struct CsrfForm<T>(pub T);
+
+impl<T> FromRequest<HttpState> for CsrfForm<T>
+where
+    T: DeserializeOwned + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &HttpState) -> Result<Self, Response> {
+        let (parts, body) = req.into_parts();
+        let route = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_else(|| "unmatched".to_owned());
+        let caller = Caller::from(&parts.extensions);
+        let refuse = |error: HttpError| {
+            let lang = crate::language(state, &parts.headers);
+            let (layout, cookie) = crate::layout(state, &parts.headers, lang, "/", "");
+            crate::with_cookie(state, error.page(&layout), cookie)
+        };
+        let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT).await else {
+            return Err(refuse(HttpError::BadRequest));
+        };
+        let fields: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
+        let submitted = fields
+            .iter()
+            .find(|(k, _)| k == FIELD)
+            .map(|(_, v)| v.as_str());
+        let secure = state.inner.config.cookie_secure;
+        let cookie = read_cookie(&parts.headers, cookie_name(secure));
+        if !verify(&state.inner.config.secret, cookie, submitted) {
+            tracing::warn!(route = %route, "form refused: CSRF token missing or wrong");
+            let outcome = Outcome::Denied(Token::code("csrf-token-invalid"));
+            let traced = crate::trace(
+                state,
+                &caller,
+                EventKind::PortalFormRejected,
+                &route,
+                outcome,
+            )
+            .await;
+            return Err(refuse(traced.err().unwrap_or(HttpError::FormRefused)));
+        }
+        serde_urlencoded::from_bytes(&bytes)
+            .map(CsrfForm)
+            .map_err(|_| refuse(HttpError::BadRequest))
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,9 @@ use crate::pages::{self, Layout};
 pub enum HttpError {
     #[error("not found")]
     NotFound,
+    /// A form that cannot be read (malformed, too large, an unknown choice).
+    #[error("bad request")]
+    BadRequest,
     /// A form without a valid CSRF token.
     #[error("form refused")]
     FormRefused,
@@ -27,6 +30,7 @@ impl HttpError {
     pub fn status(&self) -> StatusCode {
         match self {
             HttpError::NotFound => StatusCode::NOT_FOUND,
+            HttpError::BadRequest => StatusCode::BAD_REQUEST,
             HttpError::FormRefused => StatusCode::FORBIDDEN,
             HttpError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             HttpError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -41,6 +45,7 @@ impl HttpError {
         }
         let (title, text) = match self {
             HttpError::NotFound => (Msg::NotFoundTitle, Msg::NotFoundText),
+            HttpError::BadRequest => (Msg::BadRequestTitle, Msg::BadRequestText),
             HttpError::FormRefused => (Msg::ForbiddenTitle, Msg::ForbiddenText),
             HttpError::Unavailable(_) | HttpError::Internal(_) => {
                 (Msg::UnavailableTitle, Msg::UnavailableText)

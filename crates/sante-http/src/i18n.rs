@@ -148,6 +148,12 @@ catalogue! {
         "Ihre Anfrage konnte nicht bearbeitet werden. Versuchen Sie es in einigen Augenblicken erneut.",
         "Your request could not be handled. Try again in a few moments."
     ),
+    BadRequestTitle => ("Demande incomplète", "Unvollständige Anfrage", "Incomplete request"),
+    BadRequestText => (
+        "Le formulaire envoyé n'a pas pu être lu. Revenez à la page et réessayez.",
+        "Das gesendete Formular konnte nicht gelesen werden. Kehren Sie zur Seite zurück und versuchen Sie es erneut.",
+        "The form sent could not be read. Go back to the page and try again."
+    ),
     BackHome => ("Retour à l'accueil", "Zurück zur Startseite", "Back to the home page"),
 }
 

@@ -8,7 +8,7 @@
 //! Architecture invariant: never depends on `sante-store`. Data is reached through
 //! service APIs that decide access; this crate only knows HTTP.
 
-mod csrf;
+pub mod csrf;
 mod error;
 mod i18n;
 mod metrics;
@@ -18,20 +18,21 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Form, Query, Request, State};
+use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use sante_audit::{Action, Actor, AuditEvent, EventKind, Outcome, Recorder, Source, Token};
-use sante_net::{IoStream, SessionHandler, SessionInfo};
+use sante_net::{IoStream, Listener, SessionHandler, SessionInfo};
 use sante_types::{Clock, Service};
 use tokio_util::sync::CancellationToken;
 
+pub use csrf::CsrfForm;
 pub use error::HttpError;
 pub use i18n::{Lang, Msg};
 
@@ -56,8 +57,12 @@ impl std::fmt::Debug for HttpConfig {
     }
 }
 
+/// The ALPN protocols to give `sante_net::server_tls_config` for HTTPS: HTTP/2 first.
+pub const ALPN: &[&[u8]] = &[b"h2", b"http/1.1"];
+
 /// Whether the server can serve: implemented by the binary (database and blob store).
 pub trait Readiness: Send + Sync {
+    /// `Ok` when ready; otherwise the reason, shown in `/readyz` (so nothing secret).
     fn check(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>>;
 }
 
@@ -193,11 +198,12 @@ async fn observe(State(state): State<HttpState>, req: Request, next: Next) -> Re
     res
 }
 
-/// The visitor's language: `?lang=`, then the `lang` cookie, then `Accept-Language`.
-fn language(state: &HttpState, headers: &HeaderMap, query: Option<&str>) -> Lang {
-    query
+/// The visitor's language: the `lang` cookie (set by the language form), then
+/// `Accept-Language`, then the configured default. Never a query parameter: changing it
+/// is a form, protected like every form.
+fn language(state: &HttpState, headers: &HeaderMap) -> Lang {
+    csrf::read_cookie(headers, "lang")
         .and_then(Lang::parse)
-        .or_else(|| csrf::read_cookie(headers, "lang").and_then(Lang::parse))
         .or_else(|| {
             headers
                 .get(header::ACCEPT_LANGUAGE)
@@ -215,7 +221,8 @@ fn layout(
     next: &str,
     active: &'static str,
 ) -> (pages::Layout, Option<String>) {
-    let (cookie, new) = match csrf::read_cookie(headers, csrf::COOKIE) {
+    let name = csrf::cookie_name(state.inner.config.cookie_secure);
+    let (cookie, new) = match csrf::read_cookie(headers, name) {
         Some(v) if v.len() >= 16 => (v.to_owned(), None),
         _ => {
             let v = csrf::new_cookie_value();
@@ -234,9 +241,10 @@ fn layout(
     )
 }
 
-fn with_cookie(mut res: Response, cookie: Option<String>) -> Response {
+fn with_cookie(state: &HttpState, mut res: Response, cookie: Option<String>) -> Response {
     if let Some(value) = cookie
-        && let Ok(v) = HeaderValue::from_str(&csrf::set_cookie(&value))
+        && let Ok(v) =
+            HeaderValue::from_str(&csrf::set_cookie(&value, state.inner.config.cookie_secure))
     {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -293,20 +301,11 @@ async fn trace(
         .map_err(|e| HttpError::Unavailable(e.to_string()))
 }
 
-#[derive(serde::Deserialize)]
-struct LangQuery {
-    lang: Option<String>,
-}
-
-async fn home(
-    State(state): State<HttpState>,
-    Query(q): Query<LangQuery>,
-    req: Request,
-) -> Response {
-    let headers = req.headers().clone();
+async fn home(State(state): State<HttpState>, req: Request) -> Response {
+    let headers = req.headers();
     let caller = Caller::from(req.extensions());
-    let lang = language(&state, &headers, q.lang.as_deref());
-    let (layout, cookie) = layout(&state, &headers, lang, "/", "home");
+    let lang = language(&state, headers);
+    let (layout, cookie) = layout(&state, headers, lang, "/", "home");
     if let Err(e) = trace(
         &state,
         &caller,
@@ -316,23 +315,24 @@ async fn home(
     )
     .await
     {
-        return with_cookie(e.page(&layout), cookie);
+        return with_cookie(&state, e.page(&layout), cookie);
     }
     let res = match pages::home(&layout) {
         Ok(html) => Html(html).into_response(),
         Err(e) => HttpError::Internal(e.to_string()).page(&layout),
     };
-    // A language chosen by link is remembered like one chosen by the form.
-    let res = match q.lang.as_deref().and_then(Lang::parse) {
-        Some(l) => with_lang_cookie(res, l),
-        None => res,
-    };
-    with_cookie(res, cookie)
+    with_cookie(&state, res, cookie)
 }
 
-fn with_lang_cookie(mut res: Response, lang: Lang) -> Response {
+fn with_lang_cookie(state: &HttpState, mut res: Response, lang: Lang) -> Response {
+    // Not HttpOnly: a preference, not a secret. Lax so that arriving from a link keeps it.
+    let secure = if state.inner.config.cookie_secure {
+        "; Secure"
+    } else {
+        ""
+    };
     let cookie = format!(
-        "lang={}; Path=/; Secure; SameSite=Lax; Max-Age=31536000",
+        "lang={}; Path=/{secure}; SameSite=Lax; Max-Age=31536000",
         lang.code()
     );
     if let Ok(v) = HeaderValue::from_str(&cookie) {
@@ -343,7 +343,6 @@ fn with_lang_cookie(mut res: Response, lang: Lang) -> Response {
 
 #[derive(serde::Deserialize)]
 struct LangForm {
-    csrf: Option<String>,
     lang: Option<String>,
     next: Option<String>,
 }
@@ -351,46 +350,19 @@ struct LangForm {
 async fn switch_language(
     State(state): State<HttpState>,
     headers: HeaderMap,
-    ext: axum::Extension<RequestId>,
-    peer: Option<axum::Extension<Peer>>,
-    Form(form): Form<LangForm>,
+    CsrfForm(form): CsrfForm<LangForm>,
 ) -> Response {
-    let caller = Caller {
-        ip: peer.map(|p| p.0.0.ip()),
-        request_id: Token::new(ext.0.0.clone()).ok(),
-    };
-    let current = language(&state, &headers, None);
-    let ok = csrf::verify(
-        &state.inner.config.secret,
-        csrf::read_cookie(&headers, csrf::COOKIE),
-        form.csrf.as_deref(),
-    );
-    if !ok {
-        let (layout, cookie) = layout(&state, &headers, current, "/", "");
-        let outcome = Outcome::Denied(Token::code("csrf-token-invalid"));
-        if let Err(e) = trace(
-            &state,
-            &caller,
-            EventKind::PortalFormRejected,
-            "/lang",
-            outcome,
-        )
-        .await
-        {
-            return with_cookie(e.page(&layout), cookie);
-        }
-        return with_cookie(HttpError::FormRefused.page(&layout), cookie);
-    }
     let Some(lang) = form.lang.as_deref().and_then(Lang::parse) else {
+        let current = language(&state, &headers);
         let (layout, cookie) = layout(&state, &headers, current, "/", "");
-        return with_cookie(HttpError::NotFound.page(&layout), cookie);
+        return with_cookie(&state, HttpError::BadRequest.page(&layout), cookie);
     };
     // Only local paths: never an open redirect.
     let next = form
         .next
         .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
         .unwrap_or_else(|| "/".to_owned());
-    with_lang_cookie(Redirect::to(&next).into_response(), lang)
+    with_lang_cookie(&state, Redirect::to(&next).into_response(), lang)
 }
 
 async fn healthz() -> &'static str {
@@ -437,15 +409,43 @@ async fn stylesheet() -> Response {
         .into_response()
 }
 
+/// Unrouted requests: outside `observe` (which needs a matched route), so counted and
+/// logged here under the one label `unmatched`: the raw path may hold an identifier.
 async fn not_found(State(state): State<HttpState>, req: Request) -> Response {
-    let headers = req.headers().clone();
-    let lang = language(&state, &headers, None);
-    let (layout, cookie) = layout(&state, &headers, lang, "/", "");
+    let started = Instant::now();
+    let headers = req.headers();
+    let lang = language(&state, headers);
+    let (layout, cookie) = layout(&state, headers, lang, "/", "");
+    let res = with_cookie(&state, HttpError::NotFound.page(&layout), cookie);
+    let seconds = started.elapsed().as_secs_f64();
+    let method = req.method().as_str();
     state
         .inner
         .metrics
-        .observe(req.method().as_str(), "unmatched", 404, 0.0);
-    with_cookie(HttpError::NotFound.page(&layout), cookie)
+        .observe(method, "unmatched", res.status().as_u16(), seconds);
+    let id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.as_str())
+        .unwrap_or_default();
+    tracing::info!(request_id = %id, method = %method, route = "unmatched", status = res.status().as_u16(), latency_ms = seconds * 1000.0, "request");
+    res
+}
+
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves the portal on a bound listener until `shutdown` is cancelled, then lets
+/// requests in flight finish for up to `grace`. The listener's TLS configuration should
+/// offer [`ALPN`].
+pub async fn serve_https(
+    listener: Listener,
+    state: HttpState,
+    shutdown: CancellationToken,
+    grace: Duration,
+) {
+    listener
+        .serve(HttpsHandler::new(router(state)), shutdown, grace)
+        .await;
 }
 
 /// Serves the router over the sessions of a `sante-net` listener: HTTP/1.1 or HTTP/2
@@ -480,8 +480,15 @@ impl SessionHandler for HttpsHandler {
                         router.oneshot(req.map(Body::new)).await
                     }
                 });
-            let builder =
+            let mut builder =
                 hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            // The timer arms hyper's header-read deadline: a client trickling headers
+            // (slowloris) cannot hold a connection slot for ever.
+            builder
+                .http1()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT);
+            builder.http2().timer(hyper_util::rt::TokioTimer::new());
             let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
             tokio::pin!(conn);
             tokio::select! {

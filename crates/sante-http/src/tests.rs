@@ -125,14 +125,26 @@ async fn the_portal_speaks_french_german_and_english() {
     assert!(de.contains("<html lang=\"de\">") && de.contains("Sichere Nachrichtenübermittlung"));
     let (_, _, en) = get(&app, "/", &[("cookie", "lang=en")]).await;
     assert!(en.contains("<html lang=\"en\">") && en.contains("Secure messaging"));
-    let (_, headers, en) = get(&app, "/?lang=en", &[("accept-language", "de")]).await;
+    // The cookie wins over the browser's preference.
+    let (_, _, en) = get(
+        &app,
+        "/",
+        &[("cookie", "lang=en"), ("accept-language", "de")],
+    )
+    .await;
     assert!(en.contains("<html lang=\"en\">"));
+    // A link cannot change the language: only the protected form can.
+    let (_, headers, fr) = get(&app, "/?lang=en", &[]).await;
+    assert!(fr.contains("<html lang=\"fr\">"));
     assert!(
-        headers
+        !headers
             .get_all(header::SET_COOKIE)
             .iter()
-            .any(|c| c.to_str().unwrap().starts_with("lang=en"))
+            .any(|c| c.to_str().unwrap().starts_with("lang="))
     );
+    // An unsupported preference falls back to the default, French.
+    let (_, _, fr) = get(&app, "/", &[("accept-language", "pt-PT,es;q=0.8")]).await;
+    assert!(fr.contains("<html lang=\"fr\">") && fr.contains("Messagerie sécurisée"));
     let (status, _, page) = get(&app, "/missing", &[("accept-language", "de")]).await;
     assert_eq!(status, 404);
     assert!(page.contains("Seite nicht gefunden"));
@@ -232,14 +244,31 @@ async fn the_language_form_needs_its_csrf_token() {
                 .any(|c| c.to_str().unwrap().starts_with("lang="))
         );
     }
-    let refused = recorder
+    let refused: Vec<AuditEvent> = recorder
         .events
         .lock()
         .unwrap()
         .iter()
         .filter(|e| e.kind == EventKind::PortalFormRejected)
-        .count();
-    assert_eq!(refused, 2);
+        .cloned()
+        .collect();
+    assert_eq!(refused.len(), 2);
+    assert!(refused.iter().all(|e| e.source.request_id.is_some()));
+    let json = serde_json::to_string(&refused[0]).unwrap();
+    assert!(
+        json.contains("/lang") && json.contains("csrf-token-invalid"),
+        "{json}"
+    );
+
+    // A refusal is localized like every page.
+    let (status, _, page) =
+        post_form(&app, "/lang", &format!("{cookie}; lang=de"), "lang=en").await;
+    assert_eq!(status, 403);
+    assert!(page.contains("Anfrage abgelehnt") && page.contains("<html lang=\"de\">"));
+
+    // A valid token with an unknown language is a bad request, not a redirect.
+    let (status, _, _) = post_form(&app, "/lang", &cookie, &format!("csrf={token}&lang=xx")).await;
+    assert_eq!(status, 400);
 
     // An open redirect is not possible through `next`.
     let (status, headers, _) = post_form(
@@ -280,4 +309,128 @@ async fn health_readiness_and_metrics() {
     assert!(text.contains("route=\"unmatched\""), "{text}");
     // Raw paths, which may hold identifiers, never become labels.
     assert!(!text.contains("1985031212345"), "{text}");
+}
+
+#[tokio::test]
+async fn a_refusal_that_cannot_be_traced_is_unavailable() {
+    let app = app_with_failing_trail();
+    let (status, _, page) = post_form(&app, "/lang", "", "lang=de").await;
+    assert_eq!(status, 503);
+    assert!(page.contains("indisponible"));
+}
+
+#[tokio::test]
+async fn without_secure_cookies_the_csrf_cookie_drops_the_host_prefix() {
+    let state = HttpState::new(
+        HttpConfig {
+            public_url: "http://localhost".into(),
+            default_lang: "de".into(),
+            cookie_secure: false,
+            secret: [1u8; 32],
+        },
+        Arc::new(Ready(Ok(()))),
+        Arc::new(Collected::default()),
+        Arc::new(ManualClock::new(chrono::DateTime::UNIX_EPOCH)),
+    );
+    let app = router(state);
+    let (_, headers, body) = get(&app, "/", &[]).await;
+    assert!(
+        body.contains("<html lang=\"de\">"),
+        "the configured default applies"
+    );
+    let set: Vec<String> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .collect();
+    let cookie = set.iter().find(|c| c.starts_with("sante-csrf=")).unwrap();
+    assert!(
+        !cookie.contains("Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap();
+    let (status, headers, _) = post_form(
+        &app,
+        "/lang",
+        pair,
+        &format!("csrf={}&lang=en", form_token(&body)),
+    )
+    .await;
+    assert_eq!(status, 303);
+    let lang = headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(
+        lang.starts_with("lang=en") && !lang.contains("Secure"),
+        "{lang}"
+    );
+}
+
+/// The handler over a real TLS session: ALPN `h2` gets HTTP/2 (the server's SETTINGS
+/// frame answers the connection preface).
+#[tokio::test]
+async fn https_sessions_speak_http2_when_negotiated() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let tls =
+        sante_net::server_tls_config(cert.pem().as_bytes(), key.serialize_pem().as_bytes(), ALPN)
+            .unwrap();
+    let listener = Listener::bind(sante_net::ListenerSpec::https(
+        "https",
+        "127.0.0.1:0".parse().unwrap(),
+        tls,
+    ))
+    .await
+    .unwrap();
+    let addr = listener.local_addr();
+    let shutdown = CancellationToken::new();
+    let state = HttpState::new(
+        HttpConfig {
+            public_url: format!("https://{addr}"),
+            default_lang: "fr".into(),
+            cookie_secure: true,
+            secret: [3u8; 32],
+        },
+        Arc::new(Ready(Ok(()))),
+        Arc::new(Collected::default()),
+        Arc::new(ManualClock::new(chrono::DateTime::UNIX_EPOCH)),
+    );
+    let server = tokio::spawn(serve_https(
+        listener,
+        state,
+        shutdown.clone(),
+        Duration::from_secs(5),
+    ));
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.der().clone()).unwrap();
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(
+            rustls::pki_types::ServerName::try_from("localhost").unwrap(),
+            tcp,
+        )
+        .await
+        .unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .unwrap();
+    let mut frame = [0u8; 9];
+    tls.read_exact(&mut frame).await.unwrap();
+    assert_eq!(frame[3], 0x04, "expected a SETTINGS frame, got {frame:?}");
+    drop(tls);
+    shutdown.cancel();
+    server.await.unwrap();
 }

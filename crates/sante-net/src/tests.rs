@@ -193,3 +193,53 @@ fn bad_pem_is_refused_with_a_clear_error() {
         .unwrap();
     assert!(err.to_string().contains("no private key"), "{err}");
 }
+
+/// A TLS 1.1 ClientHello, byte for byte: rustls cannot send one, and an old client is
+/// exactly what must be turned away.
+fn tls11_client_hello() -> Vec<u8> {
+    let mut body = vec![0x03, 0x02]; // client_version TLS 1.1
+    body.extend_from_slice(&[0x42; 32]); // random
+    body.push(0); // no session id
+    body.extend_from_slice(&[0x00, 0x04, 0xc0, 0x13, 0x00, 0x2f]); // two CBC suites of TLS 1.1
+    body.extend_from_slice(&[0x01, 0x00]); // null compression
+    let mut handshake = vec![0x01, 0x00];
+    handshake.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    handshake.extend_from_slice(&body);
+    let mut record = vec![0x16, 0x03, 0x01];
+    record.extend_from_slice(&(handshake.len() as u16).to_be_bytes());
+    record.extend_from_slice(&handshake);
+    record
+}
+
+#[tokio::test]
+async fn tls_1_1_clients_are_refused() {
+    let (config, _) = certs();
+    let (addr, token, task) = start(ListenerSpec::https("test", loopback(), config)).await;
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(&tls11_client_hello()).await.unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut buf)).await;
+    // One fatal alert record (rustls answers handshake_failure or protocol_version),
+    // then the connection closes: never a ServerHello.
+    assert_eq!(buf.len(), 7, "{buf:?}");
+    assert_eq!(buf[0], 0x15, "{buf:?}");
+    assert_eq!(buf[5], 2, "fatal: {buf:?}");
+    assert!(matches!(buf[6], 40 | 70), "{buf:?}");
+    token.cancel();
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_silent_client_is_dropped_at_the_handshake_deadline() {
+    let (config, _) = certs();
+    let mut spec = ListenerSpec::https("test", loopback(), config);
+    spec.max_connections = 1;
+    spec.handshake_timeout = Duration::from_millis(200);
+    let (addr, token, task) = start(spec).await;
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    let mut buf = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), silent.read_to_end(&mut buf)).await;
+    assert!(closed.is_ok(), "the idle connection kept its slot");
+    token.cancel();
+    task.await.unwrap();
+}

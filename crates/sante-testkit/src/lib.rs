@@ -2,13 +2,21 @@
 //!
 //! [`Browser`] drives Debian's headless Chromium through chromedriver (WebDriver), so
 //! portal pages are tested in a real browser: real TLS, real CSP enforcement, real
-//! form submission. Every page test starts the real server and uses this.
+//! form submission. [`TestServer`] runs the HTTPS front end in-process on loopback with
+//! a throw-away certificate and an in-memory audit recorder, for tests that need the
+//! front end but not the whole binary.
+
+mod server;
+
+pub use server::{MemoryRecorder, TestServer};
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A headless Chromium session. The chromedriver process is killed on drop.
 pub struct Browser {
@@ -46,20 +54,17 @@ impl Browser {
             .spawn()
             .context("cannot start chromedriver (apt-get install chromium-driver, or run `cargo xtask test`)")?;
         let mut browser_driver = DriverGuard(Some(driver));
-        // Bounded wait for chromedriver to listen: at most about 30 s.
+        // Bounded wait (about 30 s) for chromedriver to answer `/status` as ready.
         let mut up = false;
         for _ in 0..600 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
+            if driver_ready(port).await {
                 up = true;
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         if !up {
-            bail!("chromedriver did not listen on port {port}");
+            bail!("chromedriver did not become ready on port {port}");
         }
         let profile = tempfile::tempdir()?;
         let capabilities = serde_json::json!({
@@ -103,6 +108,42 @@ impl Browser {
     pub async fn goto(&self, url: &str) -> anyhow::Result<()> {
         self.client.goto(url).await?;
         Ok(())
+    }
+
+    /// The address the browser shows now (after redirects).
+    pub async fn current_url(&self) -> anyhow::Result<String> {
+        Ok(self.client.current_url().await?.to_string())
+    }
+
+    /// The first element matching `css`, for what the helpers below do not cover.
+    pub async fn find(&self, css: &str) -> anyhow::Result<Element> {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .with_context(|| format!("no element matches `{css}`"))
+    }
+
+    /// Types `value` into the field matching `css`, replacing what it held.
+    pub async fn fill(&self, css: &str, value: &str) -> anyhow::Result<()> {
+        let field = self.find(css).await?;
+        field.clear().await?;
+        field.send_keys(value).await?;
+        Ok(())
+    }
+
+    /// Waits (bounded, about 10 s) until the first element matching `css` contains
+    /// `needle`, as after a form submission.
+    pub async fn wait_for_text(&self, css: &str, needle: &str) -> anyhow::Result<String> {
+        for _ in 0..200 {
+            if let Ok(text) = self.text(css).await
+                && text.contains(needle)
+            {
+                return Ok(text);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let seen = self.text(css).await.unwrap_or_default();
+        bail!("`{css}` never contained {needle:?} (it holds {seen:?})")
     }
 
     /// The text of the first element matching `css`.
@@ -183,6 +224,43 @@ impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+    }
+}
+
+/// Whether chromedriver on `port` answers `/status` with `"ready": true`. One request
+/// by hand: enough on loopback, and no client to configure. Chromedriver keeps the
+/// socket open despite `Connection: close`, so the answer ends when its JSON body is
+/// complete, not at end of stream.
+async fn driver_ready(port: u16) -> bool {
+    let Ok(mut tcp) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return false;
+    };
+    let request =
+        format!("GET /status HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    if tcp.write_all(request.as_bytes()).await.is_err() {
+        return false;
+    }
+    let read = async {
+        let mut answer = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            match tcp.read(&mut chunk).await {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => answer.extend_from_slice(&chunk[..n]),
+            }
+            let text = String::from_utf8_lossy(&answer);
+            if let Some((head, body)) = text.split_once("\r\n\r\n")
+                && let Ok(json) = serde_json::from_str::<serde_json::Value>(body)
+            {
+                return Some((head.starts_with("HTTP/1.1 200"), json));
+            }
+        }
+    };
+    match tokio::time::timeout(Duration::from_secs(2), read).await {
+        Ok(Some((true, json))) => {
+            json.pointer("/value/ready") == Some(&serde_json::Value::Bool(true))
+        }
+        _ => false,
     }
 }
 

@@ -201,7 +201,7 @@ pub async fn demo(dir: &Path, listen: std::net::SocketAddr) -> anyhow::Result<Ex
         let url = portal_url(&config, running);
         println!("Sante demo is running. Stop it with Ctrl-C.");
         println!("Portal: {url}");
-        println!("  French (authoritative): {url}/?lang=fr   German: {url}/?lang=de   English: {url}/?lang=en");
+        println!("  in French (authoritative), German or English: the language form in the page header switches, the browser's language is the default");
         println!("Health: {url}/healthz   Readiness: {url}/readyz   Metrics: {url}/metrics");
         println!("HTTPS listener: {} (TLS certificate issued by the development CA)", running.https_addr);
         println!(

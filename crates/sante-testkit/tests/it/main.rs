@@ -1,0 +1,3 @@
+//! The one integration-test binary of the testkit: see `tests/README.md`.
+
+mod portal;
