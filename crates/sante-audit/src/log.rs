@@ -524,43 +524,29 @@ async fn load_head(db: &Db, stream: &str) -> Result<Head, AuditError> {
         .as_ref()
         .map(|c| c.epoch)
         .or_else(|| last_purge.as_ref().map(|p| p.purged_through_epoch));
-    let mut head = match (&last_record, &last_purge) {
-        (Some(r), _) => Head {
-            seq: r.seq,
-            hash: r.hash.clone(),
-            epoch: r.epoch,
-            open: true,
-            epoch_first_seq: 0,
-            epoch_start_hash: Vec::new(),
-            epoch_count: 0,
-            epoch_first_recorded_at: 0,
-            epoch_last_recorded_at: 0,
-            last_checkpoint_hash: last_checkpoint_hash.clone(),
-        },
-        (None, Some(p)) => Head {
-            seq: p.last_seq,
-            hash: p.last_end_hash.clone(),
-            epoch: p.purged_through_epoch + 1,
-            open: false,
-            epoch_first_seq: 0,
-            epoch_start_hash: Vec::new(),
-            epoch_count: 0,
-            epoch_first_recorded_at: 0,
-            epoch_last_recorded_at: 0,
-            last_checkpoint_hash: last_checkpoint_hash.clone(),
-        },
-        (None, None) => Head {
-            seq: 0,
-            hash: GENESIS.to_vec(),
-            epoch: 0,
-            open: false,
-            epoch_first_seq: 0,
-            epoch_start_hash: Vec::new(),
-            epoch_count: 0,
-            epoch_first_recorded_at: 0,
-            epoch_last_recorded_at: 0,
-            last_checkpoint_hash: last_checkpoint_hash.clone(),
-        },
+    // Where the chain stands: after the last record, else after the last purge, else
+    // at the beginning.
+    let (seq, hash, epoch, open) = match (&last_record, &last_purge) {
+        (Some(r), _) => (r.seq, r.hash.clone(), r.epoch, true),
+        (None, Some(p)) => (
+            p.last_seq,
+            p.last_end_hash.clone(),
+            p.purged_through_epoch + 1,
+            false,
+        ),
+        (None, None) => (0, GENESIS.to_vec(), 0, false),
+    };
+    let mut head = Head {
+        seq,
+        hash,
+        epoch,
+        open,
+        epoch_first_seq: 0,
+        epoch_start_hash: Vec::new(),
+        epoch_count: 0,
+        epoch_first_recorded_at: 0,
+        epoch_last_recorded_at: 0,
+        last_checkpoint_hash,
     };
     if last_record.is_some() {
         if sealed_epoch.is_some_and(|e| e >= head.epoch) {

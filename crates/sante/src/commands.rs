@@ -315,13 +315,7 @@ pub async fn audit_seal(config_path: &Path) -> anyhow::Result<ExitCode> {
     let clock = platform::clock();
     let storage = open_storage(&config, clock.clone()).await?;
     platform::migrate_traced(&config, &storage).await?;
-    let audit = sante_audit::AuditLog::open(
-        storage.db.clone(),
-        platform::audit_signer(&config)?,
-        clock,
-        platform::seal_policy(&config),
-    )
-    .await?;
+    let audit = platform::open_audit(&config, &storage, clock).await?;
     let sealed = audit.seal_now().await?;
     for epoch in &sealed {
         let id = format!("{}:{}", epoch.stream.as_str(), epoch.epoch);
@@ -341,13 +335,7 @@ pub async fn audit_purge(config_path: &Path) -> anyhow::Result<ExitCode> {
     let clock = platform::clock();
     let storage = open_storage(&config, clock.clone()).await?;
     platform::migrate_traced(&config, &storage).await?;
-    let audit = sante_audit::AuditLog::open(
-        storage.db.clone(),
-        platform::audit_signer(&config)?,
-        clock,
-        platform::seal_policy(&config),
-    )
-    .await?;
+    let audit = platform::open_audit(&config, &storage, clock).await?;
     let report = audit.purge_expired(&platform::retention(&config)).await?;
     println!("{report:?}");
     audit.close().await;

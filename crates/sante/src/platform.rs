@@ -140,6 +140,22 @@ pub fn retention(config: &Config) -> sante_audit::Retention {
     }
 }
 
+/// Opens the audit trail as the configuration says (signing key, sealing policy).
+pub async fn open_audit(
+    config: &Config,
+    storage: &Storage,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<sante_audit::AuditLog> {
+    sante_audit::AuditLog::open(
+        storage.db.clone(),
+        audit_signer(config)?,
+        clock,
+        seal_policy(config),
+    )
+    .await
+    .context("opening the audit trail")
+}
+
 /// Starts the whole platform: migrations, audit trail, HTTPS listener, housekeeping.
 pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let clock = clock();
@@ -149,14 +165,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         .migrate()
         .await
         .context("applying database migrations")?;
-    let audit = sante_audit::AuditLog::open(
-        storage.db.clone(),
-        audit_signer(config)?,
-        clock.clone(),
-        seal_policy(config),
-    )
-    .await
-    .context("opening the audit trail")?;
+    let audit = open_audit(config, &storage, clock.clone()).await?;
 
     let cert = std::fs::read(config.path(&config.server.tls_cert))
         .with_context(|| "key `server.tls_cert`: cannot read the certificate chain")?;
@@ -345,14 +354,7 @@ pub async fn trace_cli(
     outcome: sante_audit::Outcome,
 ) -> anyhow::Result<()> {
     let clock = clock();
-    let log = sante_audit::AuditLog::open(
-        storage.db.clone(),
-        audit_signer(config)?,
-        clock.clone(),
-        seal_policy(config),
-    )
-    .await
-    .context("opening the audit trail")?;
+    let log = open_audit(config, storage, clock.clone()).await?;
     let mut event = platform_event(kind, &*clock).outcome(outcome);
     event.action = action;
     if let Some((kind, id)) = resource {

@@ -75,17 +75,7 @@ async fn portal_home_in_a_real_browser_in_three_languages() {
         .unwrap();
     browser.select("#lang-select", "de").await.unwrap();
     browser.click("#lang-submit").await.unwrap();
-    for _ in 0..200 {
-        if browser
-            .text("h1")
-            .await
-            .unwrap_or_default()
-            .contains("refused")
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    browser.wait_for_text("h1", "refused").await.unwrap();
     assert!(
         browser
             .text("h1")
