@@ -177,6 +177,15 @@ pub enum EventKind {
     StorageBlobRead = 301,
     StorageBlobDeleted = 302,
     StorageBlobIntegrityError = 303,
+    DirectoryRegisterImported = 400,
+    DirectoryPatientRead = 401,
+    DirectoryPatientSearched = 402,
+    DirectoryPatientCreated = 403,
+    DirectoryIdentityMerged = 404,
+    DirectoryIdentityUnmerged = 405,
+    DirectoryReviewDecided = 406,
+    DirectoryAgentPurged = 407,
+    DirectoryAccessDenied = 408,
 }
 
 impl EventKind {
@@ -205,6 +214,15 @@ impl EventKind {
             EventKind::StorageBlobRead => "StorageBlobRead",
             EventKind::StorageBlobDeleted => "StorageBlobDeleted",
             EventKind::StorageBlobIntegrityError => "StorageBlobIntegrityError",
+            EventKind::DirectoryRegisterImported => "DirectoryRegisterImported",
+            EventKind::DirectoryPatientRead => "DirectoryPatientRead",
+            EventKind::DirectoryPatientSearched => "DirectoryPatientSearched",
+            EventKind::DirectoryPatientCreated => "DirectoryPatientCreated",
+            EventKind::DirectoryIdentityMerged => "DirectoryIdentityMerged",
+            EventKind::DirectoryIdentityUnmerged => "DirectoryIdentityUnmerged",
+            EventKind::DirectoryReviewDecided => "DirectoryReviewDecided",
+            EventKind::DirectoryAgentPurged => "DirectoryAgentPurged",
+            EventKind::DirectoryAccessDenied => "DirectoryAccessDenied",
         }
     }
 
@@ -227,6 +245,15 @@ impl EventKind {
         EventKind::StorageBlobRead,
         EventKind::StorageBlobDeleted,
         EventKind::StorageBlobIntegrityError,
+        EventKind::DirectoryRegisterImported,
+        EventKind::DirectoryPatientRead,
+        EventKind::DirectoryPatientSearched,
+        EventKind::DirectoryPatientCreated,
+        EventKind::DirectoryIdentityMerged,
+        EventKind::DirectoryIdentityUnmerged,
+        EventKind::DirectoryReviewDecided,
+        EventKind::DirectoryAgentPurged,
+        EventKind::DirectoryAccessDenied,
     ];
 }
 

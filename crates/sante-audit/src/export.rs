@@ -34,11 +34,21 @@ fn event_type(kind: EventKind) -> Value {
         EventKind::HttpRequestDenied | EventKind::PortalFormRejected => {
             (DCM, "110113", "Security Alert")
         }
-        EventKind::StorageBlobIntegrityError => (DCM, "110113", "Security Alert"),
+        EventKind::StorageBlobIntegrityError | EventKind::DirectoryAccessDenied => {
+            (DCM, "110113", "Security Alert")
+        }
+        EventKind::DirectoryRegisterImported => (DCM, "110107", "Import"),
+        EventKind::DirectoryPatientSearched => (DCM, "110112", "Query"),
+        EventKind::DirectoryPatientRead
+        | EventKind::DirectoryPatientCreated
+        | EventKind::DirectoryIdentityMerged
+        | EventKind::DirectoryIdentityUnmerged
+        | EventKind::DirectoryReviewDecided => (DCM, "110110", "Patient Record"),
         EventKind::PortalPageViewed
         | EventKind::StorageBlobWritten
         | EventKind::StorageBlobRead
-        | EventKind::StorageBlobDeleted => (AUDIT_EVENT_TYPE, "rest", "RESTful Operation"),
+        | EventKind::StorageBlobDeleted
+        | EventKind::DirectoryAgentPurged => (AUDIT_EVENT_TYPE, "rest", "RESTful Operation"),
     };
     json!({"system": system, "code": code, "display": display})
 }

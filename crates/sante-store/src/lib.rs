@@ -19,7 +19,7 @@ mod records;
 
 pub use db::{Backend, Db, MigrationStatus, StoreConfig};
 pub use error::{StoreError, StoreResult};
-pub use records::{Expect, Record, WriteOp};
+pub use records::{Expect, Record, Term, TermQuery, WriteOp};
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -48,7 +48,62 @@ pub enum WriteOp {
         key: String,
         expect: Expect,
     },
+    /// Replaces the search terms of a record (see [`Db::search`]). Deleting a record
+    /// deletes its terms; writing a value leaves them as they were.
+    Index {
+        collection: String,
+        key: String,
+        terms: Vec<Term>,
+    },
 }
+
+/// One search term of a record: a field name and a normalised value.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Term {
+    pub field: String,
+    pub value: String,
+}
+
+impl Term {
+    pub fn new(field: impl Into<String>, value: impl Into<String>) -> Term {
+        Term {
+            field: field.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// One condition of a search: the record has a term of `field` equal to `value`, or
+/// starting with it when `prefix` is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TermQuery {
+    pub field: String,
+    pub value: String,
+    pub prefix: bool,
+}
+
+impl TermQuery {
+    pub fn exact(field: impl Into<String>, value: impl Into<String>) -> TermQuery {
+        TermQuery {
+            field: field.into(),
+            value: value.into(),
+            prefix: false,
+        }
+    }
+
+    pub fn prefix(field: impl Into<String>, value: impl Into<String>) -> TermQuery {
+        TermQuery {
+            field: field.into(),
+            value: value.into(),
+            prefix: true,
+        }
+    }
+}
+
+/// Most terms one record may carry; more means the caller indexes content, not keys.
+const MAX_TERMS_PER_RECORD: usize = 256;
+/// Most conditions in one search.
+const MAX_SEARCH_TERMS: usize = 16;
 
 /// Runs the same sqlx expression against whichever pool or transaction is held.
 macro_rules! on_pool {
@@ -182,6 +237,11 @@ macro_rules! apply_write {
                             .await?
                     }
                 };
+                sqlx::query("DELETE FROM record_terms WHERE collection = $1 AND key = $2")
+                    .bind(collection.as_str())
+                    .bind(key.as_str())
+                    .execute(&mut *$conn)
+                    .await?;
                 match (expect, done.rows_affected()) {
                     (Expect::Version(_), 0) => Err(StoreError::Conflict(format!(
                         "{collection}/{key}: expected {expect:?}"
@@ -192,8 +252,120 @@ macro_rules! apply_write {
                     _ => Ok(0),
                 }
             }
+            WriteOp::Index {
+                collection,
+                key,
+                terms,
+            } => {
+                check_key(collection, key)?;
+                check_terms(terms)?;
+                sqlx::query("DELETE FROM record_terms WHERE collection = $1 AND key = $2")
+                    .bind(collection.as_str())
+                    .bind(key.as_str())
+                    .execute(&mut *$conn)
+                    .await?;
+                let mut unique: Vec<&Term> = terms.iter().collect();
+                unique.sort();
+                unique.dedup();
+                // One multi-row statement per record keeps bulk imports to one round
+                // trip per record rather than one per term.
+                for chunk in unique.chunks(64) {
+                    let mut sql = String::from(
+                        "INSERT INTO record_terms (collection, key, field, term) VALUES ",
+                    );
+                    for i in 0..chunk.len() {
+                        if i > 0 {
+                            sql.push_str(", ");
+                        }
+                        sql.push_str(&format!("($1, $2, ${}, ${})", 3 + 2 * i, 4 + 2 * i));
+                    }
+                    let mut query = sqlx::query(&sql)
+                        .bind(collection.as_str())
+                        .bind(key.as_str());
+                    for term in chunk {
+                        query = query.bind(term.field.as_str()).bind(term.value.as_str());
+                    }
+                    query.execute(&mut *$conn).await?;
+                }
+                Ok(0)
+            }
         }
     }};
+}
+
+fn check_terms(terms: &[Term]) -> StoreResult<()> {
+    if terms.len() > MAX_TERMS_PER_RECORD {
+        return Err(StoreError::Invalid {
+            field: "terms",
+            reason: format!(
+                "{} terms exceed the limit of {MAX_TERMS_PER_RECORD}",
+                terms.len()
+            ),
+        });
+    }
+    for term in terms {
+        if term.field.is_empty() || term.field.len() > MAX_KEY_BYTES {
+            return Err(StoreError::Invalid {
+                field: "term field",
+                reason: format!("must be 1 to {MAX_KEY_BYTES} bytes"),
+            });
+        }
+        if term.value.len() > MAX_KEY_BYTES {
+            return Err(StoreError::Invalid {
+                field: "term value",
+                reason: format!("must be at most {MAX_KEY_BYTES} bytes"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The SQL condition and the parameters of a search, shared by `search` and
+/// `search_count`. Parameter `$1` is the collection.
+fn search_condition(queries: &[TermQuery]) -> StoreResult<(String, Vec<String>)> {
+    if queries.is_empty() || queries.len() > MAX_SEARCH_TERMS {
+        return Err(StoreError::Invalid {
+            field: "search",
+            reason: format!("needs 1 to {MAX_SEARCH_TERMS} conditions"),
+        });
+    }
+    // Exact and long conditions are the most selective: let them drive the search.
+    let mut ordered: Vec<&TermQuery> = queries.iter().collect();
+    ordered.sort_by_key(|q| (q.prefix, std::cmp::Reverse(q.value.len())));
+    let mut params = Vec::new();
+    let mut next = 2;
+    let mut placeholder = |params: &mut Vec<String>, value: String| {
+        params.push(value);
+        let p = format!("${next}");
+        next += 1;
+        p
+    };
+    let mut clauses = Vec::new();
+    for (i, q) in ordered.iter().enumerate() {
+        let alias = format!("t{i}");
+        let field = placeholder(&mut params, q.field.clone());
+        let term = if q.prefix {
+            let low = placeholder(&mut params, q.value.clone());
+            // U+10FFFF is the greatest character: its UTF-8 bytes sort after every
+            // other's in binary (and "C") collation, so [p, p+U+10FFFF) is "starts with p".
+            let high = placeholder(&mut params, format!("{}{}", q.value, char::MAX));
+            format!("{alias}.term >= {low} AND {alias}.term < {high}")
+        } else {
+            let value = placeholder(&mut params, q.value.clone());
+            format!("{alias}.term = {value}")
+        };
+        if i == 0 {
+            clauses.push(format!(
+                "t0.collection = $1 AND t0.field = {field} AND {term}"
+            ));
+        } else {
+            clauses.push(format!(
+                "EXISTS (SELECT 1 FROM record_terms {alias} WHERE {alias}.collection = $1 \
+                 AND {alias}.key = t0.key AND {alias}.field = {field} AND {term})"
+            ));
+        }
+    }
+    Ok((clauses.join(" AND "), params))
 }
 
 impl Db {
@@ -277,6 +449,114 @@ impl Db {
             .fetch_all(p)
             .await?);
         Ok(rows.into_iter().map(to_record).collect())
+    }
+
+    /// The keys of the records whose terms satisfy every query, in key order, after
+    /// `after` (exclusive), at most `limit`.
+    pub async fn search(
+        &self,
+        collection: &str,
+        queries: &[TermQuery],
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<String>> {
+        check_key(collection, "-")?;
+        let (condition, params) = search_condition(queries)?;
+        let after_p = params.len() + 2;
+        let sql = format!(
+            "SELECT DISTINCT t0.key FROM record_terms t0 WHERE {condition} \
+             AND t0.key > ${after_p} ORDER BY t0.key LIMIT ${}",
+            after_p + 1
+        );
+        let limit = i64::from(limit.clamp(1, MAX_LIST_LIMIT));
+        let keys: Vec<String> = on_pool!(&self.pool, |p| {
+            let mut q = sqlx::query_scalar(&sql).bind(collection);
+            for param in &params {
+                q = q.bind(param.as_str());
+            }
+            q.bind(after.unwrap_or("")).bind(limit).fetch_all(p).await?
+        });
+        Ok(keys)
+    }
+
+    /// How many records [`Db::search`] would find over all pages.
+    pub async fn search_count(&self, collection: &str, queries: &[TermQuery]) -> StoreResult<u64> {
+        check_key(collection, "-")?;
+        let (condition, params) = search_condition(queries)?;
+        let sql = format!("SELECT COUNT(DISTINCT t0.key) FROM record_terms t0 WHERE {condition}");
+        let n: i64 = on_pool!(&self.pool, |p| {
+            let mut q = sqlx::query_scalar(&sql).bind(collection);
+            for param in &params {
+                q = q.bind(param.as_str());
+            }
+            q.fetch_one(p).await?
+        });
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The `(term, key)` pairs of a collection whose term of `field` is one of `values`:
+    /// batch lookups (every identity of an import batch by national identifier or by
+    /// blocking key) in one round trip per 500 values. At most `limit` pairs.
+    pub async fn find_terms(
+        &self,
+        collection: &str,
+        field: &str,
+        values: &[String],
+        limit: u32,
+    ) -> StoreResult<Vec<(String, String)>> {
+        check_key(collection, "-")?;
+        let mut found = Vec::new();
+        let limit = i64::from(limit.max(1));
+        for chunk in values.chunks(500) {
+            let remaining = limit - found.len() as i64;
+            if remaining <= 0 {
+                break;
+            }
+            let placeholders: Vec<String> =
+                (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+            let sql = format!(
+                "SELECT term, key FROM record_terms WHERE collection = $1 AND field = $2 \
+                 AND term IN ({}) ORDER BY term, key LIMIT ${}",
+                placeholders.join(", "),
+                chunk.len() + 3
+            );
+            let rows: Vec<(String, String)> = on_pool!(&self.pool, |p| {
+                let mut q = sqlx::query_as(&sql).bind(collection).bind(field);
+                for value in chunk {
+                    q = q.bind(value.as_str());
+                }
+                q.bind(remaining).fetch_all(p).await?
+            });
+            found.extend(rows);
+        }
+        Ok(found)
+    }
+
+    /// Reads several records of one collection; missing keys are skipped. The result
+    /// follows the order of `keys`.
+    pub async fn get_many(&self, collection: &str, keys: &[String]) -> StoreResult<Vec<Record>> {
+        check_key(collection, "-")?;
+        let mut found = std::collections::HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(500) {
+            let placeholders: Vec<String> =
+                (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT key, version, value, updated_at FROM records \
+                 WHERE collection = $1 AND key IN ({})",
+                placeholders.join(", ")
+            );
+            let rows: Vec<Row> = on_pool!(&self.pool, |p| {
+                let mut q = sqlx::query_as(&sql).bind(collection);
+                for key in chunk {
+                    q = q.bind(key.as_str());
+                }
+                q.fetch_all(p).await?
+            });
+            for row in rows {
+                found.insert(row.0.clone(), to_record(row));
+            }
+        }
+        Ok(keys.iter().filter_map(|k| found.remove(k)).collect())
     }
 
     /// Counts the records of a collection.

@@ -7,7 +7,7 @@ use sante_types::{Clock, ManualClock};
 
 use crate::blob::{BlobBackend, BlobStore};
 use crate::keyring::{Keyring, SharedKeyring};
-use crate::{Db, Expect, StoreError, WriteOp, storage_test};
+use crate::{Db, Expect, StoreError, Term, TermQuery, WriteOp, storage_test};
 
 const T0: i64 = 1_790_000_000_000_000;
 
@@ -666,4 +666,230 @@ storage_test!(blobs_on_s3_round_trip_encrypted, |db: Db| async move {
         blobs.get("patient:42", "letter").await.unwrap_err(),
         StoreError::NotFound(_)
     ));
+});
+
+fn index(collection: &str, key: &str, terms: &[(&str, &str)]) -> WriteOp {
+    WriteOp::Index {
+        collection: collection.into(),
+        key: key.into(),
+        terms: terms.iter().map(|(f, v)| Term::new(*f, *v)).collect(),
+    }
+}
+
+fn put_any(collection: &str, key: &str, value: &[u8]) -> WriteOp {
+    WriteOp::Put {
+        collection: collection.into(),
+        key: key.into(),
+        value: value.to_vec(),
+        expect: Expect::Any,
+    }
+}
+
+storage_test!(
+    search_finds_records_by_exact_and_prefix_terms,
+    |db: Db| async move {
+        db.write_batch(
+            &[
+                put_any("pro", "a", b"1"),
+                index(
+                    "pro",
+                    "a",
+                    &[
+                        ("family", "muller"),
+                        ("town", "luxembourg"),
+                        ("prof", "nurse"),
+                    ],
+                ),
+                put_any("pro", "b", b"2"),
+                index(
+                    "pro",
+                    "b",
+                    &[("family", "mueller"), ("town", "esch"), ("prof", "nurse")],
+                ),
+                put_any("pro", "c", b"3"),
+                index(
+                    "pro",
+                    "c",
+                    &[
+                        ("family", "muller"),
+                        ("family", "schmit"),
+                        ("town", "esch"),
+                        ("prof", "physician"),
+                    ],
+                ),
+                put_any("other", "a", b"4"),
+                index("other", "a", &[("family", "muller")]),
+            ],
+            T0,
+        )
+        .await
+        .unwrap();
+        let exact = db
+            .search("pro", &[TermQuery::exact("family", "muller")], None, 10)
+            .await
+            .unwrap();
+        assert_eq!(exact, ["a", "c"]);
+        let prefix = db
+            .search("pro", &[TermQuery::prefix("family", "mu")], None, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            prefix,
+            ["a", "b", "c"],
+            "a record with two matching terms is listed once"
+        );
+        let both = db
+            .search(
+                "pro",
+                &[
+                    TermQuery::prefix("family", "mu"),
+                    TermQuery::exact("town", "esch"),
+                ],
+                None,
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(both, ["b", "c"]);
+        assert_eq!(
+            db.search_count(
+                "pro",
+                &[
+                    TermQuery::prefix("family", "mu"),
+                    TermQuery::exact("town", "esch")
+                ]
+            )
+            .await
+            .unwrap(),
+            2
+        );
+        let none = db
+            .search(
+                "pro",
+                &[
+                    TermQuery::exact("prof", "nurse"),
+                    TermQuery::exact("family", "schmit"),
+                ],
+                None,
+                10,
+            )
+            .await
+            .unwrap();
+        assert!(none.is_empty());
+        // A prefix is a prefix of the term, not of its field: "mul" must not reach "muller" in "town".
+        assert!(
+            db.search("pro", &[TermQuery::prefix("town", "mul")], None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // Paging: after the last key of a page.
+        let page1 = db
+            .search("pro", &[TermQuery::prefix("family", "")], None, 2)
+            .await
+            .unwrap();
+        let page2 = db
+            .search("pro", &[TermQuery::prefix("family", "")], Some("b"), 2)
+            .await
+            .unwrap();
+        assert_eq!(page1, ["a", "b"]);
+        assert_eq!(page2, ["c"]);
+        let records = db
+            .get_many("pro", &["c".into(), "zz".into(), "a".into()])
+            .await
+            .unwrap();
+        let keys: Vec<&str> = records.iter().map(|r| r.key.as_str()).collect();
+        assert_eq!(keys, ["c", "a"], "in the order asked, missing keys skipped");
+    }
+);
+
+storage_test!(
+    reindexing_replaces_terms_and_deleting_drops_them,
+    |db: Db| async move {
+        db.write_batch(
+            &[put_any("p", "k", b"v"), index("p", "k", &[("name", "old")])],
+            T0,
+        )
+        .await
+        .unwrap();
+        db.write_batch(&[index("p", "k", &[("name", "new"), ("name", "new")])], T0)
+            .await
+            .unwrap();
+        assert!(
+            db.search("p", &[TermQuery::exact("name", "old")], None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            db.search("p", &[TermQuery::exact("name", "new")], None, 10)
+                .await
+                .unwrap(),
+            ["k"]
+        );
+        db.delete("p", "k", Expect::Any).await.unwrap();
+        assert_eq!(
+            db.search_count("p", &[TermQuery::prefix("name", "")])
+                .await
+                .unwrap(),
+            0
+        );
+    }
+);
+
+storage_test!(
+    terms_of_a_failed_batch_are_not_written,
+    |db: Db| async move {
+        db.put("p", "taken", b"v", Expect::Absent, T0)
+            .await
+            .unwrap();
+        let err = db
+            .write_batch(
+                &[
+                    put_any("p", "fresh", b"v"),
+                    index("p", "fresh", &[("name", "fresh")]),
+                    WriteOp::Put {
+                        collection: "p".into(),
+                        key: "taken".into(),
+                        value: b"w".to_vec(),
+                        expect: Expect::Absent,
+                    },
+                ],
+                T0,
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)));
+        assert!(
+            db.search("p", &[TermQuery::exact("name", "fresh")], None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(db.get("p", "fresh").await.unwrap().is_none());
+    }
+);
+
+storage_test!(searches_refuse_bad_requests, |db: Db| async move {
+    let err = db.search("p", &[], None, 10).await.unwrap_err();
+    assert!(matches!(
+        err,
+        StoreError::Invalid {
+            field: "search",
+            ..
+        }
+    ));
+    let many: Vec<Term> = (0..300).map(|i| Term::new("f", format!("{i}"))).collect();
+    let err = db
+        .write_batch(
+            &[WriteOp::Index {
+                collection: "p".into(),
+                key: "k".into(),
+                terms: many,
+            }],
+            T0,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid { field: "terms", .. }));
 });
