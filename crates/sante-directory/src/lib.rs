@@ -10,6 +10,7 @@
 //! `sante-store` only.
 
 pub mod access;
+pub mod feed;
 pub mod matching;
 pub mod model;
 pub mod nin;

@@ -26,6 +26,7 @@ pub const AGENTS: &str = "dir-agent";
 pub const CHANGES: &str = "dir-change";
 pub const REVIEWS: &str = "dir-review";
 pub const MERGES: &str = "dir-merge";
+pub const IMPORTS: &str = "dir-import";
 
 /// Largest page a search returns.
 pub const MAX_PAGE: u32 = 500;
@@ -1209,6 +1210,28 @@ impl Directory {
                 Ok(e)
             })
             .collect()
+    }
+
+    /// The last line committed by an import of the file identified by `source`.
+    pub async fn import_checkpoint(&self, source: &str) -> DirectoryResult<u64> {
+        Ok(match self.db.get(IMPORTS, source).await? {
+            Some(r) => decode(&r)?,
+            None => 0,
+        })
+    }
+
+    /// Records that an import of `source` committed every line up to `line`.
+    pub async fn set_import_checkpoint(&self, source: &str, line: u64) -> DirectoryResult<()> {
+        self.db
+            .put(
+                IMPORTS,
+                source,
+                &encode(&line)?,
+                Expect::Any,
+                self.now_micros(),
+            )
+            .await?;
+        Ok(())
     }
 
     /// Entry counts per register, for the operator.

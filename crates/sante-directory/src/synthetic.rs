@@ -13,6 +13,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 use crate::matching::IdentityFields;
+use crate::model::*;
 use crate::nin::NationalId;
 
 struct Community {
@@ -493,6 +494,270 @@ impl Generator {
             }
         }
         f
+    }
+
+    /// A patient entry of the social-security register for a new person.
+    pub fn patient_entry(&mut self) -> Patient {
+        let (_, fields) = self.person();
+        self.patient_from(&fields)
+    }
+
+    fn patient_from(&mut self, f: &IdentityFields) -> Patient {
+        let birth = f.birth_date;
+        let start = birth
+            .map(|b| b.max(NaiveDate::from_ymd_opt(1990, 1, 1).unwrap_or(b)))
+            .unwrap_or_default();
+        let died = self.rng.gen_bool(0.01);
+        Patient {
+            id: String::new(),
+            national_id: f
+                .national_id
+                .as_deref()
+                .and_then(|n| NationalId::parse(n).ok()),
+            birth_name: f
+                .birth_name
+                .clone()
+                .or(f.surname.clone())
+                .unwrap_or_default(),
+            used_name: f.birth_name.as_ref().and(f.surname.clone()),
+            given_names: f
+                .given_names
+                .as_deref()
+                .unwrap_or_default()
+                .split(' ')
+                .filter(|g| !g.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            sex: match f.sex.as_deref() {
+                Some("F") => Sex::Female,
+                Some("M") => Sex::Male,
+                _ => Sex::Unknown,
+            },
+            birth_date: birth,
+            birth_place: Some(
+                self.pick(&[
+                    "Luxembourg",
+                    "Esch-sur-Alzette",
+                    "Metz",
+                    "Porto",
+                    "Trier",
+                    "Arlon",
+                ])
+                .to_owned(),
+            ),
+            address: Some(Address {
+                lines: f.street.clone().into_iter().collect(),
+                postcode: f.postcode.clone(),
+                town: f.town.clone(),
+                country: Some("LU".into()),
+            }),
+            insurance: Some(InsuranceAffiliation {
+                insurer: "CNS".into(),
+                start,
+                end: None,
+            }),
+            death_date: if died {
+                birth
+                    .and_then(|b| b.checked_add_days(chrono::Days::new(30_000)))
+                    .filter(|d| d.year() < 2026)
+            } else {
+                None
+            },
+            legal_representative: None,
+            status: IdentityStatus::Qualified,
+            doubtful: false,
+            homonym: false,
+            merged_into: None,
+        }
+    }
+
+    /// The lines of a social-security register file for `people` persons, with the
+    /// errors such files contain: a share of persons appear again on a later line,
+    /// copied with typos or missing fields (so an import reports them).
+    pub fn patient_register(&mut self, people: usize) -> Vec<Patient> {
+        let mut out = Vec::with_capacity(people + people / 20);
+        for _ in 0..people {
+            let (_, fields) = self.person();
+            out.push(self.patient_from(&fields));
+            if self.rng.gen_bool(self.rates.duplicate_share / 4.0) {
+                let copy = self.corrupt(&fields);
+                out.push(self.patient_from(&copy));
+            }
+        }
+        out
+    }
+
+    /// `n` establishments of every kind.
+    pub fn establishments(&mut self, n: usize) -> Vec<Establishment> {
+        const KINDS: &[(EstablishmentKind, &str)] = &[
+            (EstablishmentKind::Hospital, "Centre hospitalier"),
+            (EstablishmentKind::MedicalLaboratory, "Laboratoire"),
+            (EstablishmentKind::CareFacility, "Maison de soins"),
+            (EstablishmentKind::Pharmacy, "Pharmacie"),
+            (EstablishmentKind::Practice, "Cabinet médical"),
+        ];
+        (0..n)
+            .map(|i| {
+                let (kind, label) = KINDS[i % KINDS.len()];
+                let (town, prefix, streets) = self.pick(TOWNS);
+                let street = format!("{} {}", self.rng.gen_range(1..120), self.pick(streets));
+                Establishment {
+                    id: format!("est-{i:05}"),
+                    name: format!("{label} de {town}"),
+                    kind,
+                    identifiers: vec![Identifier {
+                        system: "https://fhir.sante.lu/NamingSystem/establishment-code".into(),
+                        value: format!("{:08}", 10_000_000 + i),
+                    }],
+                    sites: vec![Site {
+                        id: "main".into(),
+                        name: format!("{label} de {town}"),
+                        address: Address {
+                            lines: vec![street],
+                            postcode: Some(format!("{prefix}{:02}", self.rng.gen_range(0..100))),
+                            town: Some(town.to_owned()),
+                            country: Some("LU".into()),
+                        },
+                    }],
+                    contact: Contact {
+                        phone: Some(format!("+352 {:06}", self.rng.gen_range(200_000..999_999))),
+                        email: None,
+                    },
+                    active: true,
+                }
+            })
+            .collect()
+    }
+
+    /// A professional of the register, number `n`, affiliated with one of
+    /// `establishments` in a share of cases.
+    pub fn professional_entry(
+        &mut self,
+        n: usize,
+        establishments: &[Establishment],
+    ) -> Professional {
+        // Roughly the make-up of a national register: many nurses and physicians.
+        const PROFESSIONS: &[(Profession, u32)] = &[
+            (Profession::Physician, 25),
+            (Profession::Dentist, 5),
+            (Profession::Pharmacist, 6),
+            (Profession::Nurse, 35),
+            (Profession::Physiotherapist, 8),
+            (Profession::Midwife, 2),
+            (Profession::LaboratoryTechnician, 4),
+            (Profession::RadiologyTechnicalAssistant, 3),
+            (Profession::CareAssistant, 6),
+            (Profession::SocialWorker, 3),
+            (Profession::MedicalBiologist, 1),
+            (Profession::Dietitian, 1),
+            (Profession::SpeechTherapist, 1),
+        ];
+        let total: u32 = PROFESSIONS.iter().map(|p| p.1).sum();
+        let mut roll = self.rng.gen_range(0..total);
+        let mut profession = Profession::Physician;
+        for (p, share) in PROFESSIONS {
+            if roll < *share {
+                profession = *p;
+                break;
+            }
+            roll -= share;
+        }
+        let specialities = match profession {
+            Profession::Physician => vec![
+                self.pick(&[
+                    "general_practice",
+                    "general_practice",
+                    "paediatrics",
+                    "cardiology",
+                    "internal_medicine",
+                    "psychiatry",
+                    "gynaecology_obstetrics",
+                ])
+                .to_owned(),
+            ],
+            Profession::Dentist if self.rng.gen_bool(0.2) => vec!["orthodontics".to_owned()],
+            _ => Vec::new(),
+        };
+        // Practising age: born 1945-2000.
+        let person = loop {
+            let (_, person) = self.person();
+            if person
+                .birth_date
+                .is_some_and(|b| (1945..=2000).contains(&b.year()))
+            {
+                break person;
+            }
+        };
+        let earliest = person.birth_date.map_or(1985, |b| b.year() + 24);
+        let granted = NaiveDate::from_ymd_opt(
+            self.rng.gen_range(earliest.min(2024)..2025),
+            self.rng.gen_range(1..=12),
+            1,
+        )
+        .unwrap_or_default();
+        let status = match self.rng.gen_range(0..100) {
+            0 => AuthorisationStatus::Withdrawn,
+            1 => AuthorisationStatus::Suspended,
+            _ => AuthorisationStatus::Active,
+        };
+        let id = format!("pro-{n:06}");
+        let town = person.town.clone();
+        let affiliations = if !establishments.is_empty() && self.rng.gen_bool(0.4) {
+            let e = &establishments[self.rng.gen_range(0..establishments.len())];
+            vec![Affiliation {
+                establishment: e.id.clone(),
+                site: None,
+                start: granted,
+                end: None,
+            }]
+        } else {
+            Vec::new()
+        };
+        Professional {
+            national_id: person
+                .national_id
+                .as_deref()
+                .and_then(|n| NationalId::parse(n).ok()),
+            family_name: person.surname.clone().unwrap_or_default(),
+            given_names: person
+                .given_names
+                .as_deref()
+                .unwrap_or_default()
+                .split(' ')
+                .filter(|g| !g.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            sex: if person.sex.as_deref() == Some("F") {
+                Sex::Female
+            } else {
+                Sex::Male
+            },
+            profession,
+            specialities,
+            authorisation: Authorisation {
+                status,
+                granted_on: granted,
+                status_since: granted,
+                suspended_until: None,
+            },
+            locations: vec![PracticeLocation {
+                id: format!("{id}-1"),
+                name: format!("Cabinet {}", person.surname.as_deref().unwrap_or_default()),
+                address: Address {
+                    lines: person.street.clone().into_iter().collect(),
+                    postcode: person.postcode.clone(),
+                    town,
+                    country: Some("LU".into()),
+                },
+                contact: Contact::default(),
+            }],
+            affiliations,
+            contact: Contact {
+                phone: Some(format!("+352 {:06}", self.rng.gen_range(200_000..999_999))),
+                email: None,
+            },
+            id,
+        }
     }
 
     fn typo(&mut self, text: &str) -> String {
