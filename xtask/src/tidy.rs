@@ -22,7 +22,10 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
     ),
     // Front ends never reach storage directly (no sante-store): only through a
     // service API that has already decided access.
-    ("sante-http", &["sante-types", "sante-audit", "sante-net"]),
+    (
+        "sante-http",
+        &["sante-types", "sante-audit", "sante-net", "sante-directory"],
+    ),
     (
         "sante-testkit",
         &[

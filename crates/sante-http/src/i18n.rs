@@ -155,6 +155,46 @@ catalogue! {
         "The form sent could not be read. Go back to the page and try again."
     ),
     BackHome => ("Retour à l'accueil", "Zurück zur Startseite", "Back to the home page"),
+    NavDirectory => ("Annuaire", "Verzeichnis", "Directory"),
+    DirectoryIntro => (
+        "L'annuaire national des professionnels de santé autorisés à exercer. Recherchez par nom, profession ou localité.",
+        "Das nationale Verzeichnis der zur Berufsausübung zugelassenen Gesundheitsfachkräfte. Suchen Sie nach Name, Beruf oder Ort.",
+        "The national directory of health professionals authorised to practise. Search by name, profession or town."
+    ),
+    SearchName => ("Nom", "Name", "Name"),
+    SearchProfession => ("Profession", "Beruf", "Profession"),
+    SearchTown => ("Localité", "Ort", "Town"),
+    AnyProfession => ("Toutes les professions", "Alle Berufe", "Any profession"),
+    SearchSubmit => ("Rechercher", "Suchen", "Search"),
+    ResultsHeading => ("Résultats", "Ergebnisse", "Results"),
+    ResultsTotal => ("Professionnels trouvés :", "Gefundene Fachkräfte:", "Professionals found:"),
+    NoResults => ("Aucun professionnel ne correspond à cette recherche.", "Keine Gesundheitsfachkraft entspricht dieser Suche.", "No professional matches this search."),
+    ColName => ("Nom", "Name", "Name"),
+    ColProfession => ("Profession", "Beruf", "Profession"),
+    ColPractice => ("Lieu d'exercice", "Praxisort", "Practice"),
+    ColPhone => ("Téléphone", "Telefon", "Telephone"),
+    NextPage => ("Résultats suivants", "Weitere Ergebnisse", "Next results"),
+    NotPractising => ("n'exerce pas actuellement", "übt derzeit nicht aus", "not currently practising"),
+    ProfPhysician => ("Médecin", "Arzt", "Physician"),
+    ProfDentist => ("Médecin-dentiste", "Zahnarzt", "Dentist"),
+    ProfMedicalPsychotherapist => ("Psychothérapeute médecin", "Ärztlicher Psychotherapeut", "Medical psychotherapist"),
+    ProfPharmacist => ("Pharmacien", "Apotheker", "Pharmacist"),
+    ProfNurse => ("Infirmier", "Krankenpfleger", "Nurse"),
+    ProfPhysiotherapist => ("Masseur-kinésithérapeute", "Physiotherapeut", "Physiotherapist"),
+    ProfOccupationalTherapist => ("Ergothérapeute", "Ergotherapeut", "Occupational therapist"),
+    ProfDietitian => ("Diététicien", "Diätassistent", "Dietitian"),
+    ProfSpeechTherapist => ("Orthophoniste", "Logopäde", "Speech therapist"),
+    ProfOrthoptist => ("Orthoptiste", "Orthoptist", "Orthoptist"),
+    ProfOsteopath => ("Ostéopathe", "Osteopath", "Osteopath"),
+    ProfPodiatrist => ("Podologue", "Podologe", "Podiatrist"),
+    ProfPsychotherapist => ("Psychothérapeute", "Psychotherapeut", "Psychotherapist"),
+    ProfPsychomotorTherapist => ("Psychomotricien", "Psychomotoriker", "Psychomotor therapist"),
+    ProfMidwife => ("Sage-femme", "Hebamme", "Midwife"),
+    ProfLaboratoryTechnician => ("Laborantin", "Medizinisch-technischer Laborassistent", "Laboratory technician"),
+    ProfRadiologyTechnicalAssistant => ("Assistant technique médical de radiologie", "Medizinisch-technischer Radiologieassistent", "Radiology technical assistant"),
+    ProfCareAssistant => ("Aide-soignant", "Pflegehelfer", "Care assistant"),
+    ProfSocialWorker => ("Assistant social", "Sozialarbeiter", "Social worker"),
+    ProfMedicalBiologist => ("Médecin biologiste", "Facharzt für Laboratoriumsmedizin", "Medical biologist"),
 }
 
 #[cfg(test)]
@@ -168,7 +208,10 @@ mod tests {
                 assert!(!lang.t(*msg).trim().is_empty(), "{msg:?} empty in {lang:?}");
             }
             // The site name and the like may coincide; prose must be translated.
-            if !matches!(msg, Msg::SiteName) {
+            if !matches!(
+                msg,
+                Msg::SiteName | Msg::SearchProfession | Msg::ColProfession
+            ) {
                 assert_ne!(Lang::Fr.t(*msg), Lang::En.t(*msg), "{msg:?} not translated");
             }
         }

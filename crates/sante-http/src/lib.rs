@@ -9,6 +9,7 @@
 //! service APIs that decide access; this crate only knows HTTP.
 
 pub mod csrf;
+mod directory_page;
 mod error;
 mod i18n;
 mod metrics;
@@ -79,6 +80,7 @@ struct Inner {
     recorder: Arc<dyn Recorder>,
     clock: Arc<dyn Clock>,
     metrics: metrics::Metrics,
+    directory: Option<sante_directory::Directory>,
 }
 
 impl HttpState {
@@ -97,8 +99,18 @@ impl HttpState {
                 recorder,
                 clock,
                 metrics: metrics::Metrics::default(),
+                directory: None,
             }),
         }
+    }
+
+    /// Serves the directories (the public search page, the FHIR APIs) from `directory`.
+    /// Without one, those routes answer 503.
+    pub fn with_directory(mut self, directory: sante_directory::Directory) -> HttpState {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.directory = Some(directory);
+        }
+        self
     }
 }
 
@@ -115,6 +127,7 @@ pub fn router(state: HttpState) -> Router {
     Router::new()
         .route("/", get(home))
         .route("/lang", post(switch_language))
+        .route("/directory", get(directory_page::search_page))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))

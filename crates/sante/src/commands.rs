@@ -197,6 +197,7 @@ pub async fn demo(dir: &Path, listen: std::net::SocketAddr) -> anyhow::Result<Ex
         println!("Initialised a demo platform in {}", dir.display());
     }
     let config = load(&config_path)?;
+    let demo = crate::directory_cmd::load_demo(&config).await?;
     serve_config(&config, |running| {
         let url = portal_url(&config, running);
         println!("Sante demo is running. Stop it with Ctrl-C.");
@@ -210,7 +211,19 @@ pub async fn demo(dir: &Path, listen: std::net::SocketAddr) -> anyhow::Result<Ex
         );
         println!("Database: {}   Blobs: {}", config.storage.database_url, config.blobs.path.as_deref().map(|p| config.path(p).display().to_string()).unwrap_or_default());
         println!("Audit trail: sante --config {} audit verify | audit export", config_path.display());
-        println!("Demo logins: none yet; accounts and synthetic directories arrive with the identity and directory work.");
+        println!(
+            "Directories (synthetic): {} professionals, {} establishments, {} patients",
+            demo.professionals, demo.establishments, demo.patients
+        );
+        println!("  public professional search: {url}/directory");
+        if let Some(p) = &demo.sample_professional {
+            println!(
+                "  e.g. {}: {url}/directory?name={}",
+                p.display_name(),
+                p.family_name.replace(' ', "+")
+            );
+        }
+        println!("Demo logins: none yet; accounts arrive with the identity work (issue 6).");
     })
     .await
 }

@@ -7,6 +7,7 @@
 mod bench;
 mod commands;
 mod config;
+mod directory_cmd;
 mod init;
 mod platform;
 mod progress;
@@ -69,6 +70,20 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Load an official register file (CSV or FHIR NDJSON) into the directories.
+    /// Idempotent and resumable; bad lines go to a rejection report.
+    Import {
+        /// `professionals`, `establishments`, `patients` or `agents`.
+        register: String,
+        /// The register file.
+        file: PathBuf,
+        /// `csv` (the register layout, see docs/directories.md) or `ndjson` (FHIR bulk data).
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Where to write the rejection report (default: FILE.rejections.csv).
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// Directory tools: synthetic registers and identity-matching scores.
     Directory {
@@ -133,6 +148,21 @@ enum DirectoryCommand {
         /// Truth file: pairs of record ids of the same person.
         #[arg(long)]
         truth: PathBuf,
+    },
+    /// Write synthetic register files in the import layout (patients with the
+    /// register's usual duplicates and errors, professionals, establishments).
+    Registers {
+        /// Directory to write patients.csv, professionals.csv, establishments.csv into.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        patients: usize,
+        #[arg(long, default_value_t = 1_000)]
+        professionals: usize,
+        #[arg(long, default_value_t = 50)]
+        establishments: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// Match a register and score the links against a truth file: precision, recall, F1, time.
     Score {
@@ -211,6 +241,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             KeysCommand::Retire { id } => commands::keys_retire(&cli.config, &id).await,
             KeysCommand::Status => commands::keys_status(&cli.config).await,
         },
+        Command::Import {
+            register,
+            file,
+            format,
+            report,
+        } => directory_cmd::import(&cli.config, &register, &file, &format, report.as_deref()).await,
         Command::Directory { command } => match command {
             DirectoryCommand::Generate {
                 people,
@@ -218,6 +254,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 records,
                 truth,
             } => commands::directory_generate(people, seed, &records, &truth),
+            DirectoryCommand::Registers {
+                out,
+                patients,
+                professionals,
+                establishments,
+                seed,
+            } => {
+                directory_cmd::write_registers(&out, patients, professionals, establishments, seed)
+            }
             DirectoryCommand::Score { records, truth } => {
                 commands::directory_score(&records, &truth)
             }

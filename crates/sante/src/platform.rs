@@ -166,6 +166,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         .await
         .context("applying database migrations")?;
     let audit = open_audit(config, &storage, clock.clone()).await?;
+    let directory =
+        sante_directory::Directory::new(storage.db.clone(), Arc::new(audit.clone()), clock.clone());
 
     let cert = std::fs::read(config.path(&config.server.tls_cert))
         .with_context(|| "key `server.tls_cert`: cannot read the certificate chain")?;
@@ -201,7 +203,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         }),
         Arc::new(audit.clone()),
         clock.clone(),
-    );
+    )
+    .with_directory(directory.clone());
     let handler = sante_http::HttpsHandler::new(sante_http::router(http_state));
     let mut tasks = Vec::new();
     let grace = std::time::Duration::from_secs(config.server.shutdown_grace_secs);
@@ -224,8 +227,9 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     };
 
     // Housekeeping: seal due epochs and forward new events every minute, apply
-    // retention once a day.
+    // retention (audit trail, agents' data) once a day.
     let housekeeping = audit.clone();
+    let purge_directory = directory.clone();
     let forward_db = storage.db.clone();
     let forward_clock = clock.clone();
     let tick_forwarder = forwarder.clone();
@@ -262,6 +266,16 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
                 && let Err(e) = housekeeping.purge_expired(&retention).await
             {
                 tracing::error!(error = %e, "audit retention purge failed");
+            }
+            if ticks.is_multiple_of(24 * 60) {
+                match purge_directory
+                    .purge_agents(&sante_directory::Request::operator())
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(agents = n, "agents past retention deleted (DIR-7)"),
+                    Err(e) => tracing::error!(error = %e, "agent retention purge failed"),
+                }
             }
             ticks += 1;
         }

@@ -11,6 +11,7 @@
 )]
 
 mod cli;
+mod directory;
 mod harness;
 mod portal;
 mod serve;
