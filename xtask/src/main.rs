@@ -2,7 +2,7 @@
 //!
 //! - `tidy`: the architecture's invariants (also run as a `#[test]`);
 //! - `deps`: install what the tests need on a fresh machine (Chromium and its driver,
-//!   an S3-compatible server), when missing;
+//!   an S3-compatible server, an independent FHIR R4 validator), when missing;
 //! - `test`: `deps`, then the whole test suite on both storage backends.
 
 mod tidy;
@@ -46,9 +46,20 @@ fn run(program: &str, args: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The Python environment holding the independent FHIR validator: `fhir.resources`
+/// 6.1 models FHIR R4 4.0.1 exactly (later releases model R4B and R5) and needs
+/// pydantic 1, so it lives in its own virtual environment.
+fn fhir_validator_dir() -> std::path::PathBuf {
+    tidy::workspace_root().join("target").join("fhir-validator")
+}
+
+fn fhir_validator_python() -> std::path::PathBuf {
+    fhir_validator_dir().join("bin").join("python")
+}
+
 /// Installs the test prerequisites that are missing: Debian's `chromium` and
 /// `chromium-driver` (browser tests), `moto[server]` from PyPI (the S3-compatible
-/// server the blob-store tests run against).
+/// server the blob-store tests run against), and the FHIR validator's environment.
 fn deps() -> anyhow::Result<()> {
     let mut apt = Vec::new();
     if !have("chromium") {
@@ -78,14 +89,38 @@ fn deps() -> anyhow::Result<()> {
             );
         }
     }
+    let python = fhir_validator_python();
+    if !python.exists() {
+        let dir = fhir_validator_dir();
+        let dir = dir.to_string_lossy();
+        run("python3", &["-m", "venv", &dir])?;
+        let python = python.to_string_lossy();
+        run(
+            &python,
+            &[
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "fhir.resources==6.1.0",
+                "pydantic>=1.10,<2",
+            ],
+        )?;
+    }
     Ok(())
 }
 
 /// The whole suite. PostgreSQL is expected at 127.0.0.1:5432 (database `test`, trust
 /// auth), or at SANTE_TEST_PG_URL: every storage test runs on SQLite and PostgreSQL.
 fn test() -> anyhow::Result<()> {
-    run(
-        "cargo",
-        &["test", "--workspace", "--all-targets", "--no-fail-fast"],
-    )
+    // Read by the FHIR validation tests, which fail (never skip) without a validator.
+    #[allow(clippy::disallowed_methods)]
+    let status = Command::new("cargo")
+        .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
+        .env("SANTE_FHIR_PYTHON", fhir_validator_python())
+        .status()?;
+    if !status.success() {
+        anyhow::bail!("cargo test failed with {status}");
+    }
+    Ok(())
 }

@@ -20,11 +20,19 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
         "sante-directory",
         &["sante-types", "sante-store", "sante-audit"],
     ),
+    // The FHIR wire format: the directory's model in, JSON out; no HTTP, no storage.
+    ("sante-fhir", &["sante-types", "sante-directory"]),
     // Front ends never reach storage directly (no sante-store): only through a
     // service API that has already decided access.
     (
         "sante-http",
-        &["sante-types", "sante-audit", "sante-net", "sante-directory"],
+        &[
+            "sante-types",
+            "sante-audit",
+            "sante-net",
+            "sante-directory",
+            "sante-fhir",
+        ],
     ),
     (
         "sante-testkit",
@@ -43,6 +51,7 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
             "sante-store",
             "sante-audit",
             "sante-directory",
+            "sante-fhir",
             "sante-net",
             "sante-http",
         ],

@@ -153,6 +153,7 @@ impl Entry for Professional {
             t.push(Term::new("speciality", s.as_str()));
         }
         for l in &self.locations {
+            t.push(Term::new("location", l.id.to_ascii_lowercase()));
             if let Some(town) = &l.address.town {
                 words("town", town, &mut t);
             }
@@ -435,6 +436,8 @@ pub struct ProfessionalQuery {
     pub town: Option<String>,
     pub postcode: Option<String>,
     pub establishment: Option<String>,
+    /// A practice location's id.
+    pub location: Option<String>,
 }
 
 /// Criteria of an establishment search.
@@ -497,6 +500,11 @@ impl ProfessionalQuery {
         exact(
             "establishment",
             self.establishment.as_ref().map(|s| s.to_ascii_lowercase()),
+            &mut q,
+        );
+        exact(
+            "location",
+            self.location.as_ref().map(|s| s.to_ascii_lowercase()),
             &mut q,
         );
         q

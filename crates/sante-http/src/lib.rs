@@ -11,6 +11,7 @@
 pub mod csrf;
 mod directory_page;
 mod error;
+mod fhir;
 mod i18n;
 mod metrics;
 mod pages;
@@ -35,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use csrf::CsrfForm;
 pub use error::HttpError;
+pub use fhir::ServiceClient;
 pub use i18n::{Lang, Msg};
 
 /// Configuration of the HTTP front end.
@@ -81,6 +83,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     metrics: metrics::Metrics,
     directory: Option<sante_directory::Directory>,
+    service_clients: Vec<fhir::ServiceClient>,
 }
 
 impl HttpState {
@@ -100,8 +103,17 @@ impl HttpState {
                 clock,
                 metrics: metrics::Metrics::default(),
                 directory: None,
+                service_clients: Vec::new(),
             }),
         }
+    }
+
+    /// The platform services that may call the patient directory (bearer tokens).
+    pub fn with_service_clients(mut self, clients: Vec<fhir::ServiceClient>) -> HttpState {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.service_clients = clients;
+        }
+        self
     }
 
     /// Serves the directories (the public search page, the FHIR APIs) from `directory`.
@@ -132,6 +144,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .route("/static/sante.css", get(stylesheet))
+        .merge(fhir::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), observe))
         .fallback(not_found)
         .layer(middleware::from_fn(security_headers))

@@ -196,6 +196,7 @@ pub async fn demo(dir: &Path, listen: std::net::SocketAddr) -> anyhow::Result<Ex
         crate::init::run(dir, listen, false)?;
         println!("Initialised a demo platform in {}", dir.display());
     }
+    let token_file = crate::directory_cmd::demo_service_client(dir)?;
     let config = load(&config_path)?;
     let demo = crate::directory_cmd::load_demo(&config).await?;
     serve_config(&config, |running| {
@@ -216,13 +217,24 @@ pub async fn demo(dir: &Path, listen: std::net::SocketAddr) -> anyhow::Result<Ex
             demo.professionals, demo.establishments, demo.patients
         );
         println!("  public professional search: {url}/directory");
+        println!("  FHIR (IHE mCSD, public): {url}/fhir/metadata   {url}/fhir/Practitioner?name=schmit");
         if let Some(p) = &demo.sample_professional {
             println!(
-                "  e.g. {}: {url}/directory?name={}",
+                "  e.g. {}: {url}/directory?name={}   {url}/fhir/Practitioner/{}",
                 p.display_name(),
-                p.family_name.replace(' ', "+")
+                p.family_name.replace(' ', "+"),
+                p.id
             );
         }
+        println!(
+            "  FHIR Patient (IHE PDQm) answers only authenticated services; the demo's DSP token is in {}:",
+            token_file.display()
+        );
+        println!(
+            "    curl --cacert {} -H \"Authorization: Bearer $(cat {})\" '{url}/fhir/Patient?family=schmit'",
+            config.path(Path::new("tls/ca.crt")).display(),
+            token_file.display()
+        );
         println!("Demo logins: none yet; accounts arrive with the identity work (issue 6).");
     })
     .await

@@ -24,6 +24,8 @@ pub struct Config {
     pub portal: PortalConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub directory: DirectoryConfig,
     /// Directory of the configuration file, to resolve relative paths.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -169,6 +171,27 @@ fn default_language() -> String {
     "fr".into()
 }
 
+/// The directories' API callers.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryConfig {
+    /// Platform services allowed to call the patient directory (FHIR PDQm) until
+    /// accounts and single sign-on exist: each with a bearer token of which only the
+    /// SHA-256 is kept here (`sante directory service-token` makes one).
+    #[serde(default)]
+    pub service_clients: Vec<ServiceClientConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceClientConfig {
+    pub name: String,
+    /// `dsp`, `identity`, `referent` or `directory` (services that need patients).
+    pub service: String,
+    /// Hex SHA-256 of the bearer token.
+    pub token_sha256: String,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
@@ -306,6 +329,31 @@ impl Config {
         }
         if !["json", "pretty"].contains(&self.log.format.as_str()) {
             bail!("key `log.format`: must be json or pretty");
+        }
+        for (i, client) in self.directory.service_clients.iter().enumerate() {
+            if client.name.is_empty()
+                || !client
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                bail!(
+                    "key `directory.service_clients[{i}].name`: letters, digits, '-' and '_' only"
+                );
+            }
+            if sante_types::Service::parse(&client.service).is_none() {
+                bail!(
+                    "key `directory.service_clients[{i}].service`: unknown service {:?}",
+                    client.service
+                );
+            }
+            if client.token_sha256.len() != 64
+                || !client.token_sha256.bytes().all(|b| b.is_ascii_hexdigit())
+            {
+                bail!(
+                    "key `directory.service_clients[{i}].token_sha256`: must be 64 hexadecimal digits"
+                );
+            }
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             bail!("key `log.level`: not a valid filter (e.g. info, or info,sante_http=debug)");

@@ -1,7 +1,7 @@
 //! `sante import` and the directory tools that need the platform's storage: loading
 //! register files, writing synthetic registers, and the demo's directories.
 
-use std::io::{BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use sante_audit::{Action, EventKind, Outcome};
 use sante_directory::feed::{
-    self, CsvWriter, FeedError, ImportReport, RegisterKind, agent_row, establishment_row,
+    self, CsvWriter, FeedError, ImportReport, Parsed, RegisterKind, agent_row, establishment_row,
     patient_row, professional_row,
 };
 use sante_directory::model::{Agent, AgentRole, Contact, Establishment, Patient, Professional};
@@ -75,6 +75,26 @@ impl Format {
             other => anyhow::bail!("--format: {other:?} is not csv or ndjson"),
         }
     }
+}
+
+fn ndjson<E>(
+    input: impl Read,
+    parse: impl Fn(&serde_json::Value) -> Result<E, String>,
+) -> impl Iterator<Item = Parsed<E>> {
+    BufReader::new(input)
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| line.as_ref().map_or(true, |l| !l.trim().is_empty()))
+        .map(move |(n, line)| {
+            let number = n as u64 + 1;
+            let entry = match line {
+                Err(e) => Err(format!("unreadable line: {e}")),
+                Ok(l) => serde_json::from_str::<serde_json::Value>(&l)
+                    .map_err(|e| format!("not JSON: {e}"))
+                    .and_then(|v| parse(&v)),
+            };
+            (number, entry)
+        })
 }
 
 /// `sante import REGISTER FILE`.
@@ -154,8 +174,57 @@ pub async fn import(
             )
             .await
         }
-        (_, Format::Ndjson) => {
-            anyhow::bail!("--format ndjson: FHIR bulk import lands with the FHIR front end")
+        (RegisterKind::Patients, Format::Ndjson) => {
+            let entries = ndjson(input, |v| {
+                let mut p = sante_fhir::patient_from_fhir(v).map_err(|e| e.to_string())?;
+                // Bulk files come from the national register: its identities are
+                // qualified.
+                p.status = sante_directory::model::IdentityStatus::Qualified;
+                Ok(p)
+            });
+            feed::import_entries(
+                &directory,
+                &req,
+                &source,
+                entries,
+                BATCH,
+                |p: &Patient| p.national_id.clone(),
+                on_progress,
+            )
+            .await
+        }
+        (RegisterKind::Professionals, Format::Ndjson) => {
+            let entries = ndjson(input, |v| {
+                sante_fhir::practitioner_from_fhir(v).map_err(|e| e.to_string())
+            });
+            feed::import_entries(
+                &directory,
+                &req,
+                &source,
+                entries,
+                BATCH,
+                |p: &Professional| p.id.clone(),
+                on_progress,
+            )
+            .await
+        }
+        (RegisterKind::Establishments, Format::Ndjson) => {
+            let entries = ndjson(input, |v| {
+                sante_fhir::organization_from_fhir(v).map_err(|e| e.to_string())
+            });
+            feed::import_entries(
+                &directory,
+                &req,
+                &source,
+                entries,
+                BATCH,
+                |e: &Establishment| e.id.clone(),
+                on_progress,
+            )
+            .await
+        }
+        (RegisterKind::Agents, Format::Ndjson) => {
+            anyhow::bail!("agents have no FHIR bulk format: use --format csv")
         }
     };
     bar.finish_and_clear();
@@ -371,4 +440,74 @@ pub async fn load_demo(config: &Config) -> anyhow::Result<DemoDirectory> {
         patients: count(R::Patient),
         sample_professional: sample,
     })
+}
+
+/// A new bearer token for a platform service and the SHA-256 the configuration keeps.
+pub fn new_service_token() -> (String, String) {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let digest = hex_string(&Sha256::digest(token.as_bytes()));
+    (token, digest)
+}
+
+/// The configuration lines declaring a service client.
+pub fn service_client_toml(name: &str, service: &str, digest: &str) -> String {
+    format!(
+        "\n[[directory.service_clients]]\nname = \"{name}\"\nservice = \"{service}\"\ntoken_sha256 = \"{digest}\"\n"
+    )
+}
+
+/// `sante directory service-token`: a token for a platform service that needs the
+/// patient directory. The token is printed once; only its hash goes in the configuration.
+pub fn service_token(name: &str, service: &str) -> anyhow::Result<ExitCode> {
+    if sante_types::Service::parse(service).is_none() {
+        anyhow::bail!(
+            "--service: {service:?} is not a service (dsp, identity, referent, directory...)"
+        );
+    }
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        anyhow::bail!("--name: letters, digits, '-' and '_' only");
+    }
+    let (token, digest) = new_service_token();
+    println!("Bearer token for {name} (shown once; give it to the service, keep it secret):");
+    println!("{token}");
+    println!();
+    println!("Add to the configuration:");
+    print!("{}", service_client_toml(name, service, &digest));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Gives the demo a DSP-like service client, so the patient directory can be tried
+/// with curl. Returns the token file. Only for `sante demo`.
+pub fn demo_service_client(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
+    let token_path = dir.join("demo-service-token");
+    if token_path.exists() {
+        return Ok(token_path);
+    }
+    let (token, digest) = new_service_token();
+    let config_path = dir.join("sante.toml");
+    let mut config = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&config_path)
+        .with_context(|| format!("cannot update {}", config_path.display()))?;
+    config.write_all(service_client_toml("demo-dsp", "dsp", &digest).as_bytes())?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(&token_path)
+        .with_context(|| format!("cannot write {}", token_path.display()))?;
+    file.write_all(token.as_bytes())?;
+    Ok(token_path)
 }

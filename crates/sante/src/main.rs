@@ -164,6 +164,15 @@ enum DirectoryCommand {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Make a bearer token for a platform service that needs the patient directory
+    /// (FHIR PDQm), and print the configuration lines with its hash.
+    ServiceToken {
+        #[arg(long)]
+        name: String,
+        /// `dsp`, `identity`, `referent` or `directory`.
+        #[arg(long)]
+        service: String,
+    },
     /// Match a register and score the links against a truth file: precision, recall, F1, time.
     Score {
         #[arg(long)]
@@ -262,6 +271,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 seed,
             } => {
                 directory_cmd::write_registers(&out, patients, professionals, establishments, seed)
+            }
+            DirectoryCommand::ServiceToken { name, service } => {
+                directory_cmd::service_token(&name, &service)
             }
             DirectoryCommand::Score { records, truth } => {
                 commands::directory_score(&records, &truth)

@@ -204,7 +204,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         Arc::new(audit.clone()),
         clock.clone(),
     )
-    .with_directory(directory.clone());
+    .with_directory(directory.clone())
+    .with_service_clients(service_clients(config)?);
     let handler = sante_http::HttpsHandler::new(sante_http::router(http_state));
     let mut tasks = Vec::new();
     let grace = std::time::Duration::from_secs(config.server.shutdown_grace_secs);
@@ -347,6 +348,27 @@ pub fn platform_event(kind: sante_audit::EventKind, clock: &dyn Clock) -> sante_
 
 /// The HMAC key for CSRF tokens, derived from the master keyring's primary key so that
 /// no extra secret file is needed and restarts keep forms valid.
+/// The platform services allowed to call the patient directory.
+pub fn service_clients(config: &Config) -> anyhow::Result<Vec<sante_http::ServiceClient>> {
+    config
+        .directory
+        .service_clients
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut digest = [0u8; 32];
+            hex::decode_to_slice(&c.token_sha256, &mut digest)
+                .with_context(|| format!("key `directory.service_clients[{i}].token_sha256`"))?;
+            Ok(sante_http::ServiceClient {
+                name: c.name.clone(),
+                service: sante_types::Service::parse(&c.service)
+                    .with_context(|| format!("key `directory.service_clients[{i}].service`"))?,
+                token_sha256: digest,
+            })
+        })
+        .collect()
+}
+
 fn http_secret(config: &Config) -> anyhow::Result<[u8; 32]> {
     use sha2::{Digest, Sha256};
     let keyring = sante_store::keyring::Keyring::load(&config.path(&config.keys.master_keyring))?;

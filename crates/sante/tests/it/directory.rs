@@ -232,3 +232,91 @@ async fn the_public_search_page_finds_professionals_in_a_real_browser() {
     browser.close().await.unwrap();
     assert!(server.stop().success());
 }
+
+#[test]
+fn fhir_bulk_files_import_with_the_same_guarantees() {
+    let (dir, _) = init_dir();
+    registers(dir.path());
+    let csv = std::fs::read_to_string(dir.path().join("regs/patients.csv")).unwrap();
+    let nins: Vec<String> = csv
+        .lines()
+        .skip(1)
+        .take(2)
+        .map(|l| l.split(',').next().unwrap().to_owned())
+        .collect();
+    let patient = |nin: &str, family: &str| {
+        serde_json::json!({
+            "resourceType": "Patient",
+            "identifier": [{"system": "https://fhir.sante.lu/NamingSystem/national-id", "value": nin}],
+            "name": [{"use": "official", "family": family, "given": ["Anne"]}],
+            "gender": "female",
+            "birthDate": format!("{}-{}-{}", &nin[0..4], &nin[4..6], &nin[6..8]),
+        })
+        .to_string()
+    };
+    let mut broken = nins[0].clone().into_bytes();
+    broken[12] = if broken[12] == b'9' {
+        b'0'
+    } else {
+        broken[12] + 1
+    };
+    let broken = String::from_utf8(broken).unwrap();
+    let lines = [
+        patient(&nins[0], "Weber"),
+        "{not json".to_owned(),
+        serde_json::json!({"resourceType": "Practitioner"}).to_string(),
+        patient(&broken, "Schmit"),
+        patient(&nins[1], "Hoffmann"),
+    ];
+    std::fs::write(dir.path().join("patients.ndjson"), lines.join("\n") + "\n").unwrap();
+    let out = run(
+        dir.path(),
+        &[
+            "import",
+            "patients",
+            "patients.ndjson",
+            "--format",
+            "ndjson",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary = stdout(&out);
+    assert!(summary.contains("2 created"), "{summary}");
+    assert!(summary.contains("3 rejected"), "{summary}");
+    let report =
+        std::fs::read_to_string(dir.path().join("patients.ndjson.rejections.csv")).unwrap();
+    assert!(report.contains("2,not JSON"), "{report}");
+    assert!(
+        report.contains("3,") && report.contains("Practitioner"),
+        "{report}"
+    );
+    assert!(
+        report.contains("4,") && report.contains("check digit"),
+        "{report}"
+    );
+    let again = run(
+        dir.path(),
+        &[
+            "import",
+            "patients",
+            "patients.ndjson",
+            "--format",
+            "ndjson",
+        ],
+    );
+    assert!(
+        stdout(&again).contains("0 lines read"),
+        "{}",
+        stdout(&again)
+    );
+    let out = run(
+        dir.path(),
+        &["import", "agents", "patients.ndjson", "--format", "ndjson"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("use --format csv"),
+        "{}",
+        stderr(&out)
+    );
+}

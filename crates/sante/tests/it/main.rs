@@ -12,6 +12,7 @@
 
 mod cli;
 mod directory;
+mod fhir;
 mod harness;
 mod portal;
 mod serve;
