@@ -37,6 +37,9 @@ pub struct IdentityFields {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prepared {
     national_id: Option<String>,
+    /// The national number passes its check digits: two such numbers that differ are
+    /// two registrations, not one number mistyped (a typo breaks the check digits).
+    national_id_checked: bool,
     surnames: Vec<String>,
     given: Vec<String>,
     birth_date: Option<NaiveDate>,
@@ -80,12 +83,17 @@ impl Prepared {
         let given = non_empty(&fields.given_names)
             .map(|g| g.split(' ').map(str::to_owned).collect())
             .unwrap_or_default();
+        let national_id = fields
+            .national_id
+            .as_deref()
+            .map(|s| s.chars().filter(char::is_ascii_digit).collect::<String>())
+            .filter(|s| !s.is_empty());
+        let national_id_checked = national_id
+            .as_deref()
+            .is_some_and(|n| crate::nin::NationalId::parse(n).is_ok());
         Prepared {
-            national_id: fields
-                .national_id
-                .as_deref()
-                .map(|s| s.chars().filter(char::is_ascii_digit).collect::<String>())
-                .filter(|s| !s.is_empty()),
+            national_id,
+            national_id_checked,
             surnames,
             given,
             birth_date: fields.birth_date,
@@ -169,6 +177,8 @@ pub struct Weights {
     pub nin_agree: f64,
     pub nin_near: f64,
     pub nin_disagree: f64,
+    /// Both numbers pass their check digits and differ.
+    pub nin_checked_disagree: f64,
     pub surname_agree: f64,
     pub surname_near: f64,
     pub surname_disagree: f64,
@@ -197,6 +207,9 @@ impl Default for Weights {
             nin_agree: w(0.95, 1e-6),
             nin_near: w(0.04, 1e-4),
             nin_disagree: w(0.01, 0.9999),
+            // A person registered under someone else's valid number (a relative's number
+            // copied by a clerk) is rare; any typo would have broken the check digits.
+            nin_checked_disagree: w(1e-4, 0.9999),
             surname_agree: w(0.92, 0.01),
             surname_near: w(0.06, 0.02),
             surname_disagree: w(0.02, 0.97),
@@ -293,6 +306,8 @@ impl Matcher {
         if let (Some(x), Some(y)) = (&a.national_id, &b.national_id) {
             total += if x == y {
                 w.nin_agree
+            } else if a.national_id_checked && b.national_id_checked {
+                w.nin_checked_disagree
             } else if digits_within_one(x, y) {
                 w.nin_near
             } else {
@@ -331,7 +346,7 @@ impl Matcher {
             total += if x == y { w.sex_agree } else { w.sex_disagree };
         }
         if let (Some(x), Some(y)) = (&a.street, &b.street) {
-            total += if similarity(x, y) >= 0.92 {
+            total += if same_street_address(x, y) {
                 w.street_agree
             } else {
                 w.street_disagree
@@ -354,18 +369,23 @@ impl Matcher {
         total
     }
 
-    /// Scores a pair and decides. One rule overrides the sum: when the given names
-    /// clearly differ and the national numbers do not (nearly) agree, the pair is never linked
-    /// automatically, because twins and siblings share everything else.
+    /// Scores a pair and decides. Two rules override the sum, and only ever towards
+    /// a human decision: when the given names clearly differ and the national numbers do
+    /// not (nearly) agree, the pair is never linked automatically, because twins and
+    /// siblings share everything else; and two valid national numbers that differ are two
+    /// registrations, which only the identity-vigilance team may merge.
     pub fn assess(&self, a: &Prepared, b: &Prepared) -> (f64, Decision) {
         let score = self.score(a, b);
         // A national number equal, or one typo away, outweighs a given-name conflict;
         // twins' numbers differ in their serial and in both check digits.
-        let nin_agrees = matches!((&a.national_id, &b.national_id), (Some(x), Some(y)) if digits_within_one(x, y));
+        let nin_agrees = matches!((&a.national_id, &b.national_id), (Some(x), Some(y))
+            if x == y || (!(a.national_id_checked && b.national_id_checked) && digits_within_one(x, y)));
+        let nin_conflict =
+            a.national_id_checked && b.national_id_checked && a.national_id != b.national_id;
         let given_conflict = best(&a.given, &b.given).is_some_and(|s| s < 0.75)
             && !matches!((best(&a.surnames, &b.given), best(&a.given, &b.surnames)), (Some(x), Some(y)) if x >= 0.96 && y >= 0.96);
         let decision = match self.decide(score) {
-            Decision::Link if given_conflict && !nin_agrees => Decision::Review,
+            Decision::Link if nin_conflict || (given_conflict && !nin_agrees) => Decision::Review,
             d => d,
         };
         (score, decision)
@@ -380,6 +400,17 @@ impl Matcher {
             Decision::Distinct
         }
     }
+}
+
+/// The same house in the same street: house numbers equal where both lines have one
+/// (neighbours share a street name, not a door), street names alike.
+fn same_street_address(x: &str, y: &str) -> bool {
+    let numbers = |s: &str| -> String { s.chars().filter(char::is_ascii_digit).collect() };
+    let (nx, ny) = (numbers(x), numbers(y));
+    if !nx.is_empty() && !ny.is_empty() && nx != ny {
+        return false;
+    }
+    similarity(x, y) >= 0.92
 }
 
 /// Day and month swapped, or one digit of the date mistyped.

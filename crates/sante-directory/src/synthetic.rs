@@ -7,6 +7,8 @@
 //! birth name. The generator is seeded, so a register is reproducible, and it produces
 //! the truth (which records are the same person) for scoring the matcher.
 
+use std::collections::HashSet;
+
 use chrono::{Datelike, NaiveDate};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -351,6 +353,8 @@ pub struct Generator {
     rng: StdRng,
     rates: ErrorRates,
     next_person: u64,
+    /// National numbers already given out: a number identifies one person only.
+    issued: HashSet<(NaiveDate, u16)>,
 }
 
 impl Generator {
@@ -359,6 +363,7 @@ impl Generator {
             rng: StdRng::seed_from_u64(seed),
             rates,
             next_person: 0,
+            issued: HashSet::new(),
         }
     }
 
@@ -399,7 +404,7 @@ impl Generator {
         let birth = NaiveDate::from_ymd_opt(1925, 1, 1)
             .and_then(|d| d.checked_add_days(chrono::Days::new(self.rng.gen_range(0..36_500))))
             .unwrap_or_default();
-        let serial = self.rng.gen_range(0..1000u16);
+        let serial = self.unused_serial(birth);
         let (town, postcode_prefix, streets) = self.pick(TOWNS);
         let street = format!("{} {}", self.rng.gen_range(1..180), self.pick(streets));
         let postcode = format!(
@@ -413,7 +418,9 @@ impl Generator {
         (
             id,
             IdentityFields {
-                national_id: NationalId::from_parts(birth, serial).map(String::from),
+                national_id: serial
+                    .and_then(|serial| NationalId::from_parts(birth, serial))
+                    .map(String::from),
                 surname: Some(surname),
                 birth_name: None,
                 given_names: Some(given),
@@ -424,6 +431,18 @@ impl Generator {
                 town: Some(town.to_owned()),
             },
         )
+    }
+
+    /// A serial number not yet given to anyone born on `birth`, or none when all 1 000
+    /// are taken (which a register of a few million people never reaches).
+    fn unused_serial(&mut self, birth: NaiveDate) -> Option<u16> {
+        for _ in 0..32 {
+            let serial = self.rng.gen_range(0..1000u16);
+            if self.issued.insert((birth, serial)) {
+                return Some(serial);
+            }
+        }
+        (0..1000u16).find(|&serial| self.issued.insert((birth, serial)))
     }
 
     /// A register of `people` persons plus their duplicates, shuffled.

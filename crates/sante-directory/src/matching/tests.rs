@@ -70,6 +70,35 @@ fn twins_are_not_merged_automatically() {
 }
 
 #[test]
+fn two_valid_national_numbers_are_two_registrations() {
+    let birth = NaiveDate::from_ymd_opt(1978, 4, 9).unwrap();
+    let number = |serial| {
+        crate::nin::NationalId::from_parts(birth, serial)
+            .map(String::from)
+            .unwrap()
+    };
+    let mut a = person("Marie", "Schmit", (1978, 4, 9));
+    a.national_id = Some(number(120));
+    // Everything else the same: a namesake born the same day, or one person registered
+    // twice; either way a person of the identity-vigilance team decides.
+    let mut namesake = a.clone();
+    namesake.national_id = Some(number(457));
+    assert_eq!(decide(&a, &namesake), Decision::Review);
+    // The same number with one digit mistyped fails its check digits: a typo.
+    let mut typo = a.clone();
+    let mut digits: Vec<u8> = number(120).into_bytes();
+    digits[9] = if digits[9] == b'9' {
+        b'0'
+    } else {
+        digits[9] + 1
+    };
+    typo.national_id = Some(String::from_utf8(digits).unwrap());
+    assert!(crate::nin::NationalId::parse(typo.national_id.as_deref().unwrap()).is_err());
+    assert_eq!(decide(&a, &typo), Decision::Link);
+    assert_eq!(decide(&a, &a.clone()), Decision::Link);
+}
+
+#[test]
 fn blocking_brings_typo_pairs_together() {
     let records: Vec<Prepared> = [
         person("Marie", "Schmit", (1978, 4, 9)),
