@@ -20,6 +20,12 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
         "sante-directory",
         &["sante-types", "sante-store", "sante-audit"],
     ),
+    // The security directory: accounts, credentials, sessions. A peer of the
+    // directories, linked to their entries by identifier only.
+    (
+        "sante-identity",
+        &["sante-types", "sante-store", "sante-audit"],
+    ),
     // The FHIR wire format: the directory's model in, JSON out; no HTTP, no storage.
     ("sante-fhir", &["sante-types", "sante-directory"]),
     // Front ends never reach storage directly (no sante-store): only through a
@@ -31,6 +37,7 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
             "sante-audit",
             "sante-net",
             "sante-directory",
+            "sante-identity",
             "sante-fhir",
         ],
     ),
@@ -51,6 +58,7 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
             "sante-store",
             "sante-audit",
             "sante-directory",
+            "sante-identity",
             "sante-fhir",
             "sante-net",
             "sante-http",

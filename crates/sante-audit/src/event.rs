@@ -186,6 +186,20 @@ pub enum EventKind {
     DirectoryReviewDecided = 406,
     DirectoryAgentPurged = 407,
     DirectoryAccessDenied = 408,
+    IdentityAccountCreated = 500,
+    IdentityAccountActivated = 501,
+    IdentityActivationFailed = 502,
+    IdentityLoginSucceeded = 503,
+    IdentityLoginFailed = 504,
+    IdentityAccountLocked = 505,
+    IdentitySessionEnded = 506,
+    IdentitySessionRefused = 507,
+    IdentityCredentialRevoked = 508,
+    IdentityAccountBlocked = 509,
+    IdentityAccountUnblocked = 510,
+    IdentityMethodChangeRequired = 511,
+    IdentityServiceDenied = 512,
+    IdentityAccountClosed = 513,
 }
 
 impl EventKind {
@@ -223,6 +237,20 @@ impl EventKind {
             EventKind::DirectoryReviewDecided => "DirectoryReviewDecided",
             EventKind::DirectoryAgentPurged => "DirectoryAgentPurged",
             EventKind::DirectoryAccessDenied => "DirectoryAccessDenied",
+            EventKind::IdentityAccountCreated => "IdentityAccountCreated",
+            EventKind::IdentityAccountActivated => "IdentityAccountActivated",
+            EventKind::IdentityActivationFailed => "IdentityActivationFailed",
+            EventKind::IdentityLoginSucceeded => "IdentityLoginSucceeded",
+            EventKind::IdentityLoginFailed => "IdentityLoginFailed",
+            EventKind::IdentityAccountLocked => "IdentityAccountLocked",
+            EventKind::IdentitySessionEnded => "IdentitySessionEnded",
+            EventKind::IdentitySessionRefused => "IdentitySessionRefused",
+            EventKind::IdentityCredentialRevoked => "IdentityCredentialRevoked",
+            EventKind::IdentityAccountBlocked => "IdentityAccountBlocked",
+            EventKind::IdentityAccountUnblocked => "IdentityAccountUnblocked",
+            EventKind::IdentityMethodChangeRequired => "IdentityMethodChangeRequired",
+            EventKind::IdentityServiceDenied => "IdentityServiceDenied",
+            EventKind::IdentityAccountClosed => "IdentityAccountClosed",
         }
     }
 
@@ -254,6 +282,20 @@ impl EventKind {
         EventKind::DirectoryReviewDecided,
         EventKind::DirectoryAgentPurged,
         EventKind::DirectoryAccessDenied,
+        EventKind::IdentityAccountCreated,
+        EventKind::IdentityAccountActivated,
+        EventKind::IdentityActivationFailed,
+        EventKind::IdentityLoginSucceeded,
+        EventKind::IdentityLoginFailed,
+        EventKind::IdentityAccountLocked,
+        EventKind::IdentitySessionEnded,
+        EventKind::IdentitySessionRefused,
+        EventKind::IdentityCredentialRevoked,
+        EventKind::IdentityAccountBlocked,
+        EventKind::IdentityAccountUnblocked,
+        EventKind::IdentityMethodChangeRequired,
+        EventKind::IdentityServiceDenied,
+        EventKind::IdentityAccountClosed,
     ];
 }
 

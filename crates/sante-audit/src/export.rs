@@ -38,6 +38,20 @@ fn event_type(kind: EventKind) -> Value {
             (DCM, "110113", "Security Alert")
         }
         EventKind::DirectoryRegisterImported => (DCM, "110107", "Import"),
+        EventKind::IdentityLoginSucceeded
+        | EventKind::IdentityLoginFailed
+        | EventKind::IdentitySessionEnded => (DCM, "110114", "User Authentication"),
+        EventKind::IdentitySessionRefused
+        | EventKind::IdentityServiceDenied
+        | EventKind::IdentityAccountLocked
+        | EventKind::IdentityActivationFailed => (DCM, "110113", "Security Alert"),
+        EventKind::IdentityAccountCreated
+        | EventKind::IdentityAccountActivated
+        | EventKind::IdentityCredentialRevoked
+        | EventKind::IdentityAccountBlocked
+        | EventKind::IdentityAccountUnblocked
+        | EventKind::IdentityMethodChangeRequired
+        | EventKind::IdentityAccountClosed => (DCM, "110137", "User Security Attributes Changed"),
         EventKind::DirectoryPatientSearched => (DCM, "110112", "Query"),
         EventKind::DirectoryPatientRead
         | EventKind::DirectoryPatientCreated

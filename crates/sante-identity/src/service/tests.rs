@@ -1,0 +1,739 @@
+//! The identity service on both storage backends, with a real audit trail and a clock
+//! moved by hand.
+
+use std::sync::Arc;
+
+use chrono::{Duration, TimeZone, Utc};
+use sante_audit::{AuditEvent, AuditLog, CheckpointSigner, EventKind, Outcome, SealPolicy, Source};
+use sante_store::{Db, storage_test};
+use sante_types::{Clock, CredentialKind, LevelOfAssurance, ManualClock, Quality, Service};
+
+use super::*;
+
+const NIN: &str = "1978040912345";
+const NO_CODE: &str = "000000";
+const PASSWORD: &str = "correct horse battery";
+
+struct Fixture {
+    identity: Identity,
+    db: Db,
+    clock: Arc<ManualClock>,
+}
+
+async fn fixture(db: Db) -> Fixture {
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
+    ));
+    let log = AuditLog::open(
+        db.clone(),
+        CheckpointSigner::generate(),
+        clock.clone(),
+        SealPolicy::default(),
+    )
+    .await
+    .unwrap();
+    let identity = Identity::new(db.clone(), Arc::new(log), clock.clone());
+    Fixture {
+        identity,
+        db,
+        clock,
+    }
+}
+
+fn web() -> Source {
+    Source::default()
+}
+
+impl Fixture {
+    async fn events(&self) -> Vec<AuditEvent> {
+        self.db
+            .audit_records("platform", 0, 10_000)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| serde_json::from_slice(&r.event).unwrap())
+            .collect()
+    }
+
+    async fn outcomes(&self, kind: EventKind) -> Vec<Outcome> {
+        self.events()
+            .await
+            .into_iter()
+            .filter(|e| e.kind == kind)
+            .map(|e| e.outcome)
+            .collect()
+    }
+
+    fn unix(&self) -> u64 {
+        self.clock.now().timestamp() as u64
+    }
+
+    /// The code the holder's phone shows now.
+    fn code(&self, seed: &str) -> String {
+        secrets::totp_code(seed, self.unix()).unwrap()
+    }
+
+    /// A patient account activated with password and authenticator; returns it and
+    /// its authenticator seed.
+    async fn active_patient(&self, subject: &str, nin: &str) -> (Account, String) {
+        let letter = self
+            .identity
+            .create_account(
+                &Administrator::Operator,
+                NewAccount {
+                    quality: Quality::Patient,
+                    subject: subject.into(),
+                    national_id: nin.into(),
+                },
+                &web(),
+            )
+            .await
+            .unwrap();
+        let seed = secrets::new_totp_secret();
+        let account = self
+            .identity
+            .activate(
+                &Activation {
+                    login: &letter.account.login,
+                    national_id: nin,
+                    code: &letter.code,
+                    email: "marie@example.lu",
+                    password: PASSWORD,
+                    totp_seed: &seed,
+                    totp_code: &self.code(&seed),
+                },
+                &web(),
+            )
+            .await
+            .unwrap();
+        // The next login needs a fresh code: move to the next time step.
+        self.clock.advance(Duration::seconds(30));
+        (account, seed)
+    }
+
+    async fn login(
+        &self,
+        account: &Account,
+        password: &str,
+        code: Option<&str>,
+    ) -> IdentityResult<(Zeroizing<String>, Authenticated)> {
+        self.identity
+            .login_password(
+                &PasswordLogin {
+                    login: &account.login,
+                    quality: account.quality,
+                    password,
+                    totp_code: code,
+                    client: "test",
+                },
+                &web(),
+            )
+            .await
+    }
+}
+
+fn activation<'a>(
+    letter: &'a ActivationLetter,
+    code: &'a str,
+    nin: &'a str,
+    seed: &'a str,
+    totp_code: &'a str,
+) -> Activation<'a> {
+    Activation {
+        login: &letter.account.login,
+        national_id: nin,
+        code,
+        email: "marie@example.lu",
+        password: PASSWORD,
+        totp_seed: seed,
+        totp_code,
+    }
+}
+
+storage_test!(
+    activation_needs_the_letters_code_and_the_persons_number,
+    |db: Db| async move {
+        let f = fixture(db).await;
+        let letter = f
+            .identity
+            .create_account(
+                &Administrator::Operator,
+                NewAccount {
+                    quality: Quality::Patient,
+                    subject: "pat-1".into(),
+                    national_id: NIN.into(),
+                },
+                &web(),
+            )
+            .await
+            .unwrap();
+        assert!(letter.account.login.starts_with("P-"));
+        assert!(matches!(letter.account.state, AccountState::Pending { .. }));
+        // Stored: only the code's hash.
+        let raw =
+            f.db.get(ACCOUNTS, &letter.account.id)
+                .await
+                .unwrap()
+                .unwrap();
+        let stored = String::from_utf8(raw.value).unwrap();
+        assert!(!stored.contains(letter.code.as_str()));
+        assert!(!stored.contains(NIN));
+
+        let seed = secrets::new_totp_secret();
+        let totp = f.code(&seed);
+        // Wrong code, wrong national number: refused, traced, nothing activated.
+        for (code, nin) in [
+            ("AAAA-BBBB-CCCC-DDDD", NIN),
+            (letter.code.as_str(), "1978040912346"),
+        ] {
+            assert!(matches!(
+                f.identity
+                    .activate(&activation(&letter, code, nin, &seed, NO_CODE), &web())
+                    .await,
+                Err(IdentityError::BadActivation)
+            ));
+        }
+        // A weak password or a bad address is named and changes nothing.
+        let mut weak = activation(&letter, &letter.code, NIN, &seed, NO_CODE);
+        weak.password = "short";
+        assert!(
+            matches!(f.identity.activate(&weak, &web()).await, Err(IdentityError::Invalid(m)) if m.contains("12"))
+        );
+        let mut bad_mail = activation(&letter, &letter.code, NIN, &seed, NO_CODE);
+        bad_mail.email = "marie at example";
+        assert!(
+            matches!(f.identity.activate(&bad_mail, &web()).await, Err(IdentityError::Invalid(m)) if m.contains("e-mail"))
+        );
+        // The authenticator must prove it holds the seed.
+        assert!(matches!(
+            f.identity
+                .activate(
+                    &activation(&letter, &letter.code, NIN, &seed, NO_CODE),
+                    &web()
+                )
+                .await,
+            Err(IdentityError::Invalid(_))
+        ));
+        let lower = letter.code.to_lowercase();
+        let good = activation(&letter, &lower, NIN, &seed, &totp);
+        let account = f.identity.activate(&good, &web()).await.unwrap();
+        assert_eq!(account.state, AccountState::Active);
+        assert_eq!(account.methods(), vec![CredentialKind::PasswordTotp]);
+        // A code works once.
+        assert!(matches!(
+            f.identity.activate(&good, &web()).await,
+            Err(IdentityError::BadActivation)
+        ));
+        let failures = f.outcomes(EventKind::IdentityActivationFailed).await;
+        assert!(failures.contains(&Outcome::Failure(Token::code("wrong_code_or_identifier"))));
+        assert!(failures.contains(&Outcome::Failure(Token::code("not_pending"))));
+        assert_eq!(
+            f.outcomes(EventKind::IdentityAccountActivated).await.len(),
+            1
+        );
+    }
+);
+
+storage_test!(
+    activation_codes_die_after_five_failures_and_after_ninety_days,
+    |db: Db| async move {
+        let f = fixture(db).await;
+        let new = |subject: &str| NewAccount {
+            quality: Quality::Patient,
+            subject: subject.into(),
+            national_id: NIN.into(),
+        };
+        let seed = secrets::new_totp_secret();
+        let letter = f
+            .identity
+            .create_account(&Administrator::Operator, new("pat-1"), &web())
+            .await
+            .unwrap();
+        for _ in 0..5 {
+            let wrong = activation(&letter, "WRONG", NIN, &seed, NO_CODE);
+            assert!(f.identity.activate(&wrong, &web()).await.is_err());
+        }
+        let code = f.code(&seed);
+        let right = activation(&letter, &letter.code, NIN, &seed, &code);
+        assert!(matches!(
+            f.identity.activate(&right, &web()).await,
+            Err(IdentityError::BadActivation)
+        ));
+        let late = f
+            .identity
+            .create_account(&Administrator::Operator, new("pat-2"), &web())
+            .await
+            .unwrap();
+        f.clock.advance(Duration::days(91));
+        let code = f.code(&seed);
+        let right = activation(&late, &late.code, NIN, &seed, &code);
+        assert!(matches!(
+            f.identity.activate(&right, &web()).await,
+            Err(IdentityError::BadActivation)
+        ));
+        let failures = f.outcomes(EventKind::IdentityActivationFailed).await;
+        assert!(failures.contains(&Outcome::Failure(Token::code("code_used_up"))));
+        assert!(failures.contains(&Outcome::Failure(Token::code("code_expired"))));
+    }
+);
+
+storage_test!(
+    password_and_one_time_password_give_substantial_assurance,
+    |db: Db| async move {
+        let f = fixture(db).await;
+        let (account, seed) = f.active_patient("pat-1", NIN).await;
+        // The password alone is not enough for an account with an authenticator.
+        assert!(matches!(
+            f.login(&account, PASSWORD, None).await,
+            Err(IdentityError::BadCredentials)
+        ));
+        let code = f.code(&seed);
+        let (secret, who) = f.login(&account, PASSWORD, Some(&code)).await.unwrap();
+        assert_eq!(who.quality, Quality::Patient);
+        assert_eq!(who.assurance, LevelOfAssurance::Substantial);
+        assert_eq!(who.credential, CredentialKind::PasswordTotp);
+        assert_eq!(f.identity.authenticate(&secret, &web()).await.unwrap(), who);
+        // The same code cannot be replayed, even within its 30 seconds.
+        assert!(matches!(
+            f.login(&account, PASSWORD, Some(&code)).await,
+            Err(IdentityError::BadCredentials)
+        ));
+        // Wrong login, wrong quality: the same answer as a wrong password.
+        let mut other = account.clone();
+        other.quality = Quality::Professional;
+        f.clock.advance(Duration::seconds(30));
+        assert!(matches!(
+            f.login(&other, PASSWORD, Some(&f.code(&seed))).await,
+            Err(IdentityError::BadCredentials)
+        ));
+        // The session secret is stored hashed only.
+        assert!(f.db.get(SESSIONS, &secret).await.unwrap().is_none());
+        let events = f.events().await;
+        let success = events
+            .iter()
+            .find(|e| e.kind == EventKind::IdentityLoginSucceeded)
+            .unwrap();
+        assert_eq!(success.actor.assurance, Some(LevelOfAssurance::Substantial));
+        assert_eq!(success.actor.quality, Some(Quality::Patient));
+        let json = serde_json::to_string(&events).unwrap();
+        assert!(
+            !json.contains(PASSWORD) && !json.contains(&code) && !json.contains(&account.login)
+        );
+    }
+);
+
+storage_test!(
+    failed_logins_lock_the_account_with_growing_delays,
+    |db: Db| async move {
+        let f = fixture(db).await;
+        let (account, seed) = f.active_patient("pat-1", NIN).await;
+        for _ in 0..5 {
+            assert!(matches!(
+                f.login(&account, "wrong password!", Some(&f.code(&seed)))
+                    .await,
+                Err(IdentityError::BadCredentials)
+            ));
+        }
+        // Locked: even the right credentials are refused.
+        let refused = f.login(&account, PASSWORD, Some(&f.code(&seed))).await;
+        assert!(
+            matches!(refused, Err(IdentityError::Locked(_))),
+            "{refused:?}"
+        );
+        f.clock.advance(Duration::seconds(61));
+        // One more failure doubles the delay.
+        assert!(
+            f.login(&account, "wrong password!", Some(&f.code(&seed)))
+                .await
+                .is_err()
+        );
+        f.clock.advance(Duration::seconds(61));
+        assert!(matches!(
+            f.login(&account, PASSWORD, Some(&f.code(&seed))).await,
+            Err(IdentityError::Locked(_))
+        ));
+        f.clock.advance(Duration::seconds(61));
+        f.login(&account, PASSWORD, Some(&f.code(&seed)))
+            .await
+            .unwrap();
+        assert_eq!(f.outcomes(EventKind::IdentityAccountLocked).await.len(), 2);
+        assert!(
+            f.outcomes(EventKind::IdentityLoginFailed)
+                .await
+                .contains(&Outcome::Denied(Token::code("locked")))
+        );
+    }
+);
+
+storage_test!(
+    a_revoked_credential_is_refused_at_the_very_next_request,
+    |db: Db| async move {
+        let f = fixture(db).await;
+        let (account, seed) = f.active_patient("pat-1", NIN).await;
+        let (phone, who) = f
+            .login(&account, PASSWORD, Some(&f.code(&seed)))
+            .await
+            .unwrap();
+        f.clock.advance(Duration::seconds(30));
+        let (laptop, _) = f
+            .login(&account, PASSWORD, Some(&f.code(&seed)))
+            .await
+            .unwrap();
+        assert_eq!(f.identity.sessions(&who).await.unwrap().len(), 2);
+        // The phone with its authenticator is stolen: the holder reports it.
+        f.identity.report_lost(&who, &web()).await.unwrap();
+        for secret in [&phone, &laptop] {
+            assert!(f.identity.authenticate(secret, &web()).await.is_err());
+        }
+        f.clock.advance(Duration::seconds(30));
+        assert!(matches!(
+            f.login(&account, PASSWORD, Some(&f.code(&seed))).await,
+            Err(IdentityError::BadCredentials)
+        ));
+        assert_eq!(
+            f.outcomes(EventKind::IdentityCredentialRevoked).await.len(),
+            1
+        );
+    }
+);
+
+storage_test!(
+    revoking_one_credential_refuses_sessions_that_used_it,
+    |db: Db| async move {
+        let f = fixture(db).await;
+        let (account, seed) = f.active_patient("pat-1", NIN).await;
+        let (secret, _) = f
+            .login(&account, PASSWORD, Some(&f.code(&seed)))
+            .await
+            .unwrap();
+        let totp_id = f
+            .identity
+            .account(&account.id)
+            .await
+            .unwrap()
+            .totp()
+            .unwrap()
+            .0
+            .id
+            .clone();
+        // Revoke behind the service's back (as another node would) and keep the session
+        // record: the session must still be refused, by the credential check.
+        let mut stored = f.identity.account(&account.id).await.unwrap();
+        let version =
+            f.db.get(ACCOUNTS, &account.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .version;
+        for c in &mut stored.credentials {
+            if c.id == totp_id {
+                c.revoked = Some(f.clock.now());
+            }
+        }
+        f.identity.save(&stored, version).await.unwrap();
+        assert!(matches!(
+            f.identity.authenticate(&secret, &web()).await,
+            Err(IdentityError::SessionRefused("credential_revoked"))
+        ));
+        assert!(
+            f.outcomes(EventKind::IdentitySessionRefused)
+                .await
+                .contains(&Outcome::Denied(Token::code("credential_revoked")))
+        );
+    }
+);
+
+storage_test!(
+    blocked_accounts_lose_their_sessions_until_unblocked,
+    |db: Db| async move {
+        let f = fixture(db).await;
+        let (account, seed) = f.active_patient("pat-1", NIN).await;
+        let (secret, _) = f
+            .login(&account, PASSWORD, Some(&f.code(&seed)))
+            .await
+            .unwrap();
+        f.identity
+            .block(
+                &Administrator::Operator,
+                &account.id,
+                "fraud_suspected",
+                &web(),
+            )
+            .await
+            .unwrap();
+        assert!(f.identity.authenticate(&secret, &web()).await.is_err());
+        f.clock.advance(Duration::seconds(30));
+        assert!(matches!(
+            f.login(&account, PASSWORD, Some(&f.code(&seed))).await,
+            Err(IdentityError::Blocked)
+        ));
+        assert!(
+            f.identity
+                .block(&Administrator::Operator, &account.id, "not a code!", &web())
+                .await
+                .is_err()
+        );
+        f.identity
+            .unblock(&Administrator::Operator, &account.id, &web())
+            .await
+            .unwrap();
+        f.clock.advance(Duration::seconds(30));
+        f.login(&account, PASSWORD, Some(&f.code(&seed)))
+            .await
+            .unwrap();
+    }
+);
+
+storage_test!(
+    sessions_expire_when_idle_and_when_old,
+    |db: Db| async move {
+        let f = fixture(db).await;
+        let (account, seed) = f.active_patient("pat-1", NIN).await;
+        let start = f.clock.now();
+        let (secret, _) = f
+            .login(&account, PASSWORD, Some(&f.code(&seed)))
+            .await
+            .unwrap();
+        // Active use keeps it alive...
+        for _ in 0..8 {
+            f.clock.advance(Duration::minutes(14));
+            f.identity.authenticate(&secret, &web()).await.unwrap();
+        }
+        // ... up to the absolute limit of 8 hours.
+        for _ in 0..27 {
+            f.clock.advance(Duration::minutes(14));
+            if f.identity.authenticate(&secret, &web()).await.is_err() {
+                break;
+            }
+        }
+        assert!(f.identity.authenticate(&secret, &web()).await.is_err());
+        let lived = f.clock.now() - start;
+        assert!(lived > Duration::hours(8) && lived <= Duration::hours(8) + Duration::minutes(14));
+        f.clock.advance(Duration::seconds(30));
+        let (idle, _) = f
+            .login(&account, PASSWORD, Some(&f.code(&seed)))
+            .await
+            .unwrap();
+        f.clock.advance(Duration::minutes(16));
+        assert!(matches!(
+            f.identity.authenticate(&idle, &web()).await,
+            Err(IdentityError::NoSession)
+        ));
+        assert!(matches!(
+            f.identity.authenticate("not-a-session", &web()).await,
+            Err(IdentityError::NoSession)
+        ));
+    }
+);
+
+storage_test!(
+    holders_list_and_end_their_own_sessions_only,
+    |db: Db| async move {
+        let f = fixture(db).await;
+        let (marie, seed) = f.active_patient("pat-1", NIN).await;
+        let (paul, paul_seed) = f.active_patient("pat-2", "1981021712345").await;
+        let (s1, who) = f
+            .login(&marie, PASSWORD, Some(&f.code(&seed)))
+            .await
+            .unwrap();
+        f.clock.advance(Duration::seconds(30));
+        let (s2, _) = f
+            .login(&marie, PASSWORD, Some(&f.code(&seed)))
+            .await
+            .unwrap();
+        let (_, paul_who) = f
+            .login(&paul, PASSWORD, Some(&f.code(&paul_seed)))
+            .await
+            .unwrap();
+        let sessions = f.identity.sessions(&who).await.unwrap();
+        assert_eq!(sessions.len(), 2);
+        assert!(sessions.iter().all(|s| s.account == marie.id));
+        // Paul cannot end Marie's session.
+        let first = f.identity.authenticate(&s1, &web()).await.unwrap();
+        assert!(matches!(
+            f.identity
+                .end_session(&paul_who, &first.session, &web())
+                .await,
+            Err(IdentityError::NotFound(_))
+        ));
+        f.identity
+            .end_session(&who, &first.session, &web())
+            .await
+            .unwrap();
+        assert!(f.identity.authenticate(&s1, &web()).await.is_err());
+        f.identity.authenticate(&s2, &web()).await.unwrap();
+        f.identity.logout(&s2, &web()).await.unwrap();
+        assert!(f.identity.authenticate(&s2, &web()).await.is_err());
+    }
+);
+
+storage_test!(
+    agents_log_in_with_a_password_at_low_assurance_only,
+    |db: Db| async move {
+        let f = fixture(db).await;
+        assert!(
+            f.identity
+                .create_account(
+                    &Administrator::Operator,
+                    NewAccount {
+                        quality: Quality::Agent,
+                        subject: "agt-1".into(),
+                        national_id: NIN.into()
+                    },
+                    &web()
+                )
+                .await
+                .is_err()
+        );
+        let agent = f
+            .identity
+            .create_agent_account(
+                &Administrator::Operator,
+                "agt-1",
+                NIN,
+                "agent password 1",
+                &web(),
+            )
+            .await
+            .unwrap();
+        assert!(agent.login.starts_with("A-"));
+        let (_, who) = f.login(&agent, "agent password 1", None).await.unwrap();
+        assert_eq!(who.assurance, LevelOfAssurance::Low);
+        // A low-assurance session never reaches the DSP or messaging; refusals are traced.
+        for service in [Service::Dsp, Service::Messaging] {
+            assert!(
+                f.identity
+                    .authorise_service(&who, service, &web())
+                    .await
+                    .is_err()
+            );
+        }
+        f.identity
+            .authorise_service(&who, Service::Directory, &web())
+            .await
+            .unwrap();
+        assert_eq!(f.outcomes(EventKind::IdentityServiceDenied).await.len(), 2);
+    }
+);
+
+storage_test!(
+    a_required_method_change_blocks_logins_after_its_deadline,
+    |db: Db| async move {
+        let f = fixture(db).await;
+        let agent = f
+            .identity
+            .create_agent_account(
+                &Administrator::Operator,
+                "agt-1",
+                NIN,
+                "agent password 1",
+                &web(),
+            )
+            .await
+            .unwrap();
+        let deadline = f.clock.now() + Duration::days(30);
+        f.identity
+            .require_method_change(
+                &Administrator::Operator,
+                &agent.id,
+                CredentialKind::WebAuthn,
+                deadline,
+                &web(),
+            )
+            .await
+            .unwrap();
+        // Before the deadline: still allowed (the notice is shown at login).
+        f.login(&agent, "agent password 1", None).await.unwrap();
+        f.clock.advance(Duration::days(31));
+        assert!(matches!(
+            f.login(&agent, "agent password 1", None).await,
+            Err(IdentityError::MethodChangeOverdue)
+        ));
+        f.identity
+            .unblock(&Administrator::Operator, &agent.id, &web())
+            .await
+            .unwrap();
+        f.login(&agent, "agent password 1", None).await.unwrap();
+    }
+);
+
+storage_test!(
+    a_person_has_one_account_per_quality_and_losing_one_keeps_the_others,
+    |db: Db| async move {
+        let f = fixture(db).await;
+        let (patient, seed) = f.active_patient("pat-1", NIN).await;
+        let agent = f
+            .identity
+            .create_agent_account(
+                &Administrator::Operator,
+                "agt-1",
+                NIN,
+                "agent password 1",
+                &web(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(agent.person, patient.person);
+        assert_ne!(agent.id, patient.id);
+        // A second account for the same entry and quality is refused.
+        assert!(matches!(
+            f.identity
+                .create_agent_account(
+                    &Administrator::Operator,
+                    "agt-1",
+                    NIN,
+                    "agent password 1",
+                    &web()
+                )
+                .await,
+            Err(IdentityError::Conflict(_))
+        ));
+        // Patient credentials do not open the agent account, and the reverse.
+        let mut as_agent = patient.clone();
+        as_agent.quality = Quality::Agent;
+        as_agent.login = agent.login.clone();
+        assert!(
+            f.login(&as_agent, PASSWORD, Some(&f.code(&seed)))
+                .await
+                .is_err()
+        );
+        let (patient_session, patient_who) = f
+            .login(&patient, PASSWORD, Some(&f.code(&seed)))
+            .await
+            .unwrap();
+        let (agent_session, agent_who) = f.login(&agent, "agent password 1", None).await.unwrap();
+        assert_eq!(
+            f.identity.other_qualities(&patient_who).await.unwrap(),
+            vec![Quality::Agent]
+        );
+        assert_eq!(agent_who.quality, Quality::Agent);
+        // The mission ends (PLT-4): the agent account closes, the patient one lives on.
+        assert!(
+            f.identity
+                .close_quality(Quality::Agent, "agt-1", &web())
+                .await
+                .unwrap()
+        );
+        assert!(
+            f.identity
+                .authenticate(&agent_session, &web())
+                .await
+                .is_err()
+        );
+        assert!(matches!(
+            f.login(&agent, "agent password 1", None).await,
+            Err(IdentityError::Closed)
+        ));
+        f.identity
+            .authenticate(&patient_session, &web())
+            .await
+            .unwrap();
+        // A session carries its quality: the patient session is not a professional one.
+        assert!(
+            f.identity
+                .authorise_service(&patient_who, Service::Messaging, &web())
+                .await
+                .is_err()
+        );
+    }
+);
