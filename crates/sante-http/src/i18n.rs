@@ -156,6 +156,116 @@ catalogue! {
     ),
     BackHome => ("Retour à l'accueil", "Zurück zur Startseite", "Back to the home page"),
     NavDirectory => ("Annuaire", "Verzeichnis", "Directory"),
+    NavLogin => ("Se connecter", "Anmelden", "Log in"),
+    NavAccount => ("Mon compte", "Mein Konto", "My account"),
+    NavActivate => ("Activer mon compte", "Konto aktivieren", "Activate my account"),
+    LoginTitle => ("Connexion", "Anmeldung", "Log in"),
+    LoginIntro => (
+        "Choisissez la qualité dans laquelle vous agissez : chaque qualité a son propre compte et ses propres moyens de connexion.",
+        "Wählen Sie die Eigenschaft, in der Sie handeln: Jede Eigenschaft hat ihr eigenes Konto und ihre eigenen Anmeldemittel.",
+        "Choose the quality in which you act: each quality has its own account and its own means of login."
+    ),
+    LoginQuality => ("Qualité", "Eigenschaft", "Quality"),
+    QualityPatient => ("Patient", "Patient", "Patient"),
+    QualityProfessional => ("Professionnel de santé", "Gesundheitsfachkraft", "Health professional"),
+    QualityAgent => ("Acteur de santé", "Akteur des Gesundheitswesens", "Health agent"),
+    LoginName => ("Identifiant", "Benutzerkennung", "Login name"),
+    Password => ("Mot de passe", "Passwort", "Password"),
+    OneTimeCode => ("Code à usage unique (application d'authentification)", "Einmalcode (Authenticator-App)", "One-time code (authenticator application)"),
+    LoginSubmit => ("Se connecter", "Anmelden", "Log in"),
+    LoginFailed => ("Identifiant, mot de passe ou code incorrect.", "Benutzerkennung, Passwort oder Code falsch.", "Wrong login name, password or code."),
+    AccountLocked => (
+        "Trop d'échecs : le compte est verrouillé pour quelques minutes.",
+        "Zu viele Fehlversuche: Das Konto ist für einige Minuten gesperrt.",
+        "Too many failed attempts: the account is locked for a few minutes."
+    ),
+    AccountBlocked => (
+        "Ce compte est bloqué. Contactez le support de la plateforme.",
+        "Dieses Konto ist gesperrt. Wenden Sie sich an den Support der Plattform.",
+        "This account is blocked. Contact the platform's support."
+    ),
+    AccountNotActivated => (
+        "Ce compte n'est pas encore activé : utilisez le code de votre lettre d'activation.",
+        "Dieses Konto ist noch nicht aktiviert: Verwenden Sie den Code Ihres Aktivierungsschreibens.",
+        "This account is not activated yet: use the code of your activation letter."
+    ),
+    AccountClosed => ("Ce compte est fermé.", "Dieses Konto ist geschlossen.", "This account is closed."),
+    MethodChangeOverdue => (
+        "Le changement de moyen de connexion demandé n'a pas été fait à temps : le compte est bloqué jusqu'au changement.",
+        "Der verlangte Wechsel des Anmeldemittels wurde nicht rechtzeitig vorgenommen: Das Konto ist bis zum Wechsel gesperrt.",
+        "The required change of login method was not made in time: the account is blocked until it is."
+    ),
+    ActivateTitle => ("Activer mon compte", "Mein Konto aktivieren", "Activate my account"),
+    ActivateIntro => (
+        "Munissez-vous de votre lettre d'activation et de votre téléphone avec une application d'authentification.",
+        "Halten Sie Ihr Aktivierungsschreiben und Ihr Telefon mit einer Authenticator-App bereit.",
+        "Have your activation letter at hand and your phone with an authenticator application."
+    ),
+    NationalId => ("Matricule national (13 chiffres)", "Nationale Identifikationsnummer (13 Ziffern)", "National identification number (13 digits)"),
+    ActivationCode => ("Code d'activation", "Aktivierungscode", "Activation code"),
+    Email => ("Adresse e-mail personnelle", "Persönliche E-Mail-Adresse", "Personal e-mail address"),
+    PasswordAgain => ("Mot de passe (à nouveau)", "Passwort (Wiederholung)", "Password (again)"),
+    PasswordHint => (
+        "Au moins 12 caractères ; une phrase est plus facile à retenir.",
+        "Mindestens 12 Zeichen; ein Satz ist leichter zu merken.",
+        "At least 12 characters; a sentence is easier to remember."
+    ),
+    AuthenticatorHeading => ("Application d'authentification", "Authenticator-App", "Authenticator application"),
+    AuthenticatorIntro => (
+        "Ajoutez cette clé dans votre application d'authentification, puis saisissez le code qu'elle affiche.",
+        "Fügen Sie diesen Schlüssel in Ihrer Authenticator-App hinzu und geben Sie dann den angezeigten Code ein.",
+        "Add this key to your authenticator application, then enter the code it shows."
+    ),
+    AuthenticatorKey => ("Clé", "Schlüssel", "Key"),
+    ActivateSubmit => ("Activer", "Aktivieren", "Activate"),
+    ActivationFailed => (
+        "Identifiant, matricule ou code d'activation incorrect, ou code expiré.",
+        "Benutzerkennung, Identifikationsnummer oder Aktivierungscode falsch, oder Code abgelaufen.",
+        "Wrong login name, national number or activation code, or the code has expired."
+    ),
+    PasswordRule => (
+        "Le mot de passe doit avoir au moins 12 caractères variés.",
+        "Das Passwort muss mindestens 12 verschiedene Zeichen haben.",
+        "The password must have at least 12 varied characters."
+    ),
+    PasswordsDiffer => ("Les deux mots de passe diffèrent.", "Die beiden Passwörter stimmen nicht überein.", "The two passwords differ."),
+    EmailInvalid => ("L'adresse e-mail n'est pas valide.", "Die E-Mail-Adresse ist ungültig.", "The e-mail address is not valid."),
+    TotpMismatch => (
+        "Le code de l'application ne correspond pas : vérifiez l'heure du téléphone et saisissez le code actuel.",
+        "Der Code der App stimmt nicht: Prüfen Sie die Uhrzeit des Telefons und geben Sie den aktuellen Code ein.",
+        "The application's code does not match: check the phone's clock and enter the current code."
+    ),
+    ActivatedTitle => ("Compte activé", "Konto aktiviert", "Account activated"),
+    ActivatedText => (
+        "Votre compte est actif. Connectez-vous avec votre identifiant, votre mot de passe et le code de votre application.",
+        "Ihr Konto ist aktiv. Melden Sie sich mit Benutzerkennung, Passwort und dem Code Ihrer App an.",
+        "Your account is active. Log in with your login name, your password and your application's code."
+    ),
+    AccountTitle => ("Mon compte", "Mein Konto", "My account"),
+    AccountQuality => ("Connecté en qualité de", "Angemeldet als", "Logged in as"),
+    AccountAssurance => ("Niveau de garantie de la connexion", "Vertrauensniveau der Anmeldung", "Level of assurance of this login"),
+    AssuranceLow => ("faible", "niedrig", "low"),
+    AssuranceSubstantial => ("substantiel", "substanziell", "substantial"),
+    AssuranceHigh => ("élevé", "hoch", "high"),
+    OtherQualities => (
+        "Vous avez aussi un compte dans une autre qualité ; pour agir dans celle-ci, déconnectez-vous et connectez-vous avec ses moyens.",
+        "Sie haben auch ein Konto in einer anderen Eigenschaft; um darin zu handeln, melden Sie sich ab und mit deren Mitteln an.",
+        "You also hold an account in another quality; to act in it, log out and log in with its own means."
+    ),
+    SessionsHeading => ("Sessions ouvertes", "Offene Sitzungen", "Open sessions"),
+    SessionStarted => ("Ouverte le", "Geöffnet am", "Opened"),
+    SessionLastSeen => ("Dernière activité", "Letzte Aktivität", "Last activity"),
+    SessionClient => ("Navigateur", "Browser", "Browser"),
+    SessionCurrent => ("cette session", "diese Sitzung", "this session"),
+    SessionEnd => ("Fermer", "Beenden", "End"),
+    LogoutSubmit => ("Se déconnecter", "Abmelden", "Log out"),
+    LostHeading => ("Moyen de connexion perdu ou volé", "Anmeldemittel verloren oder gestohlen", "Lost or stolen login means"),
+    LostText => (
+        "Signalez-le immédiatement : vos moyens de connexion sont révoqués et toutes vos sessions fermées. Une nouvelle lettre d'activation vous sera envoyée.",
+        "Melden Sie es sofort: Ihre Anmeldemittel werden widerrufen und alle Sitzungen beendet. Sie erhalten ein neues Aktivierungsschreiben.",
+        "Report it at once: your login means are revoked and every session ended. A new activation letter will be sent to you."
+    ),
+    LostSubmit => ("Révoquer mes moyens de connexion", "Meine Anmeldemittel widerrufen", "Revoke my login means"),
     DirectoryIntro => (
         "L'annuaire national des professionnels de santé autorisés à exercer. Recherchez par nom, profession ou localité.",
         "Das nationale Verzeichnis der zur Berufsausübung zugelassenen Gesundheitsfachkräfte. Suchen Sie nach Name, Beruf oder Ort.",

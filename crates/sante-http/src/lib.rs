@@ -8,6 +8,7 @@
 //! Architecture invariant: never depends on `sante-store`. Data is reached through
 //! service APIs that decide access; this crate only knows HTTP.
 
+mod account;
 pub mod csrf;
 mod directory_page;
 mod error;
@@ -83,6 +84,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     metrics: metrics::Metrics,
     directory: Option<sante_directory::Directory>,
+    identity: Option<sante_identity::Identity>,
     service_clients: Vec<fhir::ServiceClient>,
 }
 
@@ -103,6 +105,7 @@ impl HttpState {
                 clock,
                 metrics: metrics::Metrics::default(),
                 directory: None,
+                identity: None,
                 service_clients: Vec::new(),
             }),
         }
@@ -126,6 +129,17 @@ impl HttpState {
     }
 }
 
+impl HttpState {
+    /// Serves the account pages (login, activation, sessions) with `identity`.
+    /// Without one, login is unavailable and no page has a session.
+    pub fn with_identity(mut self, identity: sante_identity::Identity) -> HttpState {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.identity = Some(identity);
+        }
+        self
+    }
+}
+
 /// The peer of the connection, set by [`HttpsHandler`].
 #[derive(Debug, Clone, Copy)]
 pub struct Peer(pub SocketAddr);
@@ -140,6 +154,18 @@ pub fn router(state: HttpState) -> Router {
         .route("/", get(home))
         .route("/lang", post(switch_language))
         .route("/directory", get(directory_page::search_page))
+        .route(
+            "/login",
+            get(account::login_page).post(account::login_submit),
+        )
+        .route(
+            "/activate",
+            get(account::activate_page).post(account::activate_submit),
+        )
+        .route("/account", get(account::account_page))
+        .route("/account/sessions/end", post(account::end_session))
+        .route("/account/lost", post(account::report_lost))
+        .route("/logout", post(account::logout))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))

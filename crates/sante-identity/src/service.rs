@@ -1204,7 +1204,7 @@ impl Identity {
 }
 
 /// A plausible personal e-mail address (the confirmation mail proves it works).
-fn valid_email(email: &str) -> bool {
+pub fn valid_email(email: &str) -> bool {
     let Some((local, domain)) = email.rsplit_once('@') else {
         return false;
     };

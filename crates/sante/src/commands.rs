@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::platform::{self, open_storage, trace_cli};
 use crate::progress;
 
-fn load(path: &Path) -> anyhow::Result<Config> {
+pub fn load(path: &Path) -> anyhow::Result<Config> {
     Config::load(path, std::env::vars())
 }
 
@@ -199,6 +199,7 @@ pub async fn demo(dir: &Path, listen: std::net::SocketAddr) -> anyhow::Result<Ex
     let token_file = crate::directory_cmd::demo_service_client(dir)?;
     let config = load(&config_path)?;
     let demo = crate::directory_cmd::load_demo(&config).await?;
+    let logins = crate::account_cmd::demo_logins(&config).await?;
     serve_config(&config, |running| {
         let url = portal_url(&config, running);
         println!("Sante demo is running. Stop it with Ctrl-C.");
@@ -235,7 +236,8 @@ pub async fn demo(dir: &Path, listen: std::net::SocketAddr) -> anyhow::Result<Ex
             config.path(Path::new("tls/ca.crt")).display(),
             token_file.display()
         );
-        println!("Demo logins: none yet; accounts arrive with the identity work (issue 6).");
+        println!("Demo logins (log in at {url}/login, your account at {url}/account):");
+        print!("{logins}");
     })
     .await
 }

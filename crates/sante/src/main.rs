@@ -4,6 +4,7 @@
 //! together and runs them. It holds no business logic: everything it calls lives in a
 //! library crate with its own tests (see ARCHITECTURE.md).
 
+mod account_cmd;
 mod bench;
 mod commands;
 mod config;
@@ -84,6 +85,11 @@ enum Command {
         /// Where to write the rejection report (default: FILE.rejections.csv).
         #[arg(long)]
         report: Option<PathBuf>,
+    },
+    /// Accounts: activation letters, agents' accounts, block and unblock.
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
     },
     /// Directory tools: synthetic registers and identity-matching scores.
     Directory {
@@ -183,6 +189,40 @@ enum DirectoryCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum AccountCommand {
+    /// Create a pending account for a patient or a professional and print its
+    /// activation letter (login name, one-time code, expiry).
+    Create {
+        /// `patient` or `professional`.
+        quality: String,
+        /// The person's 13-digit national identification number.
+        #[arg(long)]
+        national_id: String,
+        /// The professional's directory identifier (professionals only).
+        #[arg(long)]
+        subject: Option<String>,
+    },
+    /// Create an agent's account, active, with a generated password printed once.
+    CreateAgent {
+        /// The agent's directory identifier.
+        #[arg(long)]
+        subject: String,
+    },
+    /// Block an account: every session ends at once.
+    Block {
+        #[arg(long)]
+        quality: String,
+        login: String,
+    },
+    /// Unblock an account (also lifts a lock-out and waives an overdue method change).
+    Unblock {
+        #[arg(long)]
+        quality: String,
+        login: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum KeysCommand {
     /// Add a new primary master key and re-wrap every data key under it.
     Rotate,
@@ -256,6 +296,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             report,
         } => directory_cmd::import(&cli.config, &register, &file, &format, report.as_deref()).await,
+        Command::Account { command } => match command {
+            AccountCommand::Create {
+                quality,
+                national_id,
+                subject,
+            } => account_cmd::create(&cli.config, &quality, &national_id, subject.as_deref()).await,
+            AccountCommand::CreateAgent { subject } => {
+                account_cmd::create_agent(&cli.config, &subject).await
+            }
+            AccountCommand::Block { quality, login } => {
+                account_cmd::set_blocked(&cli.config, &quality, &login, true).await
+            }
+            AccountCommand::Unblock { quality, login } => {
+                account_cmd::set_blocked(&cli.config, &quality, &login, false).await
+            }
+        },
         Command::Directory { command } => match command {
             DirectoryCommand::Generate {
                 people,

@@ -168,6 +168,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let audit = open_audit(config, &storage, clock.clone()).await?;
     let directory =
         sante_directory::Directory::new(storage.db.clone(), Arc::new(audit.clone()), clock.clone());
+    let identity =
+        sante_identity::Identity::new(storage.db.clone(), Arc::new(audit.clone()), clock.clone());
 
     let cert = std::fs::read(config.path(&config.server.tls_cert))
         .with_context(|| "key `server.tls_cert`: cannot read the certificate chain")?;
@@ -205,6 +207,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         clock.clone(),
     )
     .with_directory(directory.clone())
+    .with_identity(identity)
     .with_service_clients(service_clients(config)?);
     let handler = sante_http::HttpsHandler::new(sante_http::router(http_state));
     let mut tasks = Vec::new();

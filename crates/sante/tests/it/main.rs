@@ -10,6 +10,7 @@
     clippy::zombie_processes
 )]
 
+mod accounts;
 mod cli;
 mod directory;
 mod fhir;

@@ -1,0 +1,571 @@
+//! The portal's account pages: login, activation, the holder's account (sessions,
+//! logout, lost credentials). The session cookie is read in one place,
+//! [`authenticated`], which asks the identity service to check it at every request.
+
+use askama::Template;
+use axum::extract::{Request, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use sante_audit::{EventKind, Outcome, Source, Token};
+use sante_identity::{Activation, Authenticated, IdentityError, PasswordLogin, secrets};
+use sante_types::{LevelOfAssurance, Quality};
+
+use crate::csrf::{CsrfForm, read_cookie};
+use crate::i18n::{Lang, Msg};
+use crate::{Caller, HttpError, HttpState, language, layout, trace, with_cookie};
+
+/// The session cookie: `__Host-` (Secure, Path=/, no Domain) so that no other origin,
+/// not even a sibling subdomain, can set or read it; HttpOnly and SameSite=Strict.
+pub const SESSION_COOKIE: &str = "__Host-sante-session";
+/// Its name without `Secure`, for a deployment that terminates TLS elsewhere in tests.
+pub const SESSION_COOKIE_INSECURE: &str = "sante-session";
+
+fn session_cookie_name(state: &HttpState) -> &'static str {
+    if state.inner.config.cookie_secure {
+        SESSION_COOKIE
+    } else {
+        SESSION_COOKIE_INSECURE
+    }
+}
+
+fn set_session_cookie(state: &HttpState, value: Option<&str>) -> Option<HeaderValue> {
+    let name = session_cookie_name(state);
+    let secure = if state.inner.config.cookie_secure {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = match value {
+        Some(v) => format!("{name}={v}; Path=/{secure}; HttpOnly; SameSite=Strict"),
+        None => format!("{name}=; Path=/{secure}; HttpOnly; SameSite=Strict; Max-Age=0"),
+    };
+    HeaderValue::from_str(&cookie).ok()
+}
+
+fn source(caller: &Caller) -> Source {
+    Source {
+        ip: caller.ip,
+        request_id: caller.request_id.clone(),
+        channel: Token::new("https").ok(),
+    }
+}
+
+/// The person behind the request's session cookie, checked now by the identity
+/// service (account state, credentials, timeouts); `None` without a valid session.
+pub async fn authenticated(
+    state: &HttpState,
+    headers: &HeaderMap,
+    caller: &Caller,
+) -> Result<Option<Authenticated>, HttpError> {
+    let Some(identity) = state.inner.identity.as_ref() else {
+        return Ok(None);
+    };
+    let Some(secret) = read_cookie(headers, session_cookie_name(state)) else {
+        return Ok(None);
+    };
+    match identity.authenticate(secret, &source(caller)).await {
+        Ok(who) => Ok(Some(who)),
+        Err(
+            IdentityError::NoSession
+            | IdentityError::SessionRefused(_)
+            | IdentityError::NotFound(_),
+        ) => Ok(None),
+        Err(e) => Err(HttpError::Unavailable(e.to_string())),
+    }
+}
+
+const QUALITIES: [(&str, Msg); 3] = [
+    ("patient", Msg::QualityPatient),
+    ("professional", Msg::QualityProfessional),
+    ("agent", Msg::QualityAgent),
+];
+
+fn parse_quality(code: &str) -> Option<Quality> {
+    match code {
+        "patient" => Some(Quality::Patient),
+        "professional" => Some(Quality::Professional),
+        "agent" => Some(Quality::Agent),
+        _ => None,
+    }
+}
+
+fn quality_label(q: Quality) -> Msg {
+    match q {
+        Quality::Patient => Msg::QualityPatient,
+        Quality::Professional => Msg::QualityProfessional,
+        Quality::Agent => Msg::QualityAgent,
+    }
+}
+
+fn assurance_label(l: LevelOfAssurance) -> Msg {
+    match l {
+        LevelOfAssurance::Low => Msg::AssuranceLow,
+        LevelOfAssurance::Substantial => Msg::AssuranceSubstantial,
+        LevelOfAssurance::High => Msg::AssuranceHigh,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    lang: Lang,
+    csrf: &'a str,
+    next: &'a str,
+    active: &'a str,
+    languages: [Lang; 3],
+    qualities: [(&'static str, Msg); 3],
+    quality: &'a str,
+    login: &'a str,
+    error: Option<Msg>,
+}
+
+#[derive(Template)]
+#[template(path = "activate.html")]
+struct ActivatePage<'a> {
+    lang: Lang,
+    csrf: &'a str,
+    next: &'a str,
+    active: &'a str,
+    languages: [Lang; 3],
+    login: &'a str,
+    email: &'a str,
+    seed: &'a str,
+    uri: &'a str,
+    error: Option<Msg>,
+}
+
+#[derive(Template)]
+#[template(path = "activated.html")]
+struct ActivatedPage<'a> {
+    lang: Lang,
+    csrf: &'a str,
+    next: &'a str,
+    active: &'a str,
+    languages: [Lang; 3],
+    login: &'a str,
+}
+
+struct SessionRow {
+    id: String,
+    started: String,
+    last_seen: String,
+    client: String,
+    current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage<'a> {
+    lang: Lang,
+    csrf: &'a str,
+    next: &'a str,
+    active: &'a str,
+    languages: [Lang; 3],
+    login: &'a str,
+    quality: Msg,
+    quality_code: &'a str,
+    assurance: Msg,
+    assurance_code: &'a str,
+    other_qualities: bool,
+    sessions: Vec<SessionRow>,
+}
+
+fn render(template: impl Template, status: StatusCode, layout: &crate::pages::Layout) -> Response {
+    match template.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => HttpError::Internal(e.to_string()).page(layout),
+    }
+}
+
+fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+pub async fn login_page(State(state): State<HttpState>, req: Request) -> Response {
+    let headers = req.headers();
+    let caller = Caller::from(req.extensions());
+    let lang = language(&state, headers);
+    let (layout, cookie) = layout(&state, headers, lang, "/login", "account");
+    if let Err(e) = trace(
+        &state,
+        &caller,
+        EventKind::PortalPageViewed,
+        "/login",
+        Outcome::Success,
+    )
+    .await
+    {
+        return with_cookie(&state, e.page(&layout), cookie);
+    }
+    let page = LoginPage {
+        lang,
+        csrf: &layout.csrf,
+        next: &layout.next,
+        active: layout.active,
+        languages: Lang::ALL,
+        qualities: QUALITIES,
+        quality: "patient",
+        login: "",
+        error: None,
+    };
+    with_cookie(&state, render(page, StatusCode::OK, &layout), cookie)
+}
+
+#[derive(serde::Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    quality: String,
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    code: String,
+}
+
+fn client_description(headers: &HeaderMap) -> String {
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    // The browser family only: a full user agent string is a fingerprint.
+    ["Edg/", "Firefox/", "Chrome/", "Safari/"]
+        .iter()
+        .find(|b| agent.contains(*b))
+        .map(|b| b.trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| "other".to_owned())
+}
+
+pub async fn login_submit(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    extensions: http::Extensions,
+    CsrfForm(form): CsrfForm<LoginForm>,
+) -> Response {
+    let caller = Caller::from(&extensions);
+    let lang = language(&state, &headers);
+    let (layout, cookie) = layout(&state, &headers, lang, "/login", "account");
+    let respond = |res: Response| with_cookie(&state, res, cookie.clone());
+    let Some(identity) = state.inner.identity.as_ref() else {
+        return respond(HttpError::Unavailable("no identity service".into()).page(&layout));
+    };
+    let Some(quality) = parse_quality(&form.quality) else {
+        return respond(HttpError::BadRequest.page(&layout));
+    };
+    if form.login.len() > 40 || form.password.len() > 1024 || form.code.len() > 12 {
+        return respond(HttpError::BadRequest.page(&layout));
+    }
+    let code = form.code.trim();
+    let login = PasswordLogin {
+        login: &form.login,
+        quality,
+        password: &form.password,
+        totp_code: Some(code).filter(|c| !c.is_empty()),
+        client: &client_description(&headers),
+    };
+    let error = match identity.login_password(&login, &source(&caller)).await {
+        Ok((secret, _)) => {
+            let mut res = see_other("/account");
+            if let Some(v) = set_session_cookie(&state, Some(&secret)) {
+                res.headers_mut().append(header::SET_COOKIE, v);
+            }
+            return respond(res);
+        }
+        Err(IdentityError::BadCredentials) => Msg::LoginFailed,
+        Err(IdentityError::Locked(_)) => Msg::AccountLocked,
+        Err(IdentityError::Blocked) => Msg::AccountBlocked,
+        Err(IdentityError::NotActivated) => Msg::AccountNotActivated,
+        Err(IdentityError::Closed) => Msg::AccountClosed,
+        Err(IdentityError::MethodChangeOverdue) => Msg::MethodChangeOverdue,
+        Err(e) => return respond(HttpError::Unavailable(e.to_string()).page(&layout)),
+    };
+    let page = LoginPage {
+        lang,
+        csrf: &layout.csrf,
+        next: &layout.next,
+        active: layout.active,
+        languages: Lang::ALL,
+        qualities: QUALITIES,
+        quality: &form.quality,
+        login: form.login.trim(),
+        error: Some(error),
+    };
+    respond(render(page, StatusCode::UNAUTHORIZED, &layout))
+}
+
+pub async fn activate_page(State(state): State<HttpState>, req: Request) -> Response {
+    let headers = req.headers();
+    let caller = Caller::from(req.extensions());
+    let lang = language(&state, headers);
+    let (layout, cookie) = layout(&state, headers, lang, "/activate", "account");
+    if let Err(e) = trace(
+        &state,
+        &caller,
+        EventKind::PortalPageViewed,
+        "/activate",
+        Outcome::Success,
+    )
+    .await
+    {
+        return with_cookie(&state, e.page(&layout), cookie);
+    }
+    let seed = secrets::new_totp_secret();
+    let uri = secrets::otpauth_uri(&seed, "activation");
+    let page = ActivatePage {
+        lang,
+        csrf: &layout.csrf,
+        next: &layout.next,
+        active: layout.active,
+        languages: Lang::ALL,
+        login: "",
+        email: "",
+        seed: &seed,
+        uri: &uri,
+        error: None,
+    };
+    with_cookie(&state, render(page, StatusCode::OK, &layout), cookie)
+}
+
+#[derive(serde::Deserialize)]
+pub struct ActivateForm {
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    national_id: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_again: String,
+    #[serde(default)]
+    totp_seed: String,
+    #[serde(default)]
+    totp_code: String,
+}
+
+pub async fn activate_submit(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    extensions: http::Extensions,
+    CsrfForm(form): CsrfForm<ActivateForm>,
+) -> Response {
+    let caller = Caller::from(&extensions);
+    let lang = language(&state, &headers);
+    let (layout, cookie) = layout(&state, &headers, lang, "/activate", "account");
+    let respond = |res: Response| with_cookie(&state, res, cookie.clone());
+    let Some(identity) = state.inner.identity.as_ref() else {
+        return respond(HttpError::Unavailable("no identity service".into()).page(&layout));
+    };
+    // The seed comes back from our own page; anything else is a forged form.
+    let seed_ok = (16..=64).contains(&form.totp_seed.len())
+        && form
+            .totp_seed
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b));
+    if !seed_ok || form.login.len() > 40 || form.code.len() > 30 || form.national_id.len() > 20 {
+        return respond(HttpError::BadRequest.page(&layout));
+    }
+    let problem = if secrets::check_password_policy(&form.password).is_err() {
+        Some(Msg::PasswordRule)
+    } else if form.password != form.password_again {
+        Some(Msg::PasswordsDiffer)
+    } else if !sante_identity::service::valid_email(form.email.trim()) {
+        Some(Msg::EmailInvalid)
+    } else {
+        None
+    };
+    let error = match problem {
+        Some(msg) => msg,
+        None => {
+            let activation = Activation {
+                login: &form.login,
+                national_id: &form.national_id,
+                code: &form.code,
+                email: &form.email,
+                password: &form.password,
+                totp_seed: &form.totp_seed,
+                totp_code: &form.totp_code,
+            };
+            match identity.activate(&activation, &source(&caller)).await {
+                Ok(account) => {
+                    let page = ActivatedPage {
+                        lang,
+                        csrf: &layout.csrf,
+                        next: &layout.next,
+                        active: layout.active,
+                        languages: Lang::ALL,
+                        login: &account.login,
+                    };
+                    return respond(render(page, StatusCode::OK, &layout));
+                }
+                Err(IdentityError::BadActivation) => Msg::ActivationFailed,
+                Err(IdentityError::Invalid(_)) => Msg::TotpMismatch,
+                Err(e) => return respond(HttpError::Unavailable(e.to_string()).page(&layout)),
+            }
+        }
+    };
+    let uri = secrets::otpauth_uri(&form.totp_seed, "activation");
+    let page = ActivatePage {
+        lang,
+        csrf: &layout.csrf,
+        next: &layout.next,
+        active: layout.active,
+        languages: Lang::ALL,
+        login: form.login.trim(),
+        email: form.email.trim(),
+        seed: &form.totp_seed,
+        uri: &uri,
+        error: Some(error),
+    };
+    respond(render(page, StatusCode::BAD_REQUEST, &layout))
+}
+
+pub async fn account_page(State(state): State<HttpState>, req: Request) -> Response {
+    let headers = req.headers();
+    let caller = Caller::from(req.extensions());
+    let lang = language(&state, headers);
+    let (layout, cookie) = layout(&state, headers, lang, "/account", "account");
+    let respond = |res: Response| with_cookie(&state, res, cookie.clone());
+    let who = match authenticated(&state, headers, &caller).await {
+        Ok(Some(who)) => who,
+        Ok(None) => return respond(see_other("/login")),
+        Err(e) => return respond(e.page(&layout)),
+    };
+    let Some(identity) = state.inner.identity.as_ref() else {
+        return respond(see_other("/login"));
+    };
+    let (sessions, others) = match (
+        identity.sessions(&who).await,
+        identity.other_qualities(&who).await,
+    ) {
+        (Ok(s), Ok(o)) => (s, o),
+        (Err(e), _) | (_, Err(e)) => {
+            return respond(HttpError::Unavailable(e.to_string()).page(&layout));
+        }
+    };
+    let when = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    let page = AccountPage {
+        lang,
+        csrf: &layout.csrf,
+        next: &layout.next,
+        active: layout.active,
+        languages: Lang::ALL,
+        login: &who.login,
+        quality: quality_label(who.quality),
+        quality_code: who.quality.as_str(),
+        assurance: assurance_label(who.assurance),
+        assurance_code: who.assurance.as_str(),
+        other_qualities: !others.is_empty(),
+        sessions: sessions
+            .into_iter()
+            .map(|s| SessionRow {
+                current: s.id == who.session,
+                id: s.id,
+                started: when(s.created),
+                last_seen: when(s.last_seen),
+                client: s.client,
+            })
+            .collect(),
+    };
+    let mut res = render(page, StatusCode::OK, &layout);
+    // Account pages are personal: never cached anywhere.
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    respond(res)
+}
+
+#[derive(serde::Deserialize)]
+pub struct EndSessionForm {
+    #[serde(default)]
+    session: String,
+}
+
+pub async fn end_session(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    extensions: http::Extensions,
+    CsrfForm(form): CsrfForm<EndSessionForm>,
+) -> Response {
+    holder_action(&state, &headers, &extensions, |identity, who, source| {
+        let session = form.session.clone();
+        Box::pin(async move { identity.end_session(&who, &session, &source).await })
+    })
+    .await
+}
+
+#[derive(serde::Deserialize)]
+pub struct EmptyForm {}
+
+pub async fn report_lost(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    extensions: http::Extensions,
+    CsrfForm(_): CsrfForm<EmptyForm>,
+) -> Response {
+    holder_action(&state, &headers, &extensions, |identity, who, source| {
+        Box::pin(async move { identity.report_lost(&who, &source).await })
+    })
+    .await
+}
+
+pub async fn logout(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    extensions: http::Extensions,
+    CsrfForm(_): CsrfForm<EmptyForm>,
+) -> Response {
+    let caller = Caller::from(&extensions);
+    let lang = language(&state, &headers);
+    let (layout, cookie) = layout(&state, &headers, lang, "/", "account");
+    if let (Some(identity), Some(secret)) = (
+        state.inner.identity.as_ref(),
+        read_cookie(&headers, session_cookie_name(&state)),
+    ) && let Err(e) = identity.logout(secret, &source(&caller)).await
+    {
+        return with_cookie(
+            &state,
+            HttpError::Unavailable(e.to_string()).page(&layout),
+            cookie,
+        );
+    }
+    let mut res = see_other("/login");
+    if let Some(v) = set_session_cookie(&state, None) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    with_cookie(&state, res, cookie)
+}
+
+type ActionFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), IdentityError>> + Send>>;
+
+/// An action of a logged-in holder on his own account; back to the account page.
+async fn holder_action<F>(
+    state: &HttpState,
+    headers: &HeaderMap,
+    extensions: &http::Extensions,
+    action: F,
+) -> Response
+where
+    F: FnOnce(sante_identity::Identity, Authenticated, Source) -> ActionFuture,
+{
+    let caller = Caller::from(extensions);
+    let lang = language(state, headers);
+    let (layout, cookie) = layout(state, headers, lang, "/account", "account");
+    let respond = |res: Response| with_cookie(state, res, cookie.clone());
+    let who = match authenticated(state, headers, &caller).await {
+        Ok(Some(who)) => who,
+        Ok(None) => return respond(see_other("/login")),
+        Err(e) => return respond(e.page(&layout)),
+    };
+    let Some(identity) = state.inner.identity.clone() else {
+        return respond(see_other("/login"));
+    };
+    match action(identity, who, source(&caller)).await {
+        Ok(()) => respond(see_other("/account")),
+        Err(IdentityError::NotFound(_)) => respond(HttpError::NotFound.page(&layout)),
+        Err(e) => respond(HttpError::Unavailable(e.to_string()).page(&layout)),
+    }
+}

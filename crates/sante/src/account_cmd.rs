@@ -1,0 +1,354 @@
+//! `sante account ...`: the operator's account actions, and the demo's ready-made
+//! logins.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use sante_audit::{Source, Token};
+use sante_directory::Request;
+use sante_directory::service::PatientQuery;
+use sante_identity::{Administrator, Identity, NewAccount, secrets};
+use sante_types::Quality;
+
+use crate::commands::load;
+use crate::config::Config;
+use crate::directory_cmd::open_directory;
+use crate::platform::{self, Storage, open_storage};
+
+fn cli_source() -> Source {
+    Source {
+        channel: Token::new("cli").ok(),
+        ..Source::default()
+    }
+}
+
+async fn open(
+    config: &Config,
+) -> anyhow::Result<(
+    Storage,
+    sante_directory::Directory,
+    Identity,
+    sante_audit::AuditLog,
+)> {
+    let storage = open_storage(config, platform::clock()).await?;
+    platform::migrate_traced(config, &storage).await?;
+    let (directory, audit) = open_directory(config, &storage).await?;
+    let identity = Identity::new(
+        storage.db.clone(),
+        Arc::new(audit.clone()),
+        platform::clock(),
+    );
+    Ok((storage, directory, identity, audit))
+}
+
+/// `sante account create patient|professional --national-id N`: a pending account
+/// for the person's directory entry of that quality, and the content of the activation
+/// letter (login name, one-time code, expiry).
+pub async fn create(
+    config_path: &Path,
+    quality: &str,
+    national_id: &str,
+    subject: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let quality = match quality {
+        "patient" => Quality::Patient,
+        "professional" => Quality::Professional,
+        "agent" => anyhow::bail!(
+            "agents' accounts are created active: use `sante account create-agent --subject ID`"
+        ),
+        other => anyhow::bail!("QUALITY: {other:?} is not `patient` or `professional`"),
+    };
+    let nin = sante_directory::nin::NationalId::parse(national_id)
+        .map_err(|e| anyhow::anyhow!("--national-id: {e}"))?;
+    let config = load(config_path)?;
+    let (storage, directory, identity, audit) = open(&config).await?;
+    let subject = match quality {
+        Quality::Patient => directory
+            .search_patients(
+                &Request::operator(),
+                &PatientQuery {
+                    national_id: Some(nin.as_str().to_owned()),
+                    ..PatientQuery::default()
+                },
+                None,
+                2,
+            )
+            .await?
+            .items
+            .into_iter()
+            .next()
+            .map(|p| p.id),
+        _ => {
+            let id = subject.context("--subject: give the professional's directory identifier")?;
+            let p = directory
+                .professional(id)
+                .await
+                .with_context(|| format!("--subject: no professional entry {id:?}"))?;
+            if p.national_id
+                .as_ref()
+                .is_some_and(|n| n.as_str() != nin.as_str())
+            {
+                anyhow::bail!("--national-id: not the number of the professional entry {id:?}");
+            }
+            Some(p.id)
+        }
+    }
+    .with_context(|| {
+        format!(
+            "--national-id: no {} entry in the directory has this number",
+            quality.as_str()
+        )
+    })?;
+    let letter = identity
+        .create_account(
+            &Administrator::Operator,
+            NewAccount {
+                quality,
+                subject,
+                national_id: nin.as_str().to_owned(),
+            },
+            &cli_source(),
+        )
+        .await?;
+    println!("Activation letter for a {} account", quality.as_str());
+    println!("  login name:      {}", letter.account.login);
+    println!("  activation code: {}", letter.code.as_str());
+    println!("  valid until:     {}", letter.expires.format("%Y-%m-%d"));
+    println!(
+        "  activate at:     {}/activate",
+        config.server.public_url.trim_end_matches('/')
+    );
+    audit.close().await;
+    storage.db.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sante account create-agent --subject ID`: an active agent account with a
+/// generated password, printed once.
+pub async fn create_agent(config_path: &Path, subject: &str) -> anyhow::Result<ExitCode> {
+    let config = load(config_path)?;
+    let (storage, directory, identity, audit) = open(&config).await?;
+    let agent = directory
+        .agent(subject)
+        .await
+        .with_context(|| format!("--subject: no agent entry {subject:?} in the directory"))?;
+    let password = generated_password();
+    let account = identity
+        .create_agent_account(
+            &Administrator::Operator,
+            &agent.id,
+            agent
+                .national_id
+                .as_ref()
+                .map(|n| n.as_str())
+                .unwrap_or(&agent.id),
+            &password,
+            &cli_source(),
+        )
+        .await?;
+    println!("Agent account created (active)");
+    println!("  login name: {}", account.login);
+    println!("  password:   {password}   (shown once; give it to the agent personally)");
+    audit.close().await;
+    storage.db.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sante account block|unblock LOGIN`.
+pub async fn set_blocked(
+    config_path: &Path,
+    quality: &str,
+    login: &str,
+    blocked: bool,
+) -> anyhow::Result<ExitCode> {
+    let quality = match quality {
+        "patient" => Quality::Patient,
+        "professional" => Quality::Professional,
+        "agent" => Quality::Agent,
+        other => anyhow::bail!("--quality: {other:?} is not patient, professional or agent"),
+    };
+    let config = load(config_path)?;
+    let (storage, _, identity, audit) = open(&config).await?;
+    let account = identity
+        .account_by_login(login, quality)
+        .await?
+        .with_context(|| format!("LOGIN: no {} account {login:?}", quality.as_str()))?;
+    if blocked {
+        identity
+            .block(
+                &Administrator::Operator,
+                &account.id,
+                "operator_block",
+                &cli_source(),
+            )
+            .await?;
+        println!("{login}: blocked; every session ended");
+    } else {
+        identity
+            .unblock(&Administrator::Operator, &account.id, &cli_source())
+            .await?;
+        println!("{login}: unblocked");
+    }
+    audit.close().await;
+    storage.db.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn generated_password() -> String {
+    // 4 groups of 5 from the letter alphabet: about 100 bits, easy to type.
+    let code = secrets::activation_code();
+    let more = secrets::activation_code();
+    format!("{}-{}", code.as_str(), &more[..4]).to_lowercase()
+}
+
+/// The demo's logins, created once and kept (0600) beside the data so that a second
+/// `sante demo` prints the same ones.
+pub async fn demo_logins(config: &Config) -> anyhow::Result<String> {
+    let file = config.path(Path::new("demo-logins.txt"));
+    if let Ok(text) = std::fs::read_to_string(&file) {
+        return Ok(text);
+    }
+    let (storage, directory, identity, audit) = open(config).await?;
+    let clock = platform::clock();
+    let req = Request::operator();
+    let patient = directory
+        .search_patients(
+            &req,
+            &PatientQuery {
+                family: Some("schmit".into()),
+                ..PatientQuery::default()
+            },
+            None,
+            1,
+        )
+        .await?
+        .items
+        .into_iter()
+        .next()
+        .context("the demo directory has no patient to give an account to")?;
+    if identity
+        .account_of(Quality::Patient, &patient.id)
+        .await?
+        .is_some()
+    {
+        audit.close().await;
+        storage.db.close().await;
+        return Ok(format!(
+            "  the demo accounts were created earlier, but {} with their logins is gone\n",
+            file.display()
+        ));
+    }
+    if let Some(parent) = file.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let nin = patient
+        .national_id
+        .as_ref()
+        .map(|n| n.as_str().to_owned())
+        .context("the demo patient has no national number")?;
+    let letter = identity
+        .create_account(
+            &Administrator::Operator,
+            NewAccount {
+                quality: Quality::Patient,
+                subject: patient.id.clone(),
+                national_id: nin.clone(),
+            },
+            &cli_source(),
+        )
+        .await?;
+    let password = generated_password();
+    let seed = secrets::new_totp_secret();
+    let unix = u64::try_from(clock.now().timestamp()).unwrap_or_default();
+    let code = secrets::totp_code(&seed, unix).context("TOTP")?;
+    identity
+        .activate(
+            &sante_identity::Activation {
+                login: &letter.account.login,
+                national_id: &nin,
+                code: &letter.code,
+                email: "demo.patient@example.lu",
+                password: &password,
+                totp_seed: &seed,
+                totp_code: &code,
+            },
+            &cli_source(),
+        )
+        .await?;
+    // A second patient left pending, to try the activation page.
+    let pending = directory
+        .search_patients(
+            &req,
+            &PatientQuery {
+                family: Some("ferreira".into()),
+                ..PatientQuery::default()
+            },
+            None,
+            1,
+        )
+        .await?
+        .items
+        .into_iter()
+        .next();
+    let mut pending_text = String::new();
+    if let Some(p) = pending
+        && let Some(n) = p.national_id.as_ref()
+    {
+        let letter = identity
+            .create_account(
+                &Administrator::Operator,
+                NewAccount {
+                    quality: Quality::Patient,
+                    subject: p.id.clone(),
+                    national_id: n.as_str().to_owned(),
+                },
+                &cli_source(),
+            )
+            .await?;
+        pending_text = format!(
+            "  patient to activate (/activate): login {}, national number {}, activation code {}\n",
+            letter.account.login,
+            n.as_str(),
+            letter.code.as_str()
+        );
+    }
+    let agent_password = generated_password();
+    let agent = identity
+        .create_agent_account(
+            &Administrator::Operator,
+            "agent-iv-1",
+            "agent-iv-1",
+            &agent_password,
+            &cli_source(),
+        )
+        .await?;
+    let text = format!(
+        "  patient (password + one-time code, substantial): login {}, password {password}\n    \
+         authenticator key {seed}\n    otpauth URI {}\n{pending_text}  \
+         identity-vigilance agent (password, low): login {}, password {agent_password}\n  \
+         professional, administrator: with certificates and WebAuthn (issue 6, not yet)\n",
+        letter.account.login,
+        secrets::otpauth_uri(&seed, &letter.account.login),
+        agent.login,
+    );
+    write_private(&file, &text)?;
+    audit.close().await;
+    storage.db.close().await;
+    Ok(text)
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}

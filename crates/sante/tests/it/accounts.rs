@@ -1,0 +1,351 @@
+//! Accounts end to end, in Chromium against the real binary: an activation letter
+//! from the operator's command, activation on the portal with an authenticator, login
+//! with password and one-time code, the account page, logout; the demo's agent login,
+//! lock-out, and a block that refuses the session at its very next request.
+
+use std::time::Duration;
+
+use sante_identity::secrets;
+use sante_testkit::Browser;
+
+use crate::harness::*;
+
+/// The time the server reads too: the test's authenticator shows the code of now.
+fn unix_now() -> u64 {
+    use sante_types::Clock;
+    sante_types::SystemClock.now().timestamp() as u64
+}
+
+/// The value after `label` on the first line of `text` that contains it.
+fn field(text: &str, label: &str) -> String {
+    text.lines()
+        .find_map(|l| l.split_once(label).map(|(_, v)| v))
+        .unwrap_or_else(|| panic!("no {label:?} in:\n{text}"))
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .trim_end_matches(',')
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patient_activates_with_an_authenticator_and_logs_in_in_a_real_browser() {
+    let (dir, _) = init_dir();
+    let out = run(
+        dir.path(),
+        &[
+            "directory",
+            "registers",
+            "--out",
+            "regs",
+            "--patients",
+            "60",
+            "--professionals",
+            "5",
+            "--establishments",
+            "2",
+            "--seed",
+            "9",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(dir.path(), &["import", "patients", "regs/patients.csv"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // The operator's refusals name the problem.
+    let bad = run(
+        dir.path(),
+        &["account", "create", "patient", "--national-id", "123"],
+    );
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("--national-id"), "{}", stderr(&bad));
+
+    // The letter of the first imported patient.
+    let mut reader = csv::Reader::from_path(dir.path().join("regs/patients.csv")).unwrap();
+    let (nin, letter) = reader
+        .records()
+        .map(|r| r.unwrap()[0].to_owned())
+        .take(20)
+        .find_map(|nin| {
+            let out = run(
+                dir.path(),
+                &["account", "create", "patient", "--national-id", &nin],
+            );
+            out.status.success().then(|| (nin, stdout(&out)))
+        })
+        .expect("an imported patient gets an activation letter");
+    let login = field(&letter, "login name:");
+    let code = field(&letter, "activation code:");
+    assert!(login.starts_with("P-"), "{letter}");
+    // One account per person and quality.
+    let again = run(
+        dir.path(),
+        &["account", "create", "patient", "--national-id", &nin],
+    );
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("already has a patient account"),
+        "{}",
+        stderr(&again)
+    );
+
+    let server = Server::start(dir.path(), &["serve"]);
+    let browser = Browser::start_with_language("en").await.unwrap();
+    // No session: the account page sends to the login page.
+    browser
+        .goto(&format!("{}/account", server.base))
+        .await
+        .unwrap();
+    browser.wait_for_text("h1", "Log in").await.unwrap();
+    browser.click("#activate-link").await.unwrap();
+    browser
+        .wait_for_text("h1", "Activate my account")
+        .await
+        .unwrap();
+
+    let password = "a long sentence to remember";
+    let fill = |code: String| {
+        let browser = &browser;
+        let (login, nin) = (login.clone(), nin.clone());
+        async move {
+            browser.fill("#a-login", &login).await.unwrap();
+            browser.fill("#a-nin", &nin).await.unwrap();
+            browser.fill("#a-code", &code).await.unwrap();
+            browser
+                .fill("#a-email", "patient@example.lu")
+                .await
+                .unwrap();
+            browser.fill("#a-password", password).await.unwrap();
+            browser.fill("#a-password2", password).await.unwrap();
+            let seed = browser.text("#totp-secret").await.unwrap();
+            let totp = secrets::totp_code(&seed, unix_now()).unwrap();
+            browser.fill("#a-totp", &totp).await.unwrap();
+            browser.click("#a-submit").await.unwrap();
+        }
+    };
+    // A wrong activation code is refused with a clear message, and the form keeps the
+    // same authenticator key.
+    let seed_before = browser.text("#totp-secret").await.unwrap();
+    fill("WRONG-CODE".into()).await;
+    browser
+        .wait_for_text("#form-error", "activation code")
+        .await
+        .unwrap();
+    assert_eq!(browser.text("#totp-secret").await.unwrap(), seed_before);
+    fill(code.clone()).await;
+    browser
+        .wait_for_text("#activated", "Account activated")
+        .await
+        .unwrap();
+    assert_eq!(browser.text("#activated-login").await.unwrap(), login);
+
+    // Login: a wrong password first, then the right one with the next code (the code
+    // used at activation cannot be replayed).
+    browser.click("#login-link").await.unwrap();
+    browser.wait_for_text("h1", "Log in").await.unwrap();
+    browser.select("#l-quality", "patient").await.unwrap();
+    browser.fill("#l-login", &login).await.unwrap();
+    browser
+        .fill("#l-password", "not the password")
+        .await
+        .unwrap();
+    browser
+        .fill(
+            "#l-code",
+            &secrets::totp_code(&seed_before, unix_now() + 30).unwrap(),
+        )
+        .await
+        .unwrap();
+    browser.click("#l-submit").await.unwrap();
+    browser
+        .wait_for_text("#form-error", "Wrong login name")
+        .await
+        .unwrap();
+    browser.fill("#l-password", password).await.unwrap();
+    browser
+        .fill(
+            "#l-code",
+            &secrets::totp_code(&seed_before, unix_now() + 30).unwrap(),
+        )
+        .await
+        .unwrap();
+    browser.click("#l-submit").await.unwrap();
+    browser.wait_for_text("h1", "My account").await.unwrap();
+    assert_eq!(browser.text("#account-login").await.unwrap(), login);
+    assert_eq!(
+        browser
+            .attr("#account-quality", "data-quality")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("patient")
+    );
+    assert_eq!(
+        browser
+            .attr("#account-assurance", "data-assurance")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("substantial")
+    );
+    assert_eq!(browser.count("tr.session").await.unwrap(), 1);
+    // The session cookie is out of the page's scripts' reach.
+    let cookies = browser.eval("return document.cookie").await.unwrap();
+    assert!(!cookies.to_string().contains("sante-session"), "{cookies}");
+
+    // Logout ends the session: the account page is the login page again.
+    browser.click("#logout").await.unwrap();
+    browser.wait_for_text("h1", "Log in").await.unwrap();
+    browser
+        .goto(&format!("{}/account", server.base))
+        .await
+        .unwrap();
+    browser.wait_for_text("h1", "Log in").await.unwrap();
+
+    browser.close().await.unwrap();
+    assert!(server.stop().success());
+    // Every step is in the audit trail, and the trail verifies.
+    let export = run(dir.path(), &["audit", "export", "--format", "fhir"]);
+    let text = stdout(&export);
+    for kind in [
+        "IdentityAccountCreated",
+        "IdentityActivationFailed",
+        "IdentityAccountActivated",
+        "IdentityLoginFailed",
+        "IdentityLoginSucceeded",
+        "IdentitySessionEnded",
+    ] {
+        assert!(text.contains(kind), "{kind} missing");
+    }
+    assert!(!text.contains(password) && !text.contains(&code));
+    assert!(run(dir.path(), &["audit", "verify"]).status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_logins_work_and_a_blocked_or_locked_account_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = Server::start(
+        dir.path(),
+        &[
+            "demo",
+            "--dir",
+            "demo",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ],
+    );
+    let mut printed = String::new();
+    while !printed.contains("identity-vigilance agent") {
+        let line = server
+            .lines
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the demo prints its logins");
+        printed.push_str(&line);
+        printed.push('\n');
+    }
+    let agent_line = printed
+        .lines()
+        .find(|l| l.contains("identity-vigilance agent"))
+        .unwrap();
+    let agent_login = field(agent_line, "login ");
+    let agent_password = field(agent_line, "password ");
+    let patient_line = printed
+        .lines()
+        .find(|l| l.contains("patient (password"))
+        .unwrap();
+    assert!(field(patient_line, "login ").starts_with("P-"), "{printed}");
+    assert!(printed.contains("otpauth://totp/Sante:"), "{printed}");
+
+    let browser = Browser::start_with_language("en").await.unwrap();
+    let login = |password: String| {
+        let browser = &browser;
+        let base = server.base.clone();
+        let agent_login = agent_login.clone();
+        async move {
+            browser.goto(&format!("{base}/login")).await.unwrap();
+            browser.select("#l-quality", "agent").await.unwrap();
+            browser.fill("#l-login", &agent_login).await.unwrap();
+            browser.fill("#l-password", &password).await.unwrap();
+            browser.click("#l-submit").await.unwrap();
+        }
+    };
+    // The agent's login in the patient quality does not open anything.
+    browser
+        .goto(&format!("{}/login", server.base))
+        .await
+        .unwrap();
+    browser.select("#l-quality", "patient").await.unwrap();
+    browser.fill("#l-login", &agent_login).await.unwrap();
+    browser.fill("#l-password", &agent_password).await.unwrap();
+    browser.click("#l-submit").await.unwrap();
+    browser
+        .wait_for_text("#form-error", "Wrong login name")
+        .await
+        .unwrap();
+
+    login(agent_password.clone()).await;
+    browser.wait_for_text("h1", "My account").await.unwrap();
+    assert_eq!(
+        browser
+            .attr("#account-assurance", "data-assurance")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("low")
+    );
+    // The operator blocks the account: the open session is refused at its next request.
+    let config = dir.path().join("demo/sante.toml");
+    let block = run(
+        dir.path(),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "account",
+            "block",
+            "--quality",
+            "agent",
+            &agent_login,
+        ],
+    );
+    assert!(block.status.success(), "{}", stderr(&block));
+    browser
+        .goto(&format!("{}/account", server.base))
+        .await
+        .unwrap();
+    browser.wait_for_text("h1", "Log in").await.unwrap();
+    login(agent_password.clone()).await;
+    browser
+        .wait_for_text("#form-error", "blocked")
+        .await
+        .unwrap();
+    let unblock = run(
+        dir.path(),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "account",
+            "unblock",
+            "--quality",
+            "agent",
+            &agent_login,
+        ],
+    );
+    assert!(unblock.status.success(), "{}", stderr(&unblock));
+    // Five wrong passwords lock the account; then even the right one is refused.
+    for _ in 0..5 {
+        login("wrong password here".into()).await;
+        browser
+            .wait_for_text("#form-error", "Wrong login name")
+            .await
+            .unwrap();
+    }
+    login(agent_password.clone()).await;
+    browser
+        .wait_for_text("#form-error", "locked")
+        .await
+        .unwrap();
+
+    browser.close().await.unwrap();
+    assert!(server.stop().success());
+}
