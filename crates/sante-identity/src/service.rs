@@ -20,6 +20,8 @@ use crate::secrets;
 
 pub const ACCOUNTS: &str = "idn-account";
 pub const SESSIONS: &str = "idn-session";
+/// Positions in the feeds the identity service follows (the directories' changes).
+pub const FEEDS: &str = "idn-feed";
 
 /// How long an activation letter's code stays valid.
 const ACTIVATION_VALIDITY_DAYS: i64 = 90;
@@ -1174,6 +1176,23 @@ impl Identity {
         )
         .await?;
         Ok(true)
+    }
+
+    /// How far the identity service has applied a feed it follows.
+    pub async fn feed_position(&self, feed: &str) -> IdentityResult<Option<String>> {
+        Ok(self
+            .db
+            .get(FEEDS, feed)
+            .await?
+            .and_then(|r| String::from_utf8(r.value).ok()))
+    }
+
+    /// Records that everything up to `cursor` of `feed` has been applied.
+    pub async fn set_feed_position(&self, feed: &str, cursor: &str) -> IdentityResult<()> {
+        self.db
+            .put(FEEDS, feed, cursor.as_bytes(), Expect::Any, self.micros())
+            .await?;
+        Ok(())
     }
 
     /// The qualities in which the person behind `who` also holds an account, so the

@@ -23,6 +23,64 @@ pub fn clock() -> Arc<dyn Clock> {
     Arc::new(SystemClock)
 }
 
+/// The directories' change feed, as the identity service follows it.
+const DIRECTORY_FEED: &str = "directory-changes";
+
+/// Applies the directories' changes to the accounts since the last position: a quality
+/// lost closes the account of that quality only (PLT-4). Returns the accounts closed.
+/// The position moves after each batch, so a crash replays at most one batch, and
+/// closing an account twice is harmless.
+pub async fn apply_directory_changes(
+    directory: &sante_directory::Directory,
+    identity: &sante_identity::Identity,
+) -> anyhow::Result<usize> {
+    use sante_directory::service::{ChangeKind, Register};
+    let source = sante_audit::Source {
+        channel: sante_audit::Token::new("directory-feed").ok(),
+        ..sante_audit::Source::default()
+    };
+    let mut closed = 0;
+    let mut position = identity.feed_position(DIRECTORY_FEED).await?;
+    // Bounded: at most 100 batches per call; the next tick continues.
+    for _ in 0..100 {
+        let changes = directory.changes_after(position.as_deref(), 500).await?;
+        let Some(last) = changes.last() else {
+            break;
+        };
+        for change in changes.iter().filter(|c| c.kind == ChangeKind::QualityLost) {
+            let quality = match change.register {
+                Register::Patient => sante_types::Quality::Patient,
+                Register::Professional => sante_types::Quality::Professional,
+                Register::Agent => {
+                    // A mission's end may be announced ahead: close only once it is past.
+                    let ended = match directory.agent(&change.entry).await {
+                        Ok(agent) => agent
+                            .valid_until
+                            .is_some_and(|end| end <= change.at.date_naive()),
+                        Err(_) => true,
+                    };
+                    if !ended {
+                        continue;
+                    }
+                    sante_types::Quality::Agent
+                }
+                Register::Establishment => continue,
+            };
+            if identity
+                .close_quality(quality, &change.entry, &source)
+                .await?
+            {
+                closed += 1;
+            }
+        }
+        identity
+            .set_feed_position(DIRECTORY_FEED, &last.cursor)
+            .await?;
+        position = Some(last.cursor.clone());
+    }
+    Ok(closed)
+}
+
 /// Connects to the database (without migrating) and opens the blob store.
 pub async fn open_storage(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Storage> {
     let db = Db::connect(&StoreConfig {
@@ -207,7 +265,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         clock.clone(),
     )
     .with_directory(directory.clone())
-    .with_identity(identity)
+    .with_identity(identity.clone())
     .with_service_clients(service_clients(config)?);
     let handler = sante_http::HttpsHandler::new(sante_http::router(http_state));
     let mut tasks = Vec::new();
@@ -234,6 +292,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     // retention (audit trail, agents' data) once a day.
     let housekeeping = audit.clone();
     let purge_directory = directory.clone();
+    let follow_directory = directory.clone();
+    let follow_identity = identity.clone();
     let forward_db = storage.db.clone();
     let forward_clock = clock.clone();
     let tick_forwarder = forwarder.clone();
@@ -265,6 +325,11 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
                         tracing::warn!(error = %e, "audit syslog forwarding failed; will retry")
                     }
                 }
+            }
+            match apply_directory_changes(&follow_directory, &follow_identity).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(accounts = n, "accounts of lost qualities closed (PLT-4)"),
+                Err(e) => tracing::error!(error = %e, "following the directories' changes failed"),
             }
             if ticks.is_multiple_of(24 * 60)
                 && let Err(e) = housekeeping.purge_expired(&retention).await
@@ -428,3 +493,6 @@ pub async fn migrate_traced(config: &Config, storage: &Storage) -> anyhow::Resul
     }
     Ok(pending)
 }
+
+#[cfg(test)]
+mod tests;
