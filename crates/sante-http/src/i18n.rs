@@ -320,7 +320,7 @@ mod tests {
             // The site name and the like may coincide; prose must be translated.
             if !matches!(
                 msg,
-                Msg::SiteName | Msg::SearchProfession | Msg::ColProfession
+                Msg::SiteName | Msg::SearchProfession | Msg::ColProfession | Msg::QualityPatient
             ) {
                 assert_ne!(Lang::Fr.t(*msg), Lang::En.t(*msg), "{msg:?} not translated");
             }
