@@ -272,7 +272,7 @@ pub async fn import(
             o.sent_to_review
         );
     }
-    if !report.rejections.is_empty() {
+    if report_path.exists() {
         println!("rejection report: {}", report_path.display());
     }
     storage.db.close().await;
@@ -280,8 +280,30 @@ pub async fn import(
 }
 
 fn write_rejections(path: &Path, report: &ImportReport) -> anyhow::Result<()> {
+    if report.resumed_after > 0 {
+        // A resumed run continues the earlier run's report: the lines that run
+        // rejected are still rejected, and are not read again.
+        if report.rejections.is_empty() {
+            return Ok(());
+        }
+        let existed = path.exists();
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        let mut out = csv::Writer::from_writer(file);
+        if !existed {
+            out.write_record(["line", "reason"])?;
+        }
+        for r in &report.rejections {
+            out.write_record([r.line.to_string(), r.reason.clone()])?;
+        }
+        out.flush()?;
+        return Ok(());
+    }
     if report.rejections.is_empty() {
-        // An old report would describe another run.
+        // An old report would describe another file's run.
         let _ = std::fs::remove_file(path);
         return Ok(());
     }

@@ -81,6 +81,11 @@ fn import_reports_bad_lines_and_a_second_run_changes_nothing() {
         "a finished file is not read again: {}",
         stdout(&second)
     );
+    // ... and its rejection report still describes it.
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("regs/patients.csv.rejections.csv")).unwrap(),
+        report
+    );
 
     for (register, file) in [
         ("establishments", "regs/establishments.csv"),
