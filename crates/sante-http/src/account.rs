@@ -277,6 +277,7 @@ pub async fn login_submit(
         Err(IdentityError::NotActivated) => Msg::AccountNotActivated,
         Err(IdentityError::Closed) => Msg::AccountClosed,
         Err(IdentityError::MethodChangeOverdue) => Msg::MethodChangeOverdue,
+        Err(IdentityError::NetworkNotAllowed) => Msg::AgentNetwork,
         Err(e) => return respond(HttpError::Unavailable(e.to_string()).page(&layout)),
     };
     let page = LoginPage {

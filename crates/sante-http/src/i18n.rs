@@ -195,6 +195,11 @@ catalogue! {
         "Der verlangte Wechsel des Anmeldemittels wurde nicht rechtzeitig vorgenommen: Das Konto ist bis zum Wechsel gesperrt.",
         "The required change of login method was not made in time: the account is blocked until it is."
     ),
+    AgentNetwork => (
+        "Les acteurs de santé ne se connectent que depuis le réseau sécurisé de leur organisation.",
+        "Akteure des Gesundheitswesens melden sich nur aus dem gesicherten Netz ihrer Organisation an.",
+        "Health agents log in only from their organisation's secured network."
+    ),
     ActivateTitle => ("Activer mon compte", "Mein Konto aktivieren", "Activate my account"),
     ActivateIntro => (
         "Munissez-vous de votre lettre d'activation et de votre téléphone avec une application d'authentification.",

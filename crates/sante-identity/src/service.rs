@@ -50,6 +50,8 @@ pub enum IdentityError {
     Blocked,
     #[error("the account is closed")]
     Closed,
+    #[error("agents log in only from the configured networks")]
+    NetworkNotAllowed,
     #[error("the required change of connection method was not made in time")]
     MethodChangeOverdue,
     #[error("the activation code is wrong, expired or used up")]
@@ -156,6 +158,8 @@ pub struct Identity {
     recorder: Arc<dyn Recorder>,
     clock: Arc<dyn Clock>,
     limits: SessionLimits,
+    /// Networks agents may log in and act from (ACC-2); empty: anywhere.
+    agent_networks: Vec<ipnet::IpNet>,
 }
 
 fn token(value: &str) -> Token {
@@ -217,7 +221,24 @@ impl Identity {
             recorder,
             clock,
             limits: SessionLimits::default(),
+            agent_networks: Vec::new(),
         }
+    }
+
+    /// Limits agents' logins and sessions to these networks (ACC-2: a personal
+    /// password, possibly restricted to a highly secured network).
+    pub fn with_agent_networks(mut self, networks: Vec<ipnet::IpNet>) -> Identity {
+        self.agent_networks = networks;
+        self
+    }
+
+    /// Whether a person of `quality` may act from where `source` says the request came.
+    fn network_allows(&self, quality: Quality, source: &Source) -> bool {
+        quality != Quality::Agent
+            || self.agent_networks.is_empty()
+            || source
+                .ip
+                .is_some_and(|ip| self.agent_networks.iter().any(|n| n.contains(&ip)))
     }
 
     pub fn with_limits(mut self, limits: SessionLimits) -> Identity {
@@ -637,6 +658,19 @@ impl Identity {
             .await?;
             return Err(error);
         }
+        if !self.network_allows(account.quality, source) {
+            secrets::burn_password_time(login.password);
+            self.trace(
+                EventKind::IdentityLoginFailed,
+                account_actor(&account),
+                Action::Execute,
+                Some(&account.id),
+                source,
+                Outcome::Denied(Token::code("network_not_allowed")),
+            )
+            .await?;
+            return Err(IdentityError::NetworkNotAllowed);
+        }
         let password_ok = match account.password() {
             Some((_, phc)) => secrets::verify_password(login.password, phc),
             None => false,
@@ -836,6 +870,9 @@ impl Identity {
                     .any(|c| &c.id == id && c.is_active())
             });
             revoked.then_some("credential_revoked")
+        })
+        .or_else(|| {
+            (!self.network_allows(session.quality, source)).then_some("network_not_allowed")
         });
         let who = Authenticated {
             session: session.id.clone(),

@@ -26,6 +26,8 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub directory: DirectoryConfig,
+    #[serde(default)]
+    pub identity: IdentityConfig,
     /// Directory of the configuration file, to resolve relative paths.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -182,6 +184,35 @@ pub struct DirectoryConfig {
     pub service_clients: Vec<ServiceClientConfig>,
 }
 
+/// Accounts and logins.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityConfig {
+    /// Networks (CIDR) agents may log in and act from (ACC-2); empty: anywhere.
+    #[serde(default)]
+    pub agent_networks: Vec<String>,
+}
+
+impl IdentityConfig {
+    /// The agents' networks, parsed; the error names the key.
+    pub fn agent_networks(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {
+        self.agent_networks
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                n.trim()
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| n.trim().parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        anyhow::anyhow!(
+                            "key `identity.agent_networks[{i}]`: {n:?} is not a network such as 10.0.0.0/8"
+                        )
+                    })
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceClientConfig {
@@ -278,6 +309,7 @@ impl Config {
         {
             bail!("key `storage.database_url`: must start with sqlite: or postgres://");
         }
+        self.identity.agent_networks()?;
         if self.storage.max_connections == 0 {
             bail!("key `storage.max_connections`: must be at least 1");
         }
@@ -469,6 +501,10 @@ seal_max_age_minutes = 60
 [portal]
 # fr (authoritative), de or en.
 default_language = "fr"
+
+[identity]
+# Networks (CIDR) health agents may log in and act from; empty: anywhere (ACC-2).
+# agent_networks = ["10.20.0.0/16"]
 
 [log]
 # json for collectors, pretty for a terminal. Logs never hold health content or secrets.

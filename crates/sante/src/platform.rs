@@ -227,7 +227,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let directory =
         sante_directory::Directory::new(storage.db.clone(), Arc::new(audit.clone()), clock.clone());
     let identity =
-        sante_identity::Identity::new(storage.db.clone(), Arc::new(audit.clone()), clock.clone());
+        sante_identity::Identity::new(storage.db.clone(), Arc::new(audit.clone()), clock.clone())
+            .with_agent_networks(config.identity.agent_networks()?);
 
     let cert = std::fs::read(config.path(&config.server.tls_cert))
         .with_context(|| "key `server.tls_cert`: cannot read the certificate chain")?;

@@ -737,3 +737,82 @@ storage_test!(
         );
     }
 );
+
+storage_test!(
+    agents_act_only_from_the_configured_networks,
+    |db: Db| async move {
+        let f = fixture(db).await;
+        let identity = f
+            .identity
+            .clone()
+            .with_agent_networks(vec!["10.0.0.0/8".parse().unwrap()]);
+        let agent = identity
+            .create_agent_account(
+                &Administrator::Operator,
+                "agt-1",
+                NIN,
+                "agent password 1",
+                &web(),
+            )
+            .await
+            .unwrap();
+        let from = |ip: &str| Source {
+            ip: Some(ip.parse().unwrap()),
+            ..Source::default()
+        };
+        let login = PasswordLogin {
+            login: &agent.login,
+            quality: Quality::Agent,
+            password: "agent password 1",
+            totp_code: None,
+            client: "test",
+        };
+        assert!(matches!(
+            identity.login_password(&login, &from("192.168.1.20")).await,
+            Err(IdentityError::NetworkNotAllowed)
+        ));
+        assert!(matches!(
+            identity.login_password(&login, &Source::default()).await,
+            Err(IdentityError::NetworkNotAllowed)
+        ));
+        let (secret, _) = identity
+            .login_password(&login, &from("10.1.2.3"))
+            .await
+            .unwrap();
+        identity
+            .authenticate(&secret, &from("10.9.9.9"))
+            .await
+            .unwrap();
+        // The session cookie carried outside the network is refused, and dies.
+        assert!(matches!(
+            identity.authenticate(&secret, &from("203.0.113.7")).await,
+            Err(IdentityError::SessionRefused("network_not_allowed"))
+        ));
+        assert!(
+            identity
+                .authenticate(&secret, &from("10.9.9.9"))
+                .await
+                .is_err()
+        );
+        // Patients are not limited by the agents' networks.
+        let (patient, seed) = f.active_patient("pat-1", "1981021712345").await;
+        identity
+            .login_password(
+                &PasswordLogin {
+                    login: &patient.login,
+                    quality: Quality::Patient,
+                    password: PASSWORD,
+                    totp_code: Some(&f.code(&seed)),
+                    client: "test",
+                },
+                &from("192.168.1.20"),
+            )
+            .await
+            .unwrap();
+        assert!(
+            f.outcomes(EventKind::IdentityLoginFailed)
+                .await
+                .contains(&Outcome::Denied(Token::code("network_not_allowed")))
+        );
+    }
+);

@@ -107,6 +107,21 @@ fn invalid_values_are_refused_naming_the_key() {
 }
 
 #[test]
+fn agents_networks_are_parsed_and_bad_ones_named() {
+    let text = format!("{}\n", base()).replace(
+        "# agent_networks = [\"10.20.0.0/16\"]",
+        "agent_networks = [\"10.20.0.0/16\", \"192.0.2.7\"]",
+    );
+    let config = parse(&text, &[]).unwrap();
+    let nets = config.identity.agent_networks().unwrap();
+    assert_eq!(nets.len(), 2);
+    assert!(nets[1].contains(&"192.0.2.7".parse::<std::net::IpAddr>().unwrap()));
+    let bad = text.replace("192.0.2.7", "intranet");
+    let msg = error(&bad, &[]);
+    assert!(msg.contains("identity.agent_networks[1]"), "{msg}");
+}
+
+#[test]
 fn s3_backend_requires_its_keys() {
     let msg = error(&base(), &[("SANTE_BLOBS__BACKEND", "s3")]);
     assert!(msg.contains("blobs.bucket"), "{msg}");
