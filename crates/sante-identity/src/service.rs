@@ -273,6 +273,25 @@ impl Identity {
         Ok(())
     }
 
+    /// Traces a successful change to an account.
+    async fn trace_update(
+        &self,
+        kind: EventKind,
+        actor: Actor,
+        account: &str,
+        source: &Source,
+    ) -> IdentityResult<()> {
+        self.trace(
+            kind,
+            actor,
+            Action::Update,
+            Some(account),
+            source,
+            Outcome::Success,
+        )
+        .await
+    }
+
     async fn load(&self, id: &str) -> IdentityResult<Option<(Account, i64)>> {
         let Some(record) = self.db.get(ACCOUNTS, id).await? else {
             return Ok(None);
@@ -290,6 +309,12 @@ impl Identity {
         }
     }
 
+    /// The account with this login name, and its stored version.
+    async fn find_by_login(&self, login: &str) -> IdentityResult<Option<(Account, i64)>> {
+        self.find_one(TermQuery::exact("login", normalise_login(login)))
+            .await
+    }
+
     /// The account with this login name and quality.
     pub async fn account_by_login(
         &self,
@@ -297,7 +322,7 @@ impl Identity {
         quality: Quality,
     ) -> IdentityResult<Option<Account>> {
         Ok(self
-            .find_one(TermQuery::exact("login", normalise_login(login)))
+            .find_by_login(login)
             .await?
             .map(|(a, _)| a)
             .filter(|a| a.quality == quality))
@@ -499,10 +524,7 @@ impl Identity {
         }
         secrets::check_password_policy(activation.password)
             .map_err(|m| IdentityError::Invalid(m.to_owned()))?;
-        let Some((mut account, version)) = self
-            .find_one(TermQuery::exact("login", normalise_login(activation.login)))
-            .await?
-        else {
+        let Some((mut account, version)) = self.find_by_login(activation.login).await? else {
             self.trace(
                 EventKind::IdentityActivationFailed,
                 Actor::default(),
@@ -578,13 +600,11 @@ impl Identity {
         account.email = Some(email.to_owned());
         account.state = AccountState::Active;
         self.save(&account, version).await?;
-        self.trace(
+        self.trace_update(
             EventKind::IdentityAccountActivated,
             account_actor(&account),
-            Action::Update,
-            Some(&account.id),
+            &account.id,
             source,
-            Outcome::Success,
         )
         .await?;
         Ok(account)
@@ -616,7 +636,7 @@ impl Identity {
         source: &Source,
     ) -> IdentityResult<(Zeroizing<String>, Authenticated)> {
         let found = self
-            .find_one(TermQuery::exact("login", normalise_login(login.login)))
+            .find_by_login(login.login)
             .await?
             .filter(|(a, _)| a.quality == login.quality);
         let Some((mut account, version)) = found else {
@@ -645,31 +665,14 @@ impl Identity {
                 _ => None,
             },
         };
+        let refusal = refusal.or_else(|| {
+            (!self.network_allows(account.quality, source))
+                .then_some(("network_not_allowed", IdentityError::NetworkNotAllowed))
+        });
         if let Some((code, error)) = refusal {
             secrets::burn_password_time(login.password);
-            self.trace(
-                EventKind::IdentityLoginFailed,
-                account_actor(&account),
-                Action::Execute,
-                Some(&account.id),
-                source,
-                Outcome::Denied(Token::code(code)),
-            )
-            .await?;
+            self.deny_login(&account, code, source).await?;
             return Err(error);
-        }
-        if !self.network_allows(account.quality, source) {
-            secrets::burn_password_time(login.password);
-            self.trace(
-                EventKind::IdentityLoginFailed,
-                account_actor(&account),
-                Action::Execute,
-                Some(&account.id),
-                source,
-                Outcome::Denied(Token::code("network_not_allowed")),
-            )
-            .await?;
-            return Err(IdentityError::NetworkNotAllowed);
         }
         let password_ok = match account.password() {
             Some((_, phc)) => secrets::verify_password(login.password, phc),
@@ -691,15 +694,8 @@ impl Identity {
             && now > change.deadline
             && !account.methods().contains(&change.required)
         {
-            self.trace(
-                EventKind::IdentityLoginFailed,
-                account_actor(&account),
-                Action::Execute,
-                Some(&account.id),
-                source,
-                Outcome::Denied(Token::code("method_change_overdue")),
-            )
-            .await?;
+            self.deny_login(&account, "method_change_overdue", source)
+                .await?;
             return Err(IdentityError::MethodChangeOverdue);
         }
         let (credential, assurance) = match totp_step {
@@ -759,6 +755,24 @@ impl Identity {
         Ok((secret, who))
     }
 
+    /// Traces a login refused by policy (not a wrong credential) with its reason.
+    async fn deny_login(
+        &self,
+        account: &Account,
+        code: &'static str,
+        source: &Source,
+    ) -> IdentityResult<()> {
+        self.trace(
+            EventKind::IdentityLoginFailed,
+            account_actor(account),
+            Action::Execute,
+            Some(&account.id),
+            source,
+            Outcome::Denied(Token::code(code)),
+        )
+        .await
+    }
+
     async fn login_failed(
         &self,
         mut account: Account,
@@ -789,13 +803,11 @@ impl Identity {
         )
         .await?;
         if locked.is_some() {
-            self.trace(
+            self.trace_update(
                 EventKind::IdentityAccountLocked,
                 account_actor(&account),
-                Action::Update,
-                Some(&account.id),
+                &account.id,
                 source,
-                Outcome::Success,
             )
             .await?;
         }
@@ -1081,13 +1093,11 @@ impl Identity {
         })
         .await?;
         self.end_all_sessions(account_id).await?;
-        self.trace(
+        self.trace_update(
             EventKind::IdentityCredentialRevoked,
             actor,
-            Action::Update,
-            Some(account_id),
+            account_id,
             source,
-            Outcome::Success,
         )
         .await
     }
@@ -1118,13 +1128,11 @@ impl Identity {
         })
         .await?;
         self.end_all_sessions(account_id).await?;
-        self.trace(
+        self.trace_update(
             EventKind::IdentityAccountBlocked,
             by.actor(),
-            Action::Update,
-            Some(account_id),
+            account_id,
             source,
-            Outcome::Success,
         )
         .await
     }
@@ -1147,13 +1155,11 @@ impl Identity {
             Ok(())
         })
         .await?;
-        self.trace(
+        self.trace_update(
             EventKind::IdentityAccountUnblocked,
             by.actor(),
-            Action::Update,
-            Some(account_id),
+            account_id,
             source,
-            Outcome::Success,
         )
         .await
     }
@@ -1174,13 +1180,11 @@ impl Identity {
             Ok(())
         })
         .await?;
-        self.trace(
+        self.trace_update(
             EventKind::IdentityMethodChangeRequired,
             by.actor(),
-            Action::Update,
-            Some(account_id),
+            account_id,
             source,
-            Outcome::Success,
         )
         .await
     }
@@ -1203,13 +1207,11 @@ impl Identity {
         })
         .await?;
         self.end_all_sessions(&account.id).await?;
-        self.trace(
+        self.trace_update(
             EventKind::IdentityAccountClosed,
             Actor::platform(),
-            Action::Update,
-            Some(&account.id),
+            &account.id,
             source,
-            Outcome::Success,
         )
         .await?;
         Ok(true)
