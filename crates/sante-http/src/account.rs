@@ -6,7 +6,7 @@ use askama::Template;
 use axum::extract::{Request, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use sante_audit::{EventKind, Outcome, Source, Token};
+use sante_audit::{EventKind, Outcome, Source};
 use sante_identity::{Activation, Authenticated, IdentityError, PasswordLogin, secrets};
 use sante_types::{LevelOfAssurance, Quality};
 
@@ -29,25 +29,12 @@ fn session_cookie_name(state: &HttpState) -> &'static str {
 }
 
 fn set_session_cookie(state: &HttpState, value: Option<&str>) -> Option<HeaderValue> {
-    let name = session_cookie_name(state);
-    let secure = if state.inner.config.cookie_secure {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = match value {
-        Some(v) => format!("{name}={v}; Path=/{secure}; HttpOnly; SameSite=Strict"),
-        None => format!("{name}=; Path=/{secure}; HttpOnly; SameSite=Strict; Max-Age=0"),
-    };
+    let cookie = crate::csrf::strict_cookie(
+        session_cookie_name(state),
+        value,
+        state.inner.config.cookie_secure,
+    );
     HeaderValue::from_str(&cookie).ok()
-}
-
-fn source(caller: &Caller) -> Source {
-    Source {
-        ip: caller.ip,
-        request_id: caller.request_id.clone(),
-        channel: Token::new("https").ok(),
-    }
 }
 
 /// The person behind the request's session cookie, checked now by the identity
@@ -63,7 +50,7 @@ pub async fn authenticated(
     let Some(secret) = read_cookie(headers, session_cookie_name(state)) else {
         return Ok(None);
     };
-    match identity.authenticate(secret, &source(caller)).await {
+    match identity.authenticate(secret, &caller.source()).await {
         Ok(who) => Ok(Some(who)),
         Err(
             IdentityError::NoSession
@@ -177,6 +164,53 @@ fn render(template: impl Template, status: StatusCode, layout: &crate::pages::La
     }
 }
 
+fn login_form(
+    layout: &crate::pages::Layout,
+    quality: &str,
+    login: &str,
+    error: Option<Msg>,
+    status: StatusCode,
+) -> Response {
+    let page = LoginPage {
+        lang: layout.lang,
+        csrf: &layout.csrf,
+        next: &layout.next,
+        active: layout.active,
+        languages: Lang::ALL,
+        qualities: QUALITIES,
+        quality,
+        login,
+        error,
+    };
+    render(page, status, layout)
+}
+
+/// The activation form; the authenticator key stays the same across attempts, so the
+/// entry the holder added to his application stays valid.
+fn activation_form(
+    layout: &crate::pages::Layout,
+    login: &str,
+    email: &str,
+    seed: &str,
+    error: Option<Msg>,
+    status: StatusCode,
+) -> Response {
+    let uri = secrets::otpauth_uri(seed, "activation");
+    let page = ActivatePage {
+        lang: layout.lang,
+        csrf: &layout.csrf,
+        next: &layout.next,
+        active: layout.active,
+        languages: Lang::ALL,
+        login,
+        email,
+        seed,
+        uri: &uri,
+        error,
+    };
+    render(page, status, layout)
+}
+
 fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
@@ -197,18 +231,8 @@ pub async fn login_page(State(state): State<HttpState>, req: Request) -> Respons
     {
         return with_cookie(&state, e.page(&layout), cookie);
     }
-    let page = LoginPage {
-        lang,
-        csrf: &layout.csrf,
-        next: &layout.next,
-        active: layout.active,
-        languages: Lang::ALL,
-        qualities: QUALITIES,
-        quality: "patient",
-        login: "",
-        error: None,
-    };
-    with_cookie(&state, render(page, StatusCode::OK, &layout), cookie)
+    let form = login_form(&layout, "patient", "", None, StatusCode::OK);
+    with_cookie(&state, form, cookie)
 }
 
 #[derive(serde::Deserialize)]
@@ -263,7 +287,7 @@ pub async fn login_submit(
         totp_code: Some(code).filter(|c| !c.is_empty()),
         client: &client_description(&headers),
     };
-    let error = match identity.login_password(&login, &source(&caller)).await {
+    let error = match identity.login_password(&login, &caller.source()).await {
         Ok((secret, _)) => {
             let mut res = see_other("/account");
             if let Some(v) = set_session_cookie(&state, Some(&secret)) {
@@ -280,18 +304,13 @@ pub async fn login_submit(
         Err(IdentityError::NetworkNotAllowed) => Msg::AgentNetwork,
         Err(e) => return respond(HttpError::Unavailable(e.to_string()).page(&layout)),
     };
-    let page = LoginPage {
-        lang,
-        csrf: &layout.csrf,
-        next: &layout.next,
-        active: layout.active,
-        languages: Lang::ALL,
-        qualities: QUALITIES,
-        quality: &form.quality,
-        login: form.login.trim(),
-        error: Some(error),
-    };
-    respond(render(page, StatusCode::UNAUTHORIZED, &layout))
+    respond(login_form(
+        &layout,
+        &form.quality,
+        form.login.trim(),
+        Some(error),
+        StatusCode::UNAUTHORIZED,
+    ))
 }
 
 pub async fn activate_page(State(state): State<HttpState>, req: Request) -> Response {
@@ -311,20 +330,8 @@ pub async fn activate_page(State(state): State<HttpState>, req: Request) -> Resp
         return with_cookie(&state, e.page(&layout), cookie);
     }
     let seed = secrets::new_totp_secret();
-    let uri = secrets::otpauth_uri(&seed, "activation");
-    let page = ActivatePage {
-        lang,
-        csrf: &layout.csrf,
-        next: &layout.next,
-        active: layout.active,
-        languages: Lang::ALL,
-        login: "",
-        email: "",
-        seed: &seed,
-        uri: &uri,
-        error: None,
-    };
-    with_cookie(&state, render(page, StatusCode::OK, &layout), cookie)
+    let form = activation_form(&layout, "", "", &seed, None, StatusCode::OK);
+    with_cookie(&state, form, cookie)
 }
 
 #[derive(serde::Deserialize)]
@@ -390,7 +397,7 @@ pub async fn activate_submit(
                 totp_seed: &form.totp_seed,
                 totp_code: &form.totp_code,
             };
-            match identity.activate(&activation, &source(&caller)).await {
+            match identity.activate(&activation, &caller.source()).await {
                 Ok(account) => {
                     let page = ActivatedPage {
                         lang,
@@ -408,20 +415,14 @@ pub async fn activate_submit(
             }
         }
     };
-    let uri = secrets::otpauth_uri(&form.totp_seed, "activation");
-    let page = ActivatePage {
-        lang,
-        csrf: &layout.csrf,
-        next: &layout.next,
-        active: layout.active,
-        languages: Lang::ALL,
-        login: form.login.trim(),
-        email: form.email.trim(),
-        seed: &form.totp_seed,
-        uri: &uri,
-        error: Some(error),
-    };
-    respond(render(page, StatusCode::BAD_REQUEST, &layout))
+    respond(activation_form(
+        &layout,
+        form.login.trim(),
+        form.email.trim(),
+        &form.totp_seed,
+        Some(error),
+        StatusCode::BAD_REQUEST,
+    ))
 }
 
 pub async fn account_page(State(state): State<HttpState>, req: Request) -> Response {
@@ -524,7 +525,7 @@ pub async fn logout(
     if let (Some(identity), Some(secret)) = (
         state.inner.identity.as_ref(),
         read_cookie(&headers, session_cookie_name(&state)),
-    ) && let Err(e) = identity.logout(secret, &source(&caller)).await
+    ) && let Err(e) = identity.logout(secret, &caller.source()).await
     {
         return with_cookie(
             &state,
@@ -564,7 +565,7 @@ where
     let Some(identity) = state.inner.identity.clone() else {
         return respond(see_other("/login"));
     };
-    match action(identity, who, source(&caller)).await {
+    match action(identity, who, caller.source()).await {
         Ok(()) => respond(see_other("/account")),
         Err(IdentityError::NotFound(_)) => respond(HttpError::NotFound.page(&layout)),
         Err(e) => respond(HttpError::Unavailable(e.to_string()).page(&layout)),

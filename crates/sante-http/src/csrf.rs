@@ -72,10 +72,16 @@ pub fn verify(secret: &[u8; 32], cookie_value: Option<&str>, submitted: Option<&
 
 /// The `Set-Cookie` value for a new CSRF cookie.
 pub fn set_cookie(value: &str, secure: bool) -> String {
-    if secure {
-        format!("{COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=Strict")
-    } else {
-        format!("{COOKIE_INSECURE}={value}; Path=/; HttpOnly; SameSite=Strict")
+    strict_cookie(cookie_name(secure), Some(value), secure)
+}
+
+/// A `Set-Cookie` value for a secret cookie of the portal: Path=/, HttpOnly,
+/// SameSite=Strict, Secure when deployed over TLS; `None` clears it.
+pub fn strict_cookie(name: &str, value: Option<&str>, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    match value {
+        Some(v) => format!("{name}={v}; Path=/{secure}; HttpOnly; SameSite=Strict"),
+        None => format!("{name}=; Path=/{secure}; HttpOnly; SameSite=Strict; Max-Age=0"),
     }
 }
 

@@ -310,6 +310,15 @@ struct Caller {
 }
 
 impl Caller {
+    /// Where the request came from, for the audit trail.
+    fn source(&self) -> Source {
+        Source {
+            ip: self.ip,
+            request_id: self.request_id.clone(),
+            channel: Token::new("https").ok(),
+        }
+    }
+
     fn from(req_ext: &http::Extensions) -> Caller {
         Caller {
             ip: req_ext.get::<Peer>().map(|p| p.0.ip()),
@@ -339,11 +348,7 @@ async fn trace(
         Token::code("http-route"),
         Token::new(route).map_err(|e| HttpError::Internal(e.to_string()))?,
     )
-    .source(Source {
-        ip: caller.ip,
-        request_id: caller.request_id.clone(),
-        channel: Token::new("https").ok(),
-    })
+    .source(caller.source())
     .outcome(outcome);
     state
         .inner

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use sante_audit::{Source, Token};
 use sante_directory::Request;
+use sante_directory::model::Patient;
 use sante_directory::service::PatientQuery;
 use sante_identity::{Administrator, Identity, NewAccount, secrets};
 use sante_types::Quality;
@@ -24,23 +25,68 @@ fn cli_source() -> Source {
     }
 }
 
-async fn open(
-    config: &Config,
-) -> anyhow::Result<(
-    Storage,
-    sante_directory::Directory,
-    Identity,
-    sante_audit::AuditLog,
-)> {
-    let storage = open_storage(config, platform::clock()).await?;
-    platform::migrate_traced(config, &storage).await?;
-    let (directory, audit) = open_directory(config, &storage).await?;
-    let identity = Identity::new(
-        storage.db.clone(),
-        Arc::new(audit.clone()),
-        platform::clock(),
-    );
-    Ok((storage, directory, identity, audit))
+/// The directory and the identity service over the configured storage.
+struct Opened {
+    storage: Storage,
+    directory: sante_directory::Directory,
+    identity: Identity,
+    audit: sante_audit::AuditLog,
+}
+
+impl Opened {
+    async fn new(config: &Config) -> anyhow::Result<Opened> {
+        let storage = open_storage(config, platform::clock()).await?;
+        platform::migrate_traced(config, &storage).await?;
+        let (directory, audit) = open_directory(config, &storage).await?;
+        let identity = Identity::new(
+            storage.db.clone(),
+            Arc::new(audit.clone()),
+            platform::clock(),
+        );
+        Ok(Opened {
+            storage,
+            directory,
+            identity,
+            audit,
+        })
+    }
+
+    /// Flushes the audit trail and closes the database.
+    async fn close(self) {
+        self.audit.close().await;
+        self.storage.db.close().await;
+    }
+
+    /// The first patient entry matching `query`.
+    async fn first_patient(&self, query: PatientQuery) -> anyhow::Result<Option<Patient>> {
+        Ok(self
+            .directory
+            .search_patients(&Request::operator(), &query, None, 1)
+            .await?
+            .items
+            .into_iter()
+            .next())
+    }
+
+    /// A pending patient account for `patient` and its letter.
+    async fn patient_letter(
+        &self,
+        patient: &Patient,
+        national_id: &str,
+    ) -> anyhow::Result<sante_identity::ActivationLetter> {
+        Ok(self
+            .identity
+            .create_account(
+                &Administrator::Operator,
+                NewAccount {
+                    quality: Quality::Patient,
+                    subject: patient.id.clone(),
+                    national_id: national_id.to_owned(),
+                },
+                &cli_source(),
+            )
+            .await?)
+    }
 }
 
 /// `sante account create patient|professional --national-id N`: a pending account
@@ -63,26 +109,19 @@ pub async fn create(
     let nin = sante_directory::nin::NationalId::parse(national_id)
         .map_err(|e| anyhow::anyhow!("--national-id: {e}"))?;
     let config = load(config_path)?;
-    let (storage, directory, identity, audit) = open(&config).await?;
+    let opened = Opened::new(&config).await?;
     let subject = match quality {
-        Quality::Patient => directory
-            .search_patients(
-                &Request::operator(),
-                &PatientQuery {
-                    national_id: Some(nin.as_str().to_owned()),
-                    ..PatientQuery::default()
-                },
-                None,
-                2,
-            )
+        Quality::Patient => opened
+            .first_patient(PatientQuery {
+                national_id: Some(nin.as_str().to_owned()),
+                ..PatientQuery::default()
+            })
             .await?
-            .items
-            .into_iter()
-            .next()
             .map(|p| p.id),
         _ => {
             let id = subject.context("--subject: give the professional's directory identifier")?;
-            let p = directory
+            let p = opened
+                .directory
                 .professional(id)
                 .await
                 .with_context(|| format!("--subject: no professional entry {id:?}"))?;
@@ -101,7 +140,8 @@ pub async fn create(
             quality.as_str()
         )
     })?;
-    let letter = identity
+    let letter = opened
+        .identity
         .create_account(
             &Administrator::Operator,
             NewAccount {
@@ -120,8 +160,7 @@ pub async fn create(
         "  activate at:     {}/activate",
         config.server.public_url.trim_end_matches('/')
     );
-    audit.close().await;
-    storage.db.close().await;
+    opened.close().await;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -129,13 +168,15 @@ pub async fn create(
 /// generated password, printed once.
 pub async fn create_agent(config_path: &Path, subject: &str) -> anyhow::Result<ExitCode> {
     let config = load(config_path)?;
-    let (storage, directory, identity, audit) = open(&config).await?;
-    let agent = directory
+    let opened = Opened::new(&config).await?;
+    let agent = opened
+        .directory
         .agent(subject)
         .await
         .with_context(|| format!("--subject: no agent entry {subject:?} in the directory"))?;
     let password = generated_password();
-    let account = identity
+    let account = opened
+        .identity
         .create_agent_account(
             &Administrator::Operator,
             &agent.id,
@@ -151,8 +192,7 @@ pub async fn create_agent(config_path: &Path, subject: &str) -> anyhow::Result<E
     println!("Agent account created (active)");
     println!("  login name: {}", account.login);
     println!("  password:   {password}   (shown once; give it to the agent personally)");
-    audit.close().await;
-    storage.db.close().await;
+    opened.close().await;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -170,7 +210,8 @@ pub async fn set_blocked(
         other => anyhow::bail!("--quality: {other:?} is not patient, professional or agent"),
     };
     let config = load(config_path)?;
-    let (storage, _, identity, audit) = open(&config).await?;
+    let opened = Opened::new(&config).await?;
+    let identity = &opened.identity;
     let account = identity
         .account_by_login(login, quality)
         .await?
@@ -191,8 +232,7 @@ pub async fn set_blocked(
             .await?;
         println!("{login}: unblocked");
     }
-    audit.close().await;
-    storage.db.close().await;
+    opened.close().await;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -210,31 +250,21 @@ pub async fn demo_logins(config: &Config) -> anyhow::Result<String> {
     if let Ok(text) = std::fs::read_to_string(&file) {
         return Ok(text);
     }
-    let (storage, directory, identity, audit) = open(config).await?;
-    let clock = platform::clock();
-    let req = Request::operator();
-    let patient = directory
-        .search_patients(
-            &req,
-            &PatientQuery {
-                family: Some("schmit".into()),
-                ..PatientQuery::default()
-            },
-            None,
-            1,
-        )
+    let opened = Opened::new(config).await?;
+    let identity = &opened.identity;
+    let patient = opened
+        .first_patient(PatientQuery {
+            family: Some("schmit".into()),
+            ..PatientQuery::default()
+        })
         .await?
-        .items
-        .into_iter()
-        .next()
         .context("the demo directory has no patient to give an account to")?;
     if identity
         .account_of(Quality::Patient, &patient.id)
         .await?
         .is_some()
     {
-        audit.close().await;
-        storage.db.close().await;
+        opened.close().await;
         return Ok(format!(
             "  the demo accounts were created earlier, but {} with their logins is gone\n",
             file.display()
@@ -249,20 +279,10 @@ pub async fn demo_logins(config: &Config) -> anyhow::Result<String> {
         .as_ref()
         .map(|n| n.as_str().to_owned())
         .context("the demo patient has no national number")?;
-    let letter = identity
-        .create_account(
-            &Administrator::Operator,
-            NewAccount {
-                quality: Quality::Patient,
-                subject: patient.id.clone(),
-                national_id: nin.clone(),
-            },
-            &cli_source(),
-        )
-        .await?;
+    let letter = opened.patient_letter(&patient, &nin).await?;
     let password = generated_password();
     let seed = secrets::new_totp_secret();
-    let unix = u64::try_from(clock.now().timestamp()).unwrap_or_default();
+    let unix = u64::try_from(platform::clock().now().timestamp()).unwrap_or_default();
     let code = secrets::totp_code(&seed, unix).context("TOTP")?;
     identity
         .activate(
@@ -279,35 +299,17 @@ pub async fn demo_logins(config: &Config) -> anyhow::Result<String> {
         )
         .await?;
     // A second patient left pending, to try the activation page.
-    let pending = directory
-        .search_patients(
-            &req,
-            &PatientQuery {
-                family: Some("ferreira".into()),
-                ..PatientQuery::default()
-            },
-            None,
-            1,
-        )
-        .await?
-        .items
-        .into_iter()
-        .next();
+    let pending = opened
+        .first_patient(PatientQuery {
+            family: Some("ferreira".into()),
+            ..PatientQuery::default()
+        })
+        .await?;
     let mut pending_text = String::new();
     if let Some(p) = pending
         && let Some(n) = p.national_id.as_ref()
     {
-        let letter = identity
-            .create_account(
-                &Administrator::Operator,
-                NewAccount {
-                    quality: Quality::Patient,
-                    subject: p.id.clone(),
-                    national_id: n.as_str().to_owned(),
-                },
-                &cli_source(),
-            )
-            .await?;
+        let letter = opened.patient_letter(&p, n.as_str()).await?;
         pending_text = format!(
             "  patient to activate (/activate): login {}, national number {}, activation code {}\n",
             letter.account.login,
@@ -335,8 +337,7 @@ pub async fn demo_logins(config: &Config) -> anyhow::Result<String> {
         agent.login,
     );
     write_private(&file, &text)?;
-    audit.close().await;
-    storage.db.close().await;
+    opened.close().await;
     Ok(text)
 }
 
