@@ -68,6 +68,10 @@ fn deps() -> anyhow::Result<()> {
     if !have("chromedriver") {
         apt.push("chromium-driver");
     }
+    if !have("pk12util") {
+        // NSS tools: the browser tests give Chromium a development card.
+        apt.push("libnss3-tools");
+    }
     if !apt.is_empty() {
         if !have("apt-get") {
             anyhow::bail!("install {} with your package manager", apt.join(" "));
@@ -77,12 +81,14 @@ fn deps() -> anyhow::Result<()> {
         args.extend(apt.iter().copied());
         run("apt-get", &args)?;
     }
+    card_policy()?;
     if !have("moto_server") {
         run("python3", &["-m", "pip", "install", "-q", "moto[server]"])?;
         if have("pyenv") {
             // pyenv only exposes a new console script once its shims are rebuilt.
             run("pyenv", &["rehash"])?;
         }
+        card_policy()?;
         if !have("moto_server") {
             anyhow::bail!(
                 "moto_server is not on PATH after pip install; add pip's bin directory to PATH"
@@ -108,6 +114,31 @@ fn deps() -> anyhow::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Chromium's managed policy presenting the development cards (client certificates of
+/// the development card CA) to the portal on localhost without asking: what a
+/// professional's browser does with his card after he chose it once. Tests give each
+/// browser its own certificate database, so the choice is never ambiguous.
+fn card_policy() -> anyhow::Result<()> {
+    const PATH: &str = "/etc/chromium/policies/managed/sante-test-cards.json";
+    let policy = serde_json::json!({
+        "AutoSelectCertificateForUrls": [
+            serde_json::json!({
+                "pattern": "https://localhost:*",
+                "filter": {"ISSUER": {"CN": "Sante development smartcard CA"}}
+            })
+            .to_string()
+        ]
+    })
+    .to_string();
+    if std::fs::read_to_string(PATH).ok().as_deref() == Some(policy.as_str()) {
+        return Ok(());
+    }
+    eprintln!("xtask: writing {PATH}");
+    std::fs::create_dir_all("/etc/chromium/policies/managed")
+        .and_then(|()| std::fs::write(PATH, &policy))
+        .map_err(|e| anyhow::anyhow!("cannot write {PATH} ({e}); run `cargo xtask deps` as root"))
 }
 
 /// The whole suite. PostgreSQL is expected at 127.0.0.1:5432 (database `test`, trust

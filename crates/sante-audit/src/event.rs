@@ -200,6 +200,17 @@ pub enum EventKind {
     IdentityMethodChangeRequired = 511,
     IdentityServiceDenied = 512,
     IdentityAccountClosed = 513,
+    IdentityCredentialAdded = 514,
+    IdentityTokenIssued = 515,
+    IdentityTokenRevoked = 516,
+    IdentityTokenRefused = 517,
+    IdentityClientRegistered = 518,
+    IdentityClientSuspended = 519,
+    IdentitySigningKeyRotated = 520,
+    IdentityRevocationListLoaded = 521,
+    TermsPublished = 600,
+    TermsAccepted = 601,
+    TermsRequired = 602,
 }
 
 impl EventKind {
@@ -251,6 +262,17 @@ impl EventKind {
             EventKind::IdentityMethodChangeRequired => "IdentityMethodChangeRequired",
             EventKind::IdentityServiceDenied => "IdentityServiceDenied",
             EventKind::IdentityAccountClosed => "IdentityAccountClosed",
+            EventKind::IdentityCredentialAdded => "IdentityCredentialAdded",
+            EventKind::IdentityTokenIssued => "IdentityTokenIssued",
+            EventKind::IdentityTokenRevoked => "IdentityTokenRevoked",
+            EventKind::IdentityTokenRefused => "IdentityTokenRefused",
+            EventKind::IdentityClientRegistered => "IdentityClientRegistered",
+            EventKind::IdentityClientSuspended => "IdentityClientSuspended",
+            EventKind::IdentitySigningKeyRotated => "IdentitySigningKeyRotated",
+            EventKind::IdentityRevocationListLoaded => "IdentityRevocationListLoaded",
+            EventKind::TermsPublished => "TermsPublished",
+            EventKind::TermsAccepted => "TermsAccepted",
+            EventKind::TermsRequired => "TermsRequired",
         }
     }
 
@@ -296,6 +318,17 @@ impl EventKind {
         EventKind::IdentityMethodChangeRequired,
         EventKind::IdentityServiceDenied,
         EventKind::IdentityAccountClosed,
+        EventKind::IdentityCredentialAdded,
+        EventKind::IdentityTokenIssued,
+        EventKind::IdentityTokenRevoked,
+        EventKind::IdentityTokenRefused,
+        EventKind::IdentityClientRegistered,
+        EventKind::IdentityClientSuspended,
+        EventKind::IdentitySigningKeyRotated,
+        EventKind::IdentityRevocationListLoaded,
+        EventKind::TermsPublished,
+        EventKind::TermsAccepted,
+        EventKind::TermsRequired,
     ];
 }
 

@@ -40,7 +40,13 @@ fn event_type(kind: EventKind) -> Value {
         EventKind::DirectoryRegisterImported => (DCM, "110107", "Import"),
         EventKind::IdentityLoginSucceeded
         | EventKind::IdentityLoginFailed
-        | EventKind::IdentitySessionEnded => (DCM, "110114", "User Authentication"),
+        | EventKind::IdentitySessionEnded
+        | EventKind::IdentityTokenIssued
+        | EventKind::IdentityTokenRevoked => (DCM, "110114", "User Authentication"),
+        EventKind::IdentityTokenRefused
+        | EventKind::IdentitySigningKeyRotated
+        | EventKind::IdentityRevocationListLoaded
+        | EventKind::TermsRequired => (DCM, "110113", "Security Alert"),
         EventKind::IdentitySessionRefused
         | EventKind::IdentityServiceDenied
         | EventKind::IdentityAccountLocked
@@ -51,7 +57,10 @@ fn event_type(kind: EventKind) -> Value {
         | EventKind::IdentityAccountBlocked
         | EventKind::IdentityAccountUnblocked
         | EventKind::IdentityMethodChangeRequired
-        | EventKind::IdentityAccountClosed => (DCM, "110137", "User Security Attributes Changed"),
+        | EventKind::IdentityAccountClosed
+        | EventKind::IdentityCredentialAdded
+        | EventKind::IdentityClientRegistered
+        | EventKind::IdentityClientSuspended => (DCM, "110137", "User Security Attributes Changed"),
         EventKind::DirectoryPatientSearched => (DCM, "110112", "Query"),
         EventKind::DirectoryPatientRead
         | EventKind::DirectoryPatientCreated
@@ -62,7 +71,9 @@ fn event_type(kind: EventKind) -> Value {
         | EventKind::StorageBlobWritten
         | EventKind::StorageBlobRead
         | EventKind::StorageBlobDeleted
-        | EventKind::DirectoryAgentPurged => (AUDIT_EVENT_TYPE, "rest", "RESTful Operation"),
+        | EventKind::DirectoryAgentPurged
+        | EventKind::TermsPublished
+        | EventKind::TermsAccepted => (AUDIT_EVENT_TYPE, "rest", "RESTful Operation"),
     };
     json!({"system": system, "code": code, "display": display})
 }

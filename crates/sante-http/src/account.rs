@@ -8,7 +8,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use sante_audit::{EventKind, Outcome, Source};
 use sante_identity::{Activation, Authenticated, IdentityError, PasswordLogin, secrets};
-use sante_types::{LevelOfAssurance, Quality};
+use sante_types::{CredentialKind, LevelOfAssurance, Quality};
 
 use crate::csrf::{CsrfForm, read_cookie};
 use crate::i18n::{Lang, Msg};
@@ -28,7 +28,7 @@ fn session_cookie_name(state: &HttpState) -> &'static str {
     }
 }
 
-fn set_session_cookie(state: &HttpState, value: Option<&str>) -> Option<HeaderValue> {
+pub(crate) fn set_session_cookie(state: &HttpState, value: Option<&str>) -> Option<HeaderValue> {
     let cookie = crate::csrf::strict_cookie(
         session_cookie_name(state),
         value,
@@ -61,13 +61,13 @@ pub async fn authenticated(
     }
 }
 
-const QUALITIES: [(&str, Msg); 3] = [
+pub(crate) const QUALITIES: [(&str, Msg); 3] = [
     ("patient", Msg::QualityPatient),
     ("professional", Msg::QualityProfessional),
     ("agent", Msg::QualityAgent),
 ];
 
-fn parse_quality(code: &str) -> Option<Quality> {
+pub(crate) fn parse_quality(code: &str) -> Option<Quality> {
     match code {
         "patient" => Some(Quality::Patient),
         "professional" => Some(Quality::Professional),
@@ -104,6 +104,8 @@ struct LoginPage<'a> {
     quality: &'a str,
     login: &'a str,
     error: Option<Msg>,
+    activated: bool,
+    card_url: Option<&'a str>,
 }
 
 #[derive(Template)]
@@ -119,6 +121,7 @@ struct ActivatePage<'a> {
     seed: &'a str,
     uri: &'a str,
     error: Option<Msg>,
+    card_url: Option<&'a str>,
 }
 
 #[derive(Template)]
@@ -130,6 +133,19 @@ struct ActivatedPage<'a> {
     active: &'a str,
     languages: [Lang; 3],
     login: &'a str,
+}
+
+struct CredentialRow {
+    kind: Msg,
+    kind_code: &'static str,
+    label: String,
+    created: String,
+}
+
+struct AppPasswordRow {
+    id: String,
+    label: String,
+    created: String,
 }
 
 struct SessionRow {
@@ -155,9 +171,16 @@ struct AccountPage<'a> {
     assurance_code: &'a str,
     other_qualities: bool,
     sessions: Vec<SessionRow>,
+    credentials: Vec<CredentialRow>,
+    app_passwords: Vec<AppPasswordRow>,
+    new_app_password: Option<&'a str>,
 }
 
-fn render(template: impl Template, status: StatusCode, layout: &crate::pages::Layout) -> Response {
+pub(crate) fn render(
+    template: impl Template,
+    status: StatusCode,
+    layout: &crate::pages::Layout,
+) -> Response {
     match template.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => HttpError::Internal(e.to_string()).page(layout),
@@ -165,6 +188,7 @@ fn render(template: impl Template, status: StatusCode, layout: &crate::pages::La
 }
 
 fn login_form(
+    state: &HttpState,
     layout: &crate::pages::Layout,
     quality: &str,
     login: &str,
@@ -172,6 +196,8 @@ fn login_form(
     status: StatusCode,
 ) -> Response {
     let page = LoginPage {
+        activated: false,
+        card_url: state.inner.config.mtls_url.as_deref(),
         lang: layout.lang,
         csrf: &layout.csrf,
         next: &layout.next,
@@ -188,6 +214,7 @@ fn login_form(
 /// The activation form; the authenticator key stays the same across attempts, so the
 /// entry the holder added to his application stays valid.
 fn activation_form(
+    state: &HttpState,
     layout: &crate::pages::Layout,
     login: &str,
     email: &str,
@@ -207,11 +234,12 @@ fn activation_form(
         seed,
         uri: &uri,
         error,
+        card_url: state.inner.config.mtls_url.as_deref(),
     };
     render(page, status, layout)
 }
 
-fn see_other(to: &str) -> Response {
+pub(crate) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
@@ -231,8 +259,21 @@ pub async fn login_page(State(state): State<HttpState>, req: Request) -> Respons
     {
         return with_cookie(&state, e.page(&layout), cookie);
     }
-    let form = login_form(&layout, "patient", "", None, StatusCode::OK);
-    with_cookie(&state, form, cookie)
+    let activated = req.uri().query() == Some("activated");
+    let page = LoginPage {
+        lang: layout.lang,
+        csrf: &layout.csrf,
+        next: &layout.next,
+        active: layout.active,
+        languages: Lang::ALL,
+        qualities: QUALITIES,
+        quality: "patient",
+        login: "",
+        error: None,
+        activated,
+        card_url: state.inner.config.mtls_url.as_deref(),
+    };
+    with_cookie(&state, render(page, StatusCode::OK, &layout), cookie)
 }
 
 #[derive(serde::Deserialize)]
@@ -247,7 +288,7 @@ pub struct LoginForm {
     code: String,
 }
 
-fn client_description(headers: &HeaderMap) -> String {
+pub(crate) fn client_description(headers: &HeaderMap) -> String {
     let agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -305,6 +346,7 @@ pub async fn login_submit(
         Err(e) => return respond(HttpError::Unavailable(e.to_string()).page(&layout)),
     };
     respond(login_form(
+        &state,
         &layout,
         &form.quality,
         form.login.trim(),
@@ -330,7 +372,7 @@ pub async fn activate_page(State(state): State<HttpState>, req: Request) -> Resp
         return with_cookie(&state, e.page(&layout), cookie);
     }
     let seed = secrets::new_totp_secret();
-    let form = activation_form(&layout, "", "", &seed, None, StatusCode::OK);
+    let form = activation_form(&state, &layout, "", "", &seed, None, StatusCode::OK);
     with_cookie(&state, form, cookie)
 }
 
@@ -416,6 +458,7 @@ pub async fn activate_submit(
         }
     };
     respond(activation_form(
+        &state,
         &layout,
         form.login.trim(),
         form.email.trim(),
@@ -436,21 +479,47 @@ pub async fn account_page(State(state): State<HttpState>, req: Request) -> Respo
         Ok(None) => return respond(see_other("/login")),
         Err(e) => return respond(e.page(&layout)),
     };
-    let Some(identity) = state.inner.identity.as_ref() else {
-        return respond(see_other("/login"));
-    };
-    let (sessions, others) = match (
-        identity.sessions(&who).await,
-        identity.other_qualities(&who).await,
-    ) {
-        (Ok(s), Ok(o)) => (s, o),
-        (Err(e), _) | (_, Err(e)) => {
-            return respond(HttpError::Unavailable(e.to_string()).page(&layout));
+    respond(account_view(&state, &layout, &who, None).await)
+}
+
+fn credential_label(kind: CredentialKind) -> Msg {
+    match kind {
+        CredentialKind::Password => Msg::CredPassword,
+        CredentialKind::PasswordTotp => Msg::CredTotp,
+        CredentialKind::ClientCertificate => Msg::CredCertificate,
+        CredentialKind::WebAuthn => Msg::CredPasskey,
+        CredentialKind::ApplicationPassword | CredentialKind::SystemAssertion => {
+            Msg::CredAppPassword
         }
+    }
+}
+
+/// The holder's account page; `new_app_password` is shown once, right after it was
+/// made.
+pub(crate) async fn account_view(
+    state: &HttpState,
+    layout: &crate::pages::Layout,
+    who: &Authenticated,
+    new_app_password: Option<&str>,
+) -> Response {
+    let Some(identity) = state.inner.identity.as_ref() else {
+        return see_other("/login");
+    };
+    let loaded = async {
+        Ok::<_, IdentityError>((
+            identity.sessions(who).await?,
+            identity.other_qualities(who).await?,
+            identity.credentials(who).await?,
+            identity.app_passwords(who).await?,
+        ))
+    };
+    let (sessions, others, credentials, app_passwords) = match loaded.await {
+        Ok(all) => all,
+        Err(e) => return HttpError::Unavailable(e.to_string()).page(layout),
     };
     let when = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
     let page = AccountPage {
-        lang,
+        lang: layout.lang,
         csrf: &layout.csrf,
         next: &layout.next,
         active: layout.active,
@@ -471,12 +540,31 @@ pub async fn account_page(State(state): State<HttpState>, req: Request) -> Respo
                 client: s.client,
             })
             .collect(),
+        credentials: credentials
+            .into_iter()
+            .filter(|c| c.kind != CredentialKind::ApplicationPassword)
+            .map(|c| CredentialRow {
+                kind: credential_label(c.kind),
+                kind_code: c.kind.as_str(),
+                label: c.label,
+                created: when(c.created),
+            })
+            .collect(),
+        app_passwords: app_passwords
+            .into_iter()
+            .map(|p| AppPasswordRow {
+                id: p.id,
+                label: p.label,
+                created: when(p.created),
+            })
+            .collect(),
+        new_app_password,
     };
-    let mut res = render(page, StatusCode::OK, &layout);
+    let mut res = render(page, StatusCode::OK, layout);
     // Account pages are personal: never cached anywhere.
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    respond(res)
+    res
 }
 
 #[derive(serde::Deserialize)]
@@ -540,11 +628,11 @@ pub async fn logout(
     with_cookie(&state, res, cookie)
 }
 
-type ActionFuture =
+pub(crate) type ActionFuture =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), IdentityError>> + Send>>;
 
 /// An action of a logged-in holder on his own account; back to the account page.
-async fn holder_action<F>(
+pub(crate) async fn holder_action<F>(
     state: &HttpState,
     headers: &HeaderMap,
     extensions: &http::Extensions,

@@ -155,6 +155,66 @@ where
     }
 }
 
+/// The header a script sends the form token in, for JSON requests.
+pub const HEADER: &str = "x-csrf-token";
+
+/// A JSON body of a script on a portal page, whose CSRF token (in the
+/// [`HEADER`] header) has been checked like a form's. Refusals are JSON
+/// `{"error": ...}` answers and are traced like a form's.
+#[derive(Debug)]
+pub struct CsrfJson<T>(pub T);
+
+impl<T> FromRequest<HttpState> for CsrfJson<T>
+where
+    T: DeserializeOwned + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &HttpState) -> Result<Self, Response> {
+        let (parts, body) = req.into_parts();
+        let route = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_else(|| "unmatched".to_owned());
+        let caller = Caller::from(&parts.extensions);
+        let lang = crate::language(state, &parts.headers);
+        let refuse =
+            |status: http::StatusCode, msg: crate::Msg| crate::json_error(status, lang.t(msg));
+        let submitted = parts.headers.get(HEADER).and_then(|v| v.to_str().ok());
+        let secure = state.inner.config.cookie_secure;
+        let cookie = read_cookie(&parts.headers, cookie_name(secure));
+        if !verify(&state.inner.config.secret, cookie, submitted) {
+            tracing::warn!(route = %route, "script request refused: CSRF token missing or wrong");
+            let outcome = Outcome::Denied(Token::code("csrf-token-invalid"));
+            let traced = crate::trace(
+                state,
+                &caller,
+                EventKind::PortalFormRejected,
+                &route,
+                outcome,
+            )
+            .await;
+            return Err(match traced {
+                Ok(()) => refuse(http::StatusCode::FORBIDDEN, crate::Msg::ForbiddenText),
+                Err(_) => refuse(
+                    http::StatusCode::SERVICE_UNAVAILABLE,
+                    crate::Msg::UnavailableText,
+                ),
+            });
+        }
+        let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT).await else {
+            return Err(refuse(
+                http::StatusCode::BAD_REQUEST,
+                crate::Msg::BadRequestText,
+            ));
+        };
+        serde_json::from_slice(&bytes)
+            .map(CsrfJson)
+            .map_err(|_| refuse(http::StatusCode::BAD_REQUEST, crate::Msg::BadRequestText))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

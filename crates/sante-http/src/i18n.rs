@@ -271,6 +271,94 @@ catalogue! {
         "Report it at once: your login means are revoked and every session ended. A new activation letter will be sent to you."
     ),
     LostSubmit => ("Révoquer mes moyens de connexion", "Meine Anmeldemittel widerrufen", "Revoke my login means"),
+    LoginWithCard => ("Se connecter avec ma carte", "Mit meiner Karte anmelden", "Log in with my card"),
+    LoginWithPasskey => ("Se connecter avec une clé d'accès", "Mit einem Passkey anmelden", "Log in with a passkey"),
+    LoginOtherMeans => ("Autres moyens de connexion", "Andere Anmeldemittel", "Other means of login"),
+    PasskeyLoginHint => (
+        "Saisissez votre identifiant et votre qualité ci-dessus, puis utilisez votre clé d'accès (téléphone, clé de sécurité).",
+        "Geben Sie oben Ihre Benutzerkennung und Eigenschaft ein und verwenden Sie dann Ihren Passkey (Telefon, Sicherheitsschlüssel).",
+        "Enter your login name and quality above, then use your passkey (phone, security key)."
+    ),
+    PasskeyFailed => (
+        "La clé d'accès n'a pas pu être utilisée ; réessayez ou utilisez un autre moyen de connexion.",
+        "Der Passkey konnte nicht verwendet werden; versuchen Sie es erneut oder verwenden Sie ein anderes Anmeldemittel.",
+        "The passkey could not be used; try again or use another means of login."
+    ),
+    ActivatedNotice => (
+        "Votre compte est activé : connectez-vous avec le moyen que vous venez d'enregistrer.",
+        "Ihr Konto ist aktiviert: Melden Sie sich mit dem soeben registrierten Mittel an.",
+        "Your account is activated: log in with the means you have just registered."
+    ),
+    CardLoginTitle => ("Connexion par carte", "Anmeldung mit Karte", "Log in with a card"),
+    CardLoginIntro => (
+        "Votre navigateur présente le certificat de votre carte ; choisissez la qualité dans laquelle vous agissez.",
+        "Ihr Browser legt das Zertifikat Ihrer Karte vor; wählen Sie die Eigenschaft, in der Sie handeln.",
+        "Your browser presents your card's certificate; choose the quality in which you act."
+    ),
+    CardPresented => ("Certificat présenté", "Vorgelegtes Zertifikat", "Certificate presented"),
+    CardMissing => (
+        "Aucun certificat n'a été présenté. Insérez votre carte ou importez votre certificat dans le navigateur, puis rechargez cette page.",
+        "Es wurde kein Zertifikat vorgelegt. Stecken Sie Ihre Karte ein oder importieren Sie Ihr Zertifikat in den Browser und laden Sie die Seite neu.",
+        "No certificate was presented. Insert your card or import your certificate in the browser, then reload this page."
+    ),
+    CardUnknown => (
+        "Ce certificat n'est lié à aucun compte de cette qualité. Activez d'abord votre compte avec votre carte.",
+        "Dieses Zertifikat ist mit keinem Konto dieser Eigenschaft verknüpft. Aktivieren Sie zuerst Ihr Konto mit Ihrer Karte.",
+        "This certificate is bound to no account of this quality. Activate your account with your card first."
+    ),
+    CardRevoked => (
+        "Ce certificat a été révoqué ou a expiré : il ne permet plus de se connecter.",
+        "Dieses Zertifikat wurde widerrufen oder ist abgelaufen: Es erlaubt keine Anmeldung mehr.",
+        "This certificate was revoked or has expired: it no longer logs in."
+    ),
+    CardAlreadyBound => ("Ce certificat est déjà lié à un compte.", "Dieses Zertifikat ist bereits mit einem Konto verknüpft.", "This certificate is already bound to an account."),
+    CardNotValid => ("Ce certificat n'est pas valide aujourd'hui.", "Dieses Zertifikat ist heute nicht gültig.", "This certificate is not valid today."),
+    CardActivateTitle => ("Activer mon compte avec ma carte", "Mein Konto mit meiner Karte aktivieren", "Activate my account with my card"),
+    CardActivateIntro => (
+        "Le certificat de votre carte sera lié à votre compte : vous vous connecterez ensuite avec votre carte, au niveau de garantie élevé.",
+        "Das Zertifikat Ihrer Karte wird mit Ihrem Konto verknüpft: Sie melden sich danach mit Ihrer Karte an, mit hohem Vertrauensniveau.",
+        "Your card's certificate will be bound to your account: you will then log in with your card, at high assurance."
+    ),
+    ActivateWithCard => ("Activer avec ma carte", "Mit meiner Karte aktivieren", "Activate with my card"),
+    ActivateOtherMeans => (
+        "Professionnels de santé : activez votre compte avec votre carte ou une clé d'accès.",
+        "Gesundheitsfachkräfte: Aktivieren Sie Ihr Konto mit Ihrer Karte oder einem Passkey.",
+        "Health professionals: activate your account with your card or a passkey."
+    ),
+    PasskeyHeading => ("Clé d'accès (passkey)", "Passkey", "Passkey"),
+    PasskeyIntro => (
+        "Une clé d'accès (téléphone, ordinateur ou clé de sécurité avec code ou empreinte) vous connecte au niveau de garantie élevé, sans mot de passe.",
+        "Ein Passkey (Telefon, Computer oder Sicherheitsschlüssel mit PIN oder Fingerabdruck) meldet Sie mit hohem Vertrauensniveau an, ohne Passwort.",
+        "A passkey (phone, computer or security key with a PIN or fingerprint) logs you in at high assurance, without a password."
+    ),
+    ActivateWithPasskey => ("Activer avec une clé d'accès", "Mit einem Passkey aktivieren", "Activate with a passkey"),
+    PasskeyLabel => ("Nom de l'appareil", "Gerätename", "Device name"),
+    PasskeyAdd => ("Ajouter une clé d'accès", "Passkey hinzufügen", "Add a passkey"),
+    CredentialsHeading => ("Mes moyens de connexion", "Meine Anmeldemittel", "My means of login"),
+    CredPassword => ("Mot de passe", "Passwort", "Password"),
+    CredTotp => ("Application d'authentification", "Authenticator-App", "Authenticator application"),
+    CredCertificate => ("Certificat de carte", "Kartenzertifikat", "Card certificate"),
+    CredPasskey => ("Clé d'accès", "Passkey", "Passkey"),
+    CredAppPassword => ("Mot de passe d'application", "Anwendungspasswort", "Application password"),
+    CredCreated => ("Enregistré le", "Registriert am", "Registered"),
+    AppPasswordsHeading => ("Mots de passe d'application (messagerie)", "Anwendungspasswörter (Nachrichtendienst)", "Application passwords (messaging)"),
+    AppPasswordsIntro => (
+        "Un mot de passe par appareil pour votre logiciel de messagerie (IMAP, POP3, SMTP). Il n'ouvre que la messagerie sécurisée et peut être révoqué seul.",
+        "Ein Passwort pro Gerät für Ihr E-Mail-Programm (IMAP, POP3, SMTP). Es öffnet nur den sicheren Nachrichtendienst und kann einzeln widerrufen werden.",
+        "One password per device for your mail program (IMAP, POP3, SMTP). It opens secure messaging only and can be revoked on its own."
+    ),
+    AppPasswordsNeedHigh => (
+        "Connectez-vous avec votre carte ou une clé d'accès pour créer un mot de passe d'application.",
+        "Melden Sie sich mit Ihrer Karte oder einem Passkey an, um ein Anwendungspasswort zu erstellen.",
+        "Log in with your card or a passkey to create an application password."
+    ),
+    AppPasswordCreate => ("Créer le mot de passe", "Passwort erstellen", "Create the password"),
+    AppPasswordShown => (
+        "Le mot de passe de cet appareil, affiché cette seule fois ; saisissez-le dans votre logiciel de messagerie :",
+        "Das Passwort dieses Geräts, nur dieses eine Mal angezeigt; geben Sie es in Ihr E-Mail-Programm ein:",
+        "This device's password, shown this once only; enter it in your mail program:"
+    ),
+    Revoke => ("Révoquer", "Widerrufen", "Revoke"),
     DirectoryIntro => (
         "L'annuaire national des professionnels de santé autorisés à exercer. Recherchez par nom, profession ou localité.",
         "Das nationale Verzeichnis der zur Berufsausübung zugelassenen Gesundheitsfachkräfte. Suchen Sie nach Name, Beruf oder Ort.",

@@ -9,6 +9,7 @@
 //! service APIs that decide access; this crate only knows HTTP.
 
 mod account;
+mod credentials;
 pub mod csrf;
 mod directory_page;
 mod error;
@@ -35,7 +36,8 @@ use sante_net::{IoStream, Listener, SessionHandler, SessionInfo};
 use sante_types::{Clock, Service};
 use tokio_util::sync::CancellationToken;
 
-pub use csrf::CsrfForm;
+pub use credentials::ClientCertificate;
+pub use csrf::{CsrfForm, CsrfJson};
 pub use error::HttpError;
 pub use fhir::ServiceClient;
 pub use i18n::{Lang, Msg};
@@ -50,6 +52,9 @@ pub struct HttpConfig {
     pub cookie_secure: bool,
     /// HMAC key of CSRF tokens.
     pub secret: [u8; 32],
+    /// The URL of the listener that asks for client certificates (card login), when
+    /// there is one.
+    pub mtls_url: Option<String>,
 }
 
 impl std::fmt::Debug for HttpConfig {
@@ -78,6 +83,7 @@ pub struct HttpState {
 
 struct Inner {
     config: HttpConfig,
+    csp: HeaderValue,
     default_lang: Lang,
     readiness: Arc<dyn Readiness>,
     recorder: Arc<dyn Recorder>,
@@ -96,8 +102,11 @@ impl HttpState {
         clock: Arc<dyn Clock>,
     ) -> HttpState {
         let default_lang = Lang::parse(&config.default_lang).unwrap_or(Lang::Fr);
+        let csp = HeaderValue::from_str(&content_security_policy(&config))
+            .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
         HttpState {
             inner: Arc::new(Inner {
+                csp,
                 config,
                 default_lang,
                 readiness,
@@ -165,6 +174,47 @@ pub fn router(state: HttpState) -> Router {
         .route("/account", get(account::account_page))
         .route("/account/sessions/end", post(account::end_session))
         .route("/account/lost", post(account::report_lost))
+        .route(
+            "/login/certificate",
+            get(credentials::card_login_form).post(credentials::card_login_submit),
+        )
+        .route(
+            "/activate/certificate",
+            get(credentials::card_activate_form).post(credentials::card_activate_submit),
+        )
+        .route(
+            "/login/passkey/begin",
+            post(credentials::passkey_login_begin),
+        )
+        .route(
+            "/login/passkey/finish",
+            post(credentials::passkey_login_finish),
+        )
+        .route(
+            "/activate/passkey/begin",
+            post(credentials::passkey_activation_begin),
+        )
+        .route(
+            "/activate/passkey/finish",
+            post(credentials::passkey_activation_finish),
+        )
+        .route(
+            "/account/passkey/begin",
+            post(credentials::passkey_enrolment_begin),
+        )
+        .route(
+            "/account/passkey/finish",
+            post(credentials::passkey_enrolment_finish),
+        )
+        .route(
+            "/account/app-passwords",
+            post(credentials::create_app_password),
+        )
+        .route(
+            "/account/app-passwords/revoke",
+            post(credentials::revoke_app_password),
+        )
+        .route("/static/webauthn.js", get(credentials::webauthn_script))
         .route("/logout", post(account::logout))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -173,14 +223,36 @@ pub fn router(state: HttpState) -> Router {
         .merge(fhir::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), observe))
         .fallback(not_found)
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security_headers,
+        ))
         .layer(middleware::from_fn(request_id))
         .with_state(state)
 }
 
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-                   font-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; \
-                   base-uri 'none'; object-src 'none'";
+/// The content security policy: no inline script, nothing from elsewhere. Forms may
+/// also go to the portal's other origin (the card login listener and the portal send
+/// the browser to each other after a form), and nowhere else.
+fn content_security_policy(config: &HttpConfig) -> String {
+    let origin = |url: &str| {
+        let url = url.trim_end_matches('/');
+        // An origin is scheme, host and port: no path, no quote or separator.
+        (url.starts_with("https://")
+            && !url[8..].contains('/')
+            && !url.contains(|c: char| c == ';' || c == '\'' || c.is_whitespace()))
+        .then(|| url.to_owned())
+    };
+    let mut form_action = vec!["'self'".to_owned()];
+    form_action.extend(origin(&config.public_url));
+    form_action.extend(config.mtls_url.as_deref().and_then(origin));
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         font-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action {}; \
+         base-uri 'none'; object-src 'none'",
+        form_action.join(" ")
+    )
+}
 
 async fn request_id(mut req: Request, next: Next) -> Response {
     // Always generated here: a client-supplied id could be used to forge log joins.
@@ -193,14 +265,11 @@ async fn request_id(mut req: Request, next: Next) -> Response {
     res
 }
 
-async fn security_headers(req: Request, next: Next) -> Response {
+async fn security_headers(State(state): State<HttpState>, req: Request, next: Next) -> Response {
     let is_static = req.uri().path().starts_with("/static/");
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    h.insert(header::CONTENT_SECURITY_POLICY, state.inner.csp.clone());
     h.insert(
         header::STRICT_TRANSPORT_SECURITY,
         HeaderValue::from_static("max-age=31536000; includeSubDomains"),
@@ -422,6 +491,11 @@ async fn switch_language(
     with_lang_cookie(&state, Redirect::to(&next).into_response(), lang)
 }
 
+/// A JSON error for scripts: `{"error": message}`.
+pub(crate) fn json_error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+}
+
 async fn healthz() -> &'static str {
     "ok"
 }
@@ -528,9 +602,13 @@ impl SessionHandler for HttpsHandler {
         let router = self.router.clone();
         Box::pin(async move {
             let peer = Peer(session.peer);
+            let certificate = session.peer_certificate.clone().map(ClientCertificate);
             let service =
                 hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
                     req.extensions_mut().insert(peer);
+                    if let Some(c) = &certificate {
+                        req.extensions_mut().insert(c.clone());
+                    }
                     let router = router.clone();
                     async move {
                         use tower::ServiceExt;

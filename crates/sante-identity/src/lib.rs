@@ -21,6 +21,7 @@ pub mod service;
 pub use model::{Account, AccountState, Authenticated, Session, SessionLimits};
 pub use policy::{ServiceRefusal, authorise_service, minimum_assurance};
 pub use service::{
-    Activation, ActivationLetter, Administrator, Identity, IdentityError, IdentityResult,
-    NewAccount, PasswordLogin,
+    Activation, ActivationLetter, ActivationProof, Administrator, AppPassword, CredentialSummary,
+    Identity, IdentityError, IdentityResult, NewAccount, NewAppPassword, PasskeyChallenge,
+    PasswordLogin,
 };

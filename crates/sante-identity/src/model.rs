@@ -36,7 +36,7 @@ pub enum AccountState {
 }
 
 /// The secret part of a credential.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Secret {
     /// Argon2id PHC string.
@@ -44,6 +44,31 @@ pub enum Secret {
     /// Base32 seed of an RFC 6238 authenticator, and the last time step accepted (a
     /// code is good once).
     Totp { seed: String, last_step: u64 },
+    /// An X.509 certificate bound at activation (the qualified card, ACC-2): the
+    /// certificate itself is the key, the TLS layer proves its private key.
+    Certificate {
+        /// SHA-256 of the certificate's DER, hex.
+        sha256: String,
+        /// Issuer and serial, as revocation lists name it.
+        revocation_key: String,
+        /// The subject's name, shown to the holder.
+        subject: String,
+        not_after: DateTime<Utc>,
+    },
+    /// A WebAuthn passkey or security key with user verification.
+    Passkey {
+        passkey: Box<webauthn_rs::prelude::Passkey>,
+        /// The holder's name for it ("phone", "YubiKey").
+        label: String,
+    },
+    /// A per-device password for a mail program (ACC-2, messaging), 128 random bits:
+    /// SHA-256 is enough to store it, and quick enough for every IMAP login.
+    ApplicationPassword {
+        sha256: String,
+        label: String,
+        /// The only service it opens.
+        service: sante_types::Service,
+    },
 }
 
 impl std::fmt::Debug for Secret {
@@ -51,12 +76,30 @@ impl std::fmt::Debug for Secret {
         match self {
             Secret::Password { .. } => f.write_str("Password(..)"),
             Secret::Totp { .. } => f.write_str("Totp(..)"),
+            Secret::Certificate { subject, .. } => write!(f, "Certificate({subject})"),
+            Secret::Passkey { label, .. } => write!(f, "Passkey({label})"),
+            Secret::ApplicationPassword { label, .. } => {
+                write!(f, "ApplicationPassword({label})")
+            }
+        }
+    }
+}
+
+impl Secret {
+    /// The connection method this credential is.
+    pub fn kind(&self) -> CredentialKind {
+        match self {
+            Secret::Password { .. } => CredentialKind::Password,
+            Secret::Totp { .. } => CredentialKind::PasswordTotp,
+            Secret::Certificate { .. } => CredentialKind::ClientCertificate,
+            Secret::Passkey { .. } => CredentialKind::WebAuthn,
+            Secret::ApplicationPassword { .. } => CredentialKind::ApplicationPassword,
         }
     }
 }
 
 /// One credential of an account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Credential {
     pub id: String,
     pub secret: Secret,
@@ -81,7 +124,7 @@ pub struct MethodChange {
 }
 
 /// One account: a person in one quality.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Account {
     pub id: String,
     /// The login name printed on the activation letter (or given to an agent).
@@ -134,7 +177,23 @@ impl Account {
             (true, false) => out.push(CredentialKind::Password),
             _ => {}
         }
+        for kind in [CredentialKind::ClientCertificate, CredentialKind::WebAuthn] {
+            if self
+                .credentials
+                .iter()
+                .any(|c| c.is_active() && c.secret.kind() == kind)
+            {
+                out.push(kind);
+            }
+        }
         out
+    }
+
+    /// The active credentials of one kind.
+    pub fn active(&self, kind: CredentialKind) -> impl Iterator<Item = &Credential> {
+        self.credentials
+            .iter()
+            .filter(move |c| c.is_active() && c.secret.kind() == kind)
     }
 }
 
@@ -154,6 +213,9 @@ pub struct Session {
     pub last_seen: DateTime<Utc>,
     /// A short description of the client (browser family), for the holder's list.
     pub client: String,
+    /// The one service the session opens, when its credential is restricted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<sante_types::Service>,
 }
 
 /// The timeouts of sessions.
@@ -182,4 +244,7 @@ pub struct Authenticated {
     pub quality: Quality,
     pub assurance: LevelOfAssurance,
     pub credential: CredentialKind,
+    /// The one service a restricted credential opens (an application password opens
+    /// messaging only); `None`: any service the quality and level allow.
+    pub scope: Option<sante_types::Service>,
 }

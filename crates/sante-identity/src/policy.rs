@@ -14,6 +14,8 @@ pub enum ServiceRefusal {
     QualityNotServed,
     #[error("the service needs a stronger login (level {needed})")]
     AssuranceTooLow { needed: &'static str },
+    #[error("this credential opens another service only")]
+    OutOfScope,
 }
 
 impl ServiceRefusal {
@@ -22,6 +24,7 @@ impl ServiceRefusal {
         match self {
             ServiceRefusal::QualityNotServed => "quality_not_served",
             ServiceRefusal::AssuranceTooLow { .. } => "assurance_too_low",
+            ServiceRefusal::OutOfScope => "credential_out_of_scope",
         }
     }
 }
@@ -57,6 +60,9 @@ pub fn minimum_assurance(service: Service, quality: Quality) -> Option<LevelOfAs
 
 /// May this session reach `service`?
 pub fn authorise_service(who: &Authenticated, service: Service) -> Result<(), ServiceRefusal> {
+    if who.scope.is_some_and(|scope| scope != service) {
+        return Err(ServiceRefusal::OutOfScope);
+    }
     match minimum_assurance(service, who.quality) {
         None => Err(ServiceRefusal::QualityNotServed),
         Some(needed) if who.assurance < needed => Err(ServiceRefusal::AssuranceTooLow {
@@ -80,6 +86,7 @@ mod tests {
             quality,
             assurance,
             credential: CredentialKind::Password,
+            scope: None,
         }
     }
 
@@ -115,5 +122,24 @@ mod tests {
             authorise_service(&who(Quality::Agent, LevelOfAssurance::High), Service::Dsp),
             Err(ServiceRefusal::QualityNotServed)
         );
+    }
+
+    #[test]
+    fn a_scoped_credential_opens_its_service_only() {
+        let mut mail = who(Quality::Professional, LevelOfAssurance::High);
+        mail.credential = CredentialKind::ApplicationPassword;
+        mail.scope = Some(Service::Messaging);
+        assert!(authorise_service(&mail, Service::Messaging).is_ok());
+        for other in [
+            Service::Dsp,
+            Service::Portal,
+            Service::Identity,
+            Service::Directory,
+        ] {
+            assert_eq!(
+                authorise_service(&mail, other),
+                Err(ServiceRefusal::OutOfScope)
+            );
+        }
     }
 }

@@ -97,6 +97,29 @@ pub fn activation_code() -> Zeroizing<String> {
     Zeroizing::new(code)
 }
 
+/// An application password: 28 characters from the same alphabet, in groups of four,
+/// drawn without modulo bias; about 139 bits, so a fast hash is enough to store it.
+pub fn application_password() -> Zeroizing<String> {
+    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+    // 248 = 8 × 31: bytes at or above it would favour the first letters.
+    const LIMIT: u8 = 248;
+    let mut out = Zeroizing::new(String::with_capacity(34));
+    let mut taken = 0;
+    while taken < 28 {
+        for b in random_bytes(32).iter().filter(|b| **b < LIMIT) {
+            if taken == 28 {
+                break;
+            }
+            if taken > 0 && taken % 4 == 0 {
+                out.push('-');
+            }
+            out.push(char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]));
+            taken += 1;
+        }
+    }
+    out
+}
+
 /// The activation code as typed: case, spaces and dashes do not matter.
 pub fn normalise_code(code: &str) -> String {
     code.chars()

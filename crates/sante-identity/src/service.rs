@@ -44,6 +44,8 @@ pub enum IdentityError {
     BadCredentials,
     #[error("the account is locked after failed logins until {0}")]
     Locked(DateTime<Utc>),
+    #[error("this credential was revoked or has expired")]
+    CredentialRevoked,
     #[error("the account is not activated")]
     NotActivated,
     #[error("the account is blocked")]
@@ -140,6 +142,28 @@ pub struct Activation<'a> {
     pub totp_code: &'a str,
 }
 
+impl Activation<'_> {
+    /// What proves the holder is the letter's addressee.
+    pub fn proof(&self) -> ActivationProof<'_> {
+        ActivationProof {
+            login: self.login,
+            national_id: self.national_id,
+            code: self.code,
+            email: self.email,
+        }
+    }
+}
+
+/// What proves, at activation, that the person is the letter's addressee: the letter's
+/// login and code, his national identification number, and his personal e-mail.
+#[derive(Debug, Clone, Copy)]
+pub struct ActivationProof<'a> {
+    pub login: &'a str,
+    pub national_id: &'a str,
+    pub code: &'a str,
+    pub email: &'a str,
+}
+
 /// A login with password (and one-time password where the account has one).
 #[derive(Debug)]
 pub struct PasswordLogin<'a> {
@@ -151,8 +175,27 @@ pub struct PasswordLogin<'a> {
     pub client: &'a str,
 }
 
+/// A credential as its holder sees it listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialSummary {
+    pub id: String,
+    pub kind: CredentialKind,
+    pub label: String,
+    pub created: DateTime<Utc>,
+}
+
+/// A session about to be opened: how the person authenticated.
+#[derive(Debug)]
+pub(crate) struct NewSession<'a> {
+    pub assurance: LevelOfAssurance,
+    pub credential: CredentialKind,
+    /// The credentials used: revoking any of them ends the session.
+    pub credential_ids: Vec<String>,
+    pub client: &'a str,
+}
+
 /// The identity service.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Identity {
     db: Db,
     recorder: Arc<dyn Recorder>,
@@ -160,13 +203,15 @@ pub struct Identity {
     limits: SessionLimits,
     /// Networks agents may log in and act from (ACC-2); empty: anywhere.
     agent_networks: Vec<ipnet::IpNet>,
+    /// The WebAuthn relying party (the portal's origin); `None`: no passkeys.
+    webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
 
-fn token(value: &str) -> Token {
+pub(crate) fn token(value: &str) -> Token {
     Token::new(value.to_owned()).unwrap_or_else(|_| Token::code("invalid"))
 }
 
-fn actor_of(a: &Authenticated) -> Actor {
+pub(crate) fn actor_of(a: &Authenticated) -> Actor {
     Actor {
         person: Some(token(&a.account)),
         quality: Some(a.quality),
@@ -176,7 +221,7 @@ fn actor_of(a: &Authenticated) -> Actor {
     }
 }
 
-fn account_actor(account: &Account) -> Actor {
+pub(crate) fn account_actor(account: &Account) -> Actor {
     Actor {
         person: Some(token(&account.id)),
         quality: Some(account.quality),
@@ -184,7 +229,7 @@ fn account_actor(account: &Account) -> Actor {
     }
 }
 
-fn normalise_login(login: &str) -> String {
+pub(crate) fn normalise_login(login: &str) -> String {
     login.trim().to_ascii_uppercase()
 }
 
@@ -194,12 +239,38 @@ fn nin_hash(national_id: &str) -> String {
 }
 
 fn account_terms(a: &Account) -> Vec<Term> {
-    vec![
+    let mut terms = vec![
         Term::new("login", normalise_login(&a.login)),
         Term::new("subject", format!("{}:{}", a.quality.as_str(), a.subject)),
         Term::new("person", a.person.clone()),
         Term::new("nin", a.national_id_sha256.clone()),
-    ]
+    ];
+    // Credentials that find their account: a certificate by its fingerprint and by
+    // what revocation lists call it, a passkey by its credential id. Revoked ones too,
+    // so that a revoked certificate is recognised (and refused) rather than unknown.
+    for c in &a.credentials {
+        match &c.secret {
+            Secret::Certificate {
+                sha256,
+                revocation_key,
+                ..
+            } => {
+                terms.push(Term::new("cert", sha256.clone()));
+                terms.push(Term::new(
+                    "cert-revocation",
+                    secrets::sha256_hex(revocation_key),
+                ));
+            }
+            Secret::Passkey { passkey, .. } => {
+                terms.push(Term::new(
+                    "passkey",
+                    hex::encode::<&[u8]>(passkey.cred_id().as_ref()),
+                ));
+            }
+            _ => {}
+        }
+    }
+    terms
 }
 
 /// A login name as printed on a letter: the quality's letter and eight characters
@@ -222,6 +293,7 @@ impl Identity {
             clock,
             limits: SessionLimits::default(),
             agent_networks: Vec::new(),
+            webauthn: None,
         }
     }
 
@@ -230,6 +302,32 @@ impl Identity {
     pub fn with_agent_networks(mut self, networks: Vec<ipnet::IpNet>) -> Identity {
         self.agent_networks = networks;
         self
+    }
+
+    /// Offers passkeys (WebAuthn) for the portal at `origin` (its public URL): the
+    /// relying party id is the origin's host.
+    pub fn with_webauthn(mut self, origin: &str) -> IdentityResult<Identity> {
+        let url = webauthn_rs::prelude::Url::parse(origin)
+            .map_err(|_| IdentityError::Invalid(format!("{origin} is not a URL")))?;
+        let rp_id = url
+            .host_str()
+            .ok_or_else(|| IdentityError::Invalid(format!("{origin} has no host")))?
+            .to_owned();
+        let webauthn = webauthn_rs::WebauthnBuilder::new(&rp_id, &url)
+            .and_then(|b| b.rp_name("Sante").build())
+            .map_err(|e| IdentityError::Invalid(format!("WebAuthn relying party: {e}")))?;
+        self.webauthn = Some(Arc::new(webauthn));
+        Ok(self)
+    }
+
+    pub(crate) fn webauthn(&self) -> IdentityResult<&webauthn_rs::Webauthn> {
+        self.webauthn
+            .as_deref()
+            .ok_or_else(|| IdentityError::Invalid("passkeys are not offered here".into()))
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
     }
 
     /// Whether a person of `quality` may act from where `source` says the request came.
@@ -246,15 +344,15 @@ impl Identity {
         self
     }
 
-    fn now(&self) -> DateTime<Utc> {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
 
-    fn micros(&self) -> i64 {
+    pub(crate) fn micros(&self) -> i64 {
         self.now().timestamp_micros()
     }
 
-    async fn trace(
+    pub(crate) async fn trace(
         &self,
         kind: EventKind,
         actor: Actor,
@@ -274,7 +372,7 @@ impl Identity {
     }
 
     /// Traces a successful change to an account.
-    async fn trace_update(
+    pub(crate) async fn trace_update(
         &self,
         kind: EventKind,
         actor: Actor,
@@ -292,7 +390,7 @@ impl Identity {
         .await
     }
 
-    async fn load(&self, id: &str) -> IdentityResult<Option<(Account, i64)>> {
+    pub(crate) async fn load(&self, id: &str) -> IdentityResult<Option<(Account, i64)>> {
         let Some(record) = self.db.get(ACCOUNTS, id).await? else {
             return Ok(None);
         };
@@ -301,7 +399,10 @@ impl Identity {
         Ok(Some((account, record.version)))
     }
 
-    async fn find_one(&self, query: TermQuery) -> IdentityResult<Option<(Account, i64)>> {
+    pub(crate) async fn find_one(
+        &self,
+        query: TermQuery,
+    ) -> IdentityResult<Option<(Account, i64)>> {
         let keys = self.db.search(ACCOUNTS, &[query], None, 2).await?;
         match keys.first() {
             Some(key) => self.load(key).await,
@@ -310,7 +411,10 @@ impl Identity {
     }
 
     /// The account with this login name, and its stored version.
-    async fn find_by_login(&self, login: &str) -> IdentityResult<Option<(Account, i64)>> {
+    pub(crate) async fn find_by_login(
+        &self,
+        login: &str,
+    ) -> IdentityResult<Option<(Account, i64)>> {
         self.find_one(TermQuery::exact("login", normalise_login(login)))
             .await
     }
@@ -350,7 +454,7 @@ impl Identity {
             .ok_or_else(|| IdentityError::NotFound(format!("account {id}")))
     }
 
-    async fn save(&self, account: &Account, version: i64) -> IdentityResult<()> {
+    pub(crate) async fn save(&self, account: &Account, version: i64) -> IdentityResult<()> {
         let value =
             serde_json::to_vec(account).map_err(|_| IdentityError::Corrupt(account.id.clone()))?;
         self.db
@@ -359,6 +463,31 @@ impl Identity {
                 &account.id,
                 &value,
                 Expect::Version(version),
+                self.micros(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Saves an account whose credentials changed, with its search terms.
+    pub(crate) async fn save_indexed(&self, account: &Account, version: i64) -> IdentityResult<()> {
+        let value =
+            serde_json::to_vec(account).map_err(|_| IdentityError::Corrupt(account.id.clone()))?;
+        self.db
+            .write_batch(
+                &[
+                    WriteOp::Put {
+                        collection: ACCOUNTS.into(),
+                        key: account.id.clone(),
+                        value,
+                        expect: Expect::Version(version),
+                    },
+                    WriteOp::Index {
+                        collection: ACCOUNTS.into(),
+                        key: account.id.clone(),
+                        terms: account_terms(account),
+                    },
+                ],
                 self.micros(),
             )
             .await?;
@@ -509,22 +638,20 @@ impl Identity {
         Ok(account)
     }
 
-    /// Activates an account with the letter's code; enrols the password and the
-    /// authenticator. Wrong input changes nothing but the failure count.
-    pub async fn activate(
+    /// Checks an activation's proof (the letter's login and code, the person's national
+    /// number, a plausible e-mail) against a pending account. A wrong proof changes
+    /// nothing but the failure count, and is traced.
+    pub(crate) async fn check_activation(
         &self,
-        activation: &Activation<'_>,
+        proof: &ActivationProof<'_>,
         source: &Source,
-    ) -> IdentityResult<Account> {
-        let email = activation.email.trim();
-        if !valid_email(email) {
+    ) -> IdentityResult<(Account, i64)> {
+        if !valid_email(proof.email.trim()) {
             return Err(IdentityError::Invalid(
                 "the e-mail address is not valid".into(),
             ));
         }
-        secrets::check_password_policy(activation.password)
-            .map_err(|m| IdentityError::Invalid(m.to_owned()))?;
-        let Some((mut account, version)) = self.find_by_login(activation.login).await? else {
+        let Some((mut account, version)) = self.find_by_login(proof.login).await? else {
             self.trace(
                 EventKind::IdentityActivationFailed,
                 Actor::default(),
@@ -547,13 +674,10 @@ impl Identity {
                 .await?;
             return Err(IdentityError::BadActivation);
         };
-        let nin_ok = secrets::same(
-            &account.national_id_sha256,
-            &nin_hash(activation.national_id),
-        );
+        let nin_ok = secrets::same(&account.national_id_sha256, &nin_hash(proof.national_id));
         let code_ok = secrets::same(
             code_sha256,
-            &secrets::sha256_hex(&secrets::normalise_code(activation.code)),
+            &secrets::sha256_hex(&secrets::normalise_code(proof.code)),
         );
         let reason = if *failures >= ACTIVATION_MAX_FAILURES {
             Some("code_used_up")
@@ -572,34 +696,23 @@ impl Identity {
             self.fail_activation(&account, reason, source).await?;
             return Err(IdentityError::BadActivation);
         }
-        let unix = u64::try_from(now.timestamp()).unwrap_or_default();
-        let Some(step) = secrets::check_totp(activation.totp_seed, activation.totp_code, unix)
-        else {
-            return Err(IdentityError::Invalid(
-                "the code of the authenticator application does not match: check the phone's clock and enter the current code".into(),
-            ));
-        };
-        let phc = secrets::hash_password(activation.password).map_err(IdentityError::Invalid)?;
-        account.credentials = vec![
-            Credential {
-                id: uuid::Uuid::new_v4().to_string(),
-                secret: Secret::Password { phc },
-                created: now,
-                revoked: None,
-            },
-            Credential {
-                id: uuid::Uuid::new_v4().to_string(),
-                secret: Secret::Totp {
-                    seed: activation.totp_seed.to_owned(),
-                    last_step: step,
-                },
-                created: now,
-                revoked: None,
-            },
-        ];
-        account.email = Some(email.to_owned());
+        Ok((account, version))
+    }
+
+    /// Completes an activation whose proof was checked: the account becomes active with
+    /// `credentials` as its only ones, and the personal e-mail recorded.
+    pub(crate) async fn complete_activation(
+        &self,
+        mut account: Account,
+        version: i64,
+        email: &str,
+        credentials: Vec<Credential>,
+        source: &Source,
+    ) -> IdentityResult<Account> {
+        account.credentials = credentials;
+        account.email = Some(email.trim().to_owned());
         account.state = AccountState::Active;
-        self.save(&account, version).await?;
+        self.save_indexed(&account, version).await?;
         self.trace_update(
             EventKind::IdentityAccountActivated,
             account_actor(&account),
@@ -610,7 +723,52 @@ impl Identity {
         Ok(account)
     }
 
-    async fn fail_activation(
+    /// A new credential, created now.
+    pub(crate) fn credential(&self, secret: Secret) -> Credential {
+        Credential {
+            id: uuid::Uuid::new_v4().to_string(),
+            secret,
+            created: self.now(),
+            revoked: None,
+        }
+    }
+
+    /// Activates an account with the letter's code; enrols the password and the
+    /// authenticator (patients: substantial assurance). Wrong input changes nothing but
+    /// the failure count.
+    pub async fn activate(
+        &self,
+        activation: &Activation<'_>,
+        source: &Source,
+    ) -> IdentityResult<Account> {
+        secrets::check_password_policy(activation.password)
+            .map_err(|m| IdentityError::Invalid(m.to_owned()))?;
+        let (account, version) = self.check_activation(&activation.proof(), source).await?;
+        if account.quality != Quality::Patient {
+            return Err(IdentityError::Invalid(
+                "this quality activates with its card's certificate or a passkey".into(),
+            ));
+        }
+        let unix = u64::try_from(self.now().timestamp()).unwrap_or_default();
+        let Some(step) = secrets::check_totp(activation.totp_seed, activation.totp_code, unix)
+        else {
+            return Err(IdentityError::Invalid(
+                "the code of the authenticator application does not match: check the phone's clock and enter the current code".into(),
+            ));
+        };
+        let phc = secrets::hash_password(activation.password).map_err(IdentityError::Invalid)?;
+        let credentials = vec![
+            self.credential(Secret::Password { phc }),
+            self.credential(Secret::Totp {
+                seed: activation.totp_seed.to_owned(),
+                last_step: step,
+            }),
+        ];
+        self.complete_activation(account, version, activation.email, credentials, source)
+            .await
+    }
+
+    pub(crate) async fn fail_activation(
         &self,
         account: &Account,
         reason: &'static str,
@@ -627,6 +785,119 @@ impl Identity {
         .await
     }
 
+    /// Why the account may not log in now, whatever the credential: its state, a lock
+    /// after failed logins, the network an agent comes from. `None`: it may try.
+    pub(crate) fn login_refusal(
+        &self,
+        account: &Account,
+        source: &Source,
+    ) -> Option<(&'static str, IdentityError)> {
+        let now = self.now();
+        let refusal = match &account.state {
+            AccountState::Pending { .. } => Some(("not_activated", IdentityError::NotActivated)),
+            AccountState::Blocked { .. } => Some(("blocked", IdentityError::Blocked)),
+            AccountState::Closed { .. } => Some(("closed", IdentityError::Closed)),
+            AccountState::Active => match account.locked_until {
+                Some(until) if until > now => Some(("locked", IdentityError::Locked(until))),
+                _ => None,
+            },
+        };
+        refusal.or_else(|| {
+            (!self.network_allows(account.quality, source))
+                .then_some(("network_not_allowed", IdentityError::NetworkNotAllowed))
+        })
+    }
+
+    /// Refuses a login whose credential was right when the operator's required change
+    /// of connection method is overdue and this account has not made it (ACC-6).
+    pub(crate) async fn check_method_change(
+        &self,
+        account: &Account,
+        source: &Source,
+    ) -> IdentityResult<()> {
+        if let Some(change) = &account.method_change
+            && self.now() > change.deadline
+            && !account.methods().contains(&change.required)
+        {
+            self.deny_login(account, "method_change_overdue", source)
+                .await?;
+            return Err(IdentityError::MethodChangeOverdue);
+        }
+        Ok(())
+    }
+
+    /// Traces a login attempt for a login name or credential that matches no account.
+    pub(crate) async fn unknown_login(
+        &self,
+        quality: Option<Quality>,
+        source: &Source,
+    ) -> IdentityResult<IdentityError> {
+        self.trace(
+            EventKind::IdentityLoginFailed,
+            Actor {
+                quality,
+                ..Actor::default()
+            },
+            Action::Execute,
+            None,
+            source,
+            Outcome::Failure(Token::code("unknown_login")),
+        )
+        .await?;
+        Ok(IdentityError::BadCredentials)
+    }
+
+    /// Opens a session after a successful authentication: resets the failure count,
+    /// saves `account` (which may carry an updated credential), stores the session and
+    /// traces the login. Returns the bearer secret and who is authenticated.
+    pub(crate) async fn open_session(
+        &self,
+        mut account: Account,
+        version: i64,
+        login: NewSession<'_>,
+        source: &Source,
+    ) -> IdentityResult<(Zeroizing<String>, Authenticated)> {
+        let now = self.now();
+        account.failed_logins = 0;
+        account.locked_until = None;
+        self.save(&account, version).await?;
+        let secret = secrets::random_token();
+        let session = Session {
+            id: uuid::Uuid::new_v4().to_string(),
+            account: account.id.clone(),
+            quality: account.quality,
+            assurance: login.assurance,
+            credential: login.credential,
+            credential_ids: login.credential_ids,
+            created: now,
+            last_seen: now,
+            client: login.client.chars().take(80).collect(),
+            scope: None,
+        };
+        self.store_session(&secrets::sha256_hex(&secret), &session, Expect::Absent)
+            .await?;
+        let who = Authenticated {
+            session: session.id.clone(),
+            account: account.id.clone(),
+            login: account.login.clone(),
+            subject: account.subject.clone(),
+            quality: account.quality,
+            assurance: login.assurance,
+            credential: login.credential,
+            scope: None,
+        };
+        self.trace(
+            EventKind::IdentityLoginSucceeded,
+            actor_of(&who),
+            Action::Execute,
+            Some(&account.id),
+            source,
+            Outcome::Success,
+        )
+        .await?;
+        Ok((secret, who))
+    }
+
     /// A login with password, and the one-time password where the account has an
     /// authenticator. Returns the session's bearer secret (to put in a cookie) and who
     /// is now authenticated.
@@ -641,35 +912,9 @@ impl Identity {
             .filter(|(a, _)| a.quality == login.quality);
         let Some((mut account, version)) = found else {
             secrets::burn_password_time(login.password);
-            self.trace(
-                EventKind::IdentityLoginFailed,
-                Actor {
-                    quality: Some(login.quality),
-                    ..Actor::default()
-                },
-                Action::Execute,
-                None,
-                source,
-                Outcome::Failure(Token::code("unknown_login")),
-            )
-            .await?;
-            return Err(IdentityError::BadCredentials);
+            return Err(self.unknown_login(Some(login.quality), source).await?);
         };
-        let now = self.now();
-        let refusal = match &account.state {
-            AccountState::Pending { .. } => Some(("not_activated", IdentityError::NotActivated)),
-            AccountState::Blocked { .. } => Some(("blocked", IdentityError::Blocked)),
-            AccountState::Closed { .. } => Some(("closed", IdentityError::Closed)),
-            AccountState::Active => match account.locked_until {
-                Some(until) if until > now => Some(("locked", IdentityError::Locked(until))),
-                _ => None,
-            },
-        };
-        let refusal = refusal.or_else(|| {
-            (!self.network_allows(account.quality, source))
-                .then_some(("network_not_allowed", IdentityError::NetworkNotAllowed))
-        });
-        if let Some((code, error)) = refusal {
+        if let Some((code, error)) = self.login_refusal(&account, source) {
             secrets::burn_password_time(login.password);
             self.deny_login(&account, code, source).await?;
             return Err(error);
@@ -678,7 +923,7 @@ impl Identity {
             Some((_, phc)) => secrets::verify_password(login.password, phc),
             None => false,
         };
-        let unix = u64::try_from(now.timestamp()).unwrap_or_default();
+        let unix = u64::try_from(self.now().timestamp()).unwrap_or_default();
         let totp_step = match (account.totp(), login.totp_code) {
             (Some((_, seed, last)), Some(code)) => secrets::check_totp(seed, code, unix)
                 .filter(|step| *step > last)
@@ -690,14 +935,7 @@ impl Identity {
         let Some(totp_step) = totp_step.filter(|_| password_ok) else {
             return Err(self.login_failed(account, version, source).await?);
         };
-        if let Some(change) = &account.method_change
-            && now > change.deadline
-            && !account.methods().contains(&change.required)
-        {
-            self.deny_login(&account, "method_change_overdue", source)
-                .await?;
-            return Err(IdentityError::MethodChangeOverdue);
-        }
+        self.check_method_change(&account, source).await?;
         let (credential, assurance) = match totp_step {
             Some(_) => (CredentialKind::PasswordTotp, LevelOfAssurance::Substantial),
             None => (CredentialKind::Password, LevelOfAssurance::Low),
@@ -717,46 +955,22 @@ impl Identity {
                 }
             }
         }
-        account.failed_logins = 0;
-        account.locked_until = None;
-        self.save(&account, version).await?;
-        let secret = secrets::random_token();
-        let session = Session {
-            id: uuid::Uuid::new_v4().to_string(),
-            account: account.id.clone(),
-            quality: account.quality,
-            assurance,
-            credential,
-            credential_ids,
-            created: now,
-            last_seen: now,
-            client: login.client.chars().take(80).collect(),
-        };
-        self.store_session(&secrets::sha256_hex(&secret), &session, Expect::Absent)
-            .await?;
-        let who = Authenticated {
-            session: session.id.clone(),
-            account: account.id.clone(),
-            login: account.login.clone(),
-            subject: account.subject.clone(),
-            quality: account.quality,
-            assurance,
-            credential,
-        };
-        self.trace(
-            EventKind::IdentityLoginSucceeded,
-            actor_of(&who),
-            Action::Execute,
-            Some(&account.id),
+        self.open_session(
+            account,
+            version,
+            NewSession {
+                assurance,
+                credential,
+                credential_ids,
+                client: login.client,
+            },
             source,
-            Outcome::Success,
         )
-        .await?;
-        Ok((secret, who))
+        .await
     }
 
     /// Traces a login refused by policy (not a wrong credential) with its reason.
-    async fn deny_login(
+    pub(crate) async fn deny_login(
         &self,
         account: &Account,
         code: &'static str,
@@ -773,7 +987,7 @@ impl Identity {
         .await
     }
 
-    async fn login_failed(
+    pub(crate) async fn login_failed(
         &self,
         mut account: Account,
         version: i64,
@@ -814,7 +1028,7 @@ impl Identity {
         Ok(IdentityError::BadCredentials)
     }
 
-    async fn store_session(
+    pub(crate) async fn store_session(
         &self,
         key: &str,
         session: &Session,
@@ -894,6 +1108,7 @@ impl Identity {
             quality: session.quality,
             assurance: session.assurance,
             credential: session.credential,
+            scope: session.scope,
         };
         if let Some(code) = refusal {
             self.db.delete(SESSIONS, &key, Expect::Any).await?;
@@ -1027,7 +1242,7 @@ impl Identity {
         .await
     }
 
-    async fn end_all_sessions(&self, account: &str) -> IdentityResult<usize> {
+    pub(crate) async fn end_all_sessions(&self, account: &str) -> IdentityResult<usize> {
         let keys = self.session_keys(account).await?;
         let ops: Vec<WriteOp> = keys
             .iter()
@@ -1043,7 +1258,7 @@ impl Identity {
         Ok(keys.len())
     }
 
-    async fn update<F>(&self, account_id: &str, change: F) -> IdentityResult<Account>
+    pub(crate) async fn update<F>(&self, account_id: &str, change: F) -> IdentityResult<Account>
     where
         F: Fn(&mut Account) -> IdentityResult<()>,
     {
@@ -1234,6 +1449,29 @@ impl Identity {
         Ok(())
     }
 
+    /// The holder's active credentials, for his account page: kind, his label for it
+    /// (a card's subject, a device name), when it was registered. No secret.
+    pub async fn credentials(&self, who: &Authenticated) -> IdentityResult<Vec<CredentialSummary>> {
+        let account = self.account(&who.account).await?;
+        Ok(account
+            .credentials
+            .iter()
+            .filter(|c| c.is_active())
+            .map(|c| CredentialSummary {
+                id: c.id.clone(),
+                kind: c.secret.kind(),
+                label: match &c.secret {
+                    Secret::Certificate { subject, .. } => subject.clone(),
+                    Secret::Passkey { label, .. } | Secret::ApplicationPassword { label, .. } => {
+                        label.clone()
+                    }
+                    Secret::Password { .. } | Secret::Totp { .. } => String::new(),
+                },
+                created: c.created,
+            })
+            .collect())
+    }
+
     /// The qualities in which the person behind `who` also holds an account, so the
     /// portal can offer to log in with them; the link itself stays inside.
     pub async fn other_qualities(&self, who: &Authenticated) -> IdentityResult<Vec<Quality>> {
@@ -1273,6 +1511,23 @@ pub fn valid_email(email: &str) -> bool {
         && !domain.ends_with('.')
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("limits", &self.limits)
+            .field("agent_networks", &self.agent_networks)
+            .field("passkeys", &self.webauthn.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+mod app_password;
+mod certificate;
+mod passkey;
+
+pub use app_password::{AppPassword, NewAppPassword};
+pub use passkey::{Ceremony, PasskeyChallenge};
 
 #[cfg(test)]
 mod tests;

@@ -11,11 +11,17 @@
 //!
 //! Architecture invariant: knows no application protocol and no business rule.
 
+#[cfg(feature = "devpki")]
+pub mod devpki;
+pub mod pki;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
+
+use sante_types::PeerCertificate;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -48,6 +54,16 @@ pub fn server_tls_config(
     key_pem: &[u8],
     alpn: &[&[u8]],
 ) -> Result<Arc<rustls::ServerConfig>, NetError> {
+    server_tls_config_with_clients(cert_chain_pem, key_pem, alpn, None)
+}
+
+/// The same, asking clients for a certificate checked by `clients` (see [`pki`]).
+pub fn server_tls_config_with_clients(
+    cert_chain_pem: &[u8],
+    key_pem: &[u8],
+    alpn: &[&[u8]],
+    clients: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
+) -> Result<Arc<rustls::ServerConfig>, NetError> {
     let certs: Vec<_> = rustls_pemfile::certs(&mut &cert_chain_pem[..])
         .collect::<Result<_, _>>()
         .map_err(|e| NetError::Certificate(e.to_string()))?;
@@ -60,19 +76,55 @@ pub fn server_tls_config(
         .map_err(|e| NetError::PrivateKey(e.to_string()))?
         .ok_or_else(|| NetError::PrivateKey("no private key in the PEM data".into()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)?;
+    let builder = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?;
+    let builder = match clients {
+        Some(verifier) => builder.with_client_cert_verifier(verifier),
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_single_cert(certs, key)?;
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
+}
+
+/// A TLS configuration that can be replaced while the listener runs (a new revocation
+/// list, a renewed certificate): each new connection takes the current one.
+#[derive(Clone)]
+pub struct SharedTlsConfig(Arc<RwLock<Arc<rustls::ServerConfig>>>);
+
+impl SharedTlsConfig {
+    pub fn new(config: Arc<rustls::ServerConfig>) -> SharedTlsConfig {
+        SharedTlsConfig(Arc::new(RwLock::new(config)))
+    }
+
+    /// The configuration new connections use now.
+    pub fn current(&self) -> Arc<rustls::ServerConfig> {
+        match self.0.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replaces it for connections accepted from now on.
+    pub fn replace(&self, config: Arc<rustls::ServerConfig>) {
+        match self.0.write() {
+            Ok(mut guard) => *guard = config,
+            Err(poisoned) => *poisoned.into_inner() = config,
+        }
+    }
+}
+
+impl From<Arc<rustls::ServerConfig>> for SharedTlsConfig {
+    fn from(config: Arc<rustls::ServerConfig>) -> Self {
+        SharedTlsConfig::new(config)
+    }
 }
 
 /// How a listener speaks TLS.
 #[derive(Clone)]
 pub enum TlsMode {
     /// TLS from the first byte (HTTPS 443, SMTPS 465, IMAPS 993, POP3S 995).
-    Implicit(Arc<rustls::ServerConfig>),
+    Implicit(SharedTlsConfig),
     /// Clear text first; the protocol may upgrade with STARTTLS using this config.
     Plain {
         starttls: Option<Arc<rustls::ServerConfig>>,
@@ -103,11 +155,11 @@ pub struct ListenerSpec {
 
 impl ListenerSpec {
     /// An implicit-TLS listener with defaults suited to HTTPS.
-    pub fn https(name: &str, addr: SocketAddr, tls: Arc<rustls::ServerConfig>) -> ListenerSpec {
+    pub fn https(name: &str, addr: SocketAddr, tls: impl Into<SharedTlsConfig>) -> ListenerSpec {
         ListenerSpec {
             name: name.to_owned(),
             addr,
-            tls: TlsMode::Implicit(tls),
+            tls: TlsMode::Implicit(tls.into()),
             max_connections: 4096,
             handshake_timeout: Duration::from_secs(10),
         }
@@ -129,6 +181,9 @@ pub struct SessionInfo {
     pub tls: bool,
     /// For clear-text listeners: the acceptor to upgrade with (STARTTLS).
     pub starttls: Option<TlsAcceptor>,
+    /// The certificate the client presented in the TLS handshake, verified against the
+    /// listener's trusted CAs and revocation lists; `None` without one.
+    pub peer_certificate: Option<Arc<PeerCertificate>>,
 }
 
 impl std::fmt::Debug for SessionInfo {
@@ -138,6 +193,7 @@ impl std::fmt::Debug for SessionInfo {
             .field("listener", &self.listener)
             .field("peer", &self.peer)
             .field("tls", &self.tls)
+            .field("client_certificate", &self.peer_certificate.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -188,8 +244,8 @@ impl Listener {
         let handler = Arc::new(handler);
         let slots = Arc::new(Semaphore::new(self.spec.max_connections.max(1)));
         let tracker = TaskTracker::new();
-        let (acceptor, starttls) = match &self.spec.tls {
-            TlsMode::Implicit(config) => (Some(TlsAcceptor::from(config.clone())), None),
+        let (implicit, starttls) = match &self.spec.tls {
+            TlsMode::Implicit(config) => (Some(config.clone()), None),
             TlsMode::Plain { starttls } => (None, starttls.clone().map(TlsAcceptor::from)),
         };
         let name = self.spec.name.clone();
@@ -214,23 +270,30 @@ impl Listener {
                 continue;
             };
             let _ = tcp.set_nodelay(true);
-            let session = SessionInfo {
+            let mut session = SessionInfo {
                 id: uuid::Uuid::now_v7(),
                 listener: name.clone(),
                 peer,
-                tls: acceptor.is_some(),
+                tls: implicit.is_some(),
                 starttls: starttls.clone(),
+                peer_certificate: None,
             };
+            // The configuration current now: a replaced one serves the next connection.
+            let acceptor = implicit
+                .as_ref()
+                .map(|shared| TlsAcceptor::from(shared.current()));
             let span =
                 tracing::info_span!("session", id = %session.id, listener = %name, peer = %peer);
             let handler = handler.clone();
-            let acceptor = acceptor.clone();
             let token = shutdown.child_token();
             tracker.spawn(
                 async move {
                     let _slot = slot;
                     let stream = match open(tcp, acceptor, timeout).await {
-                        Ok(stream) => stream,
+                        Ok((stream, certificate)) => {
+                            session.peer_certificate = certificate.map(Arc::new);
+                            stream
+                        }
                         Err(reason) => {
                             tracing::debug!(reason, "session refused before it began");
                             return;
@@ -255,11 +318,14 @@ async fn open(
     tcp: TcpStream,
     acceptor: Option<TlsAcceptor>,
     timeout: Duration,
-) -> Result<Box<dyn IoStream>, &'static str> {
+) -> Result<(Box<dyn IoStream>, Option<PeerCertificate>), &'static str> {
     match acceptor {
-        None => Ok(Box::new(tcp)),
+        None => Ok((Box::new(tcp), None)),
         Some(acceptor) => match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
-            Ok(Ok(tls)) => Ok(Box::new(tls)),
+            Ok(Ok(tls)) => {
+                let certificate = pki::peer_leaf(tls.get_ref().1.peer_certificates());
+                Ok((Box::new(tls), certificate))
+            }
             Ok(Err(_)) => Err("TLS handshake failed"),
             Err(_) => Err("TLS handshake timed out"),
         },

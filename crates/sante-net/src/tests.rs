@@ -243,3 +243,230 @@ async fn a_silent_client_is_dropped_at_the_handshake_deadline() {
     token.cancel();
     task.await.unwrap();
 }
+
+#[cfg(feature = "devpki")]
+mod client_certificates {
+    //! Mutual TLS: client certificates checked against the trusted CA and its
+    //! revocation list, and handed to the session.
+
+    use super::*;
+    use crate::devpki::{DevCa, SMARTCARD_CA_NAME};
+    use crate::pki::{ClientTrust, client_verifier, read_revocation_list};
+
+    #[allow(clippy::disallowed_methods)]
+    fn now() -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+    }
+
+    /// Answers with the subject of the client certificate, or `none`.
+    struct WhoAmI;
+
+    impl SessionHandler for WhoAmI {
+        fn handle(
+            &self,
+            mut stream: Box<dyn IoStream>,
+            session: SessionInfo,
+            _shutdown: CancellationToken,
+        ) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+            Box::pin(async move {
+                let mut buf = [0u8; 1];
+                if stream.read_exact(&mut buf).await.is_err() {
+                    return;
+                }
+                let answer = session
+                    .peer_certificate
+                    .map(|c| format!("{}|{}", c.subject, c.serial))
+                    .unwrap_or_else(|| "none".into());
+                let _ = stream.write_all(answer.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            })
+        }
+    }
+
+    struct Pki {
+        ca: DevCa,
+        server: crate::devpki::Issued,
+        server_ca: DevCa,
+    }
+
+    fn pki() -> Pki {
+        let server_ca = DevCa::generate("Test server CA", now()).unwrap();
+        let server = server_ca.issue_server(&["localhost"], now()).unwrap();
+        Pki {
+            ca: DevCa::generate(SMARTCARD_CA_NAME, now()).unwrap(),
+            server,
+            server_ca,
+        }
+    }
+
+    fn config(pki: &Pki, crl: &str) -> Arc<rustls::ServerConfig> {
+        let verifier = client_verifier(&ClientTrust {
+            ca_pem: pki.ca.cert_pem().into_bytes(),
+            crls: vec![crl.as_bytes().to_vec()],
+        })
+        .unwrap();
+        server_tls_config_with_clients(
+            pki.server.cert_pem.as_bytes(),
+            pki.server.key_pem.as_bytes(),
+            &[],
+            Some(verifier),
+        )
+        .unwrap()
+    }
+
+    async fn ask(
+        pki: &Pki,
+        addr: SocketAddr,
+        client: Option<&crate::devpki::Issued>,
+    ) -> std::io::Result<String> {
+        let mut roots = rustls::RootCertStore::empty();
+        for c in rustls_pemfile::certs(&mut pki.server_ca.cert_pem().as_bytes()) {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots);
+        let config = match client {
+            Some(issued) => {
+                let chain = rustls_pemfile::certs(&mut issued.cert_pem.as_bytes())
+                    .collect::<Result<Vec<_>, _>>()
+                    .unwrap();
+                let key = rustls_pemfile::private_key(&mut issued.key_pem.as_bytes())
+                    .unwrap()
+                    .unwrap();
+                builder.with_client_auth_cert(chain, key).unwrap()
+            }
+            None => builder.with_no_client_auth(),
+        };
+        let tcp = TcpStream::connect(addr).await?;
+        let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(
+                rustls::pki_types::ServerName::try_from("localhost").unwrap(),
+                tcp,
+            )
+            .await?;
+        // With TLS 1.3 a refused client certificate shows at the first read.
+        tls.write_all(b"?").await?;
+        let mut answer = String::new();
+        tls.read_to_string(&mut answer).await?;
+        Ok(answer)
+    }
+
+    async fn serve(
+        tls: SharedTlsConfig,
+    ) -> (SocketAddr, CancellationToken, tokio::task::JoinHandle<()>) {
+        let listener = Listener::bind(ListenerSpec::https("mtls", loopback(), tls))
+            .await
+            .unwrap();
+        let addr = listener.local_addr();
+        let token = CancellationToken::new();
+        let t = token.clone();
+        let task =
+            tokio::spawn(async move { listener.serve(WhoAmI, t, Duration::from_secs(5)).await });
+        (addr, token, task)
+    }
+
+    #[tokio::test]
+    async fn a_valid_certificate_reaches_the_session_and_a_revoked_one_never_does() {
+        let pki = pki();
+        let good = pki
+            .ca
+            .issue_client("Dr Alice Test", 0x1001, now(), 30)
+            .unwrap();
+        let revoked = pki
+            .ca
+            .issue_client("Dr Bob Test", 0x1002, now(), 30)
+            .unwrap();
+        let crl = pki
+            .ca
+            .revocation_list(std::slice::from_ref(&revoked.serial), 1, now(), 7)
+            .unwrap();
+        let shared = SharedTlsConfig::new(config(&pki, &crl));
+        let (addr, token, task) = serve(shared.clone()).await;
+
+        let answer = ask(&pki, addr, Some(&good)).await.unwrap();
+        assert!(answer.contains("Dr Alice Test"), "{answer}");
+        assert!(answer.ends_with("|1001"), "{answer}");
+        assert_eq!(ask(&pki, addr, None).await.unwrap(), "none");
+        assert!(ask(&pki, addr, Some(&revoked)).await.is_err());
+
+        // A certificate from another CA with the same name is not trusted.
+        let impostor = DevCa::generate(SMARTCARD_CA_NAME, now()).unwrap();
+        let forged = impostor
+            .issue_client("Dr Alice Test", 0x1001, now(), 30)
+            .unwrap();
+        assert!(ask(&pki, addr, Some(&forged)).await.is_err());
+
+        // A new list applies to the next connection without a restart.
+        let crl2 = pki
+            .ca
+            .revocation_list(&[revoked.serial.clone(), good.serial.clone()], 2, now(), 7)
+            .unwrap();
+        shared.replace(config(&pki, &crl2));
+        assert!(ask(&pki, addr, Some(&good)).await.is_err());
+        token.cancel();
+        task.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_expired_certificate_or_a_stale_list_fails_the_handshake() {
+        let pki = pki();
+        let old = pki
+            .ca
+            .issue_client("Dr Old", 0x2001, now() - chrono::Duration::days(40), 30)
+            .unwrap();
+        let good = pki.ca.issue_client("Dr Good", 0x2002, now(), 30).unwrap();
+        let crl = pki.ca.revocation_list(&[], 1, now(), 7).unwrap();
+        let (addr, token, task) = serve(SharedTlsConfig::new(config(&pki, &crl))).await;
+        assert!(ask(&pki, addr, Some(&old)).await.is_err());
+        assert!(ask(&pki, addr, Some(&good)).await.is_ok());
+        token.cancel();
+        task.await.unwrap();
+
+        let stale = pki
+            .ca
+            .revocation_list(&[], 2, now() - chrono::Duration::days(30), 7)
+            .unwrap();
+        let (addr, token, task) = serve(SharedTlsConfig::new(config(&pki, &stale))).await;
+        assert!(ask(&pki, addr, Some(&good)).await.is_err());
+        // Without a certificate the session goes on: the routes that need one refuse.
+        assert_eq!(ask(&pki, addr, None).await.unwrap(), "none");
+        token.cancel();
+        task.await.unwrap();
+    }
+
+    #[test]
+    fn a_ca_without_a_revocation_list_is_refused_at_configuration() {
+        let pki = pki();
+        let err = client_verifier(&ClientTrust {
+            ca_pem: pki.ca.cert_pem().into_bytes(),
+            crls: vec![],
+        })
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("no revocation list"), "{err}");
+        let err = client_verifier(&ClientTrust::default()).err().unwrap();
+        assert!(err.to_string().contains("no issuing CA"), "{err}");
+    }
+
+    #[test]
+    fn revocation_lists_and_certificates_are_read() {
+        let pki = pki();
+        let issued = pki.ca.issue_client("Dr Carol", 0xabc, now(), 30).unwrap();
+        let cert = crate::pki::read_certificate(&issued.cert_der).unwrap();
+        assert_eq!(cert.serial, "abc");
+        assert!(cert.issuer.contains(SMARTCARD_CA_NAME), "{}", cert.issuer);
+        assert!(cert.subject.contains("Dr Carol"));
+        assert_eq!(cert.sha256.len(), 64);
+        let crl = pki
+            .ca
+            .revocation_list(&["abc".into()], 3, now(), 7)
+            .unwrap();
+        let list = read_revocation_list(crl.as_bytes()).unwrap();
+        assert_eq!(list.serials, vec!["abc".to_owned()]);
+        assert_eq!(list.issuer, cert.issuer);
+        assert!(read_revocation_list(b"garbage").is_err());
+    }
+}

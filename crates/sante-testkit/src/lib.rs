@@ -23,6 +23,53 @@ pub struct Browser {
     pub client: Client,
     driver: Child,
     _profile: tempfile::TempDir,
+    _home: Option<tempfile::TempDir>,
+}
+
+/// The managed policy through which Chromium presents test cards without asking.
+pub const CARD_POLICY: &str = "/etc/chromium/policies/managed/sante-test-cards.json";
+
+fn run_tool(program: &str, args: &[&str]) -> anyhow::Result<()> {
+    #[allow(clippy::disallowed_methods)]
+    let out = Command::new(program).args(args).output().with_context(|| {
+        format!("cannot run {program} (apt-get install libnss3-tools, or run `cargo xtask deps`)")
+    })?;
+    if !out.status.success() {
+        bail!(
+            "{program} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// The WebDriver extension command adding a virtual authenticator (W3C WebAuthn §11).
+#[derive(Debug)]
+struct VirtualAuthenticator;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for VirtualAuthenticator {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/webauthn/authenticator",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        let body = serde_json::json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserConsenting": true,
+            "isUserVerified": true,
+        });
+        (http::Method::POST, Some(body.to_string()))
+    }
 }
 
 /// Chromium, from `SANTE_CHROMIUM` or Debian's package.
@@ -43,11 +90,57 @@ impl Browser {
     /// Starts chromedriver on a free loopback port and opens a headless session that
     /// accepts the development certificates and sends `accept_language`.
     pub async fn start_with_language(accept_language: &str) -> anyhow::Result<Browser> {
+        Browser::launch(accept_language, None).await
+    }
+
+    /// A browser holding a client certificate (a development card, PKCS#12) in its own
+    /// NSS database, as a professional's browser holds his card's. Chromium presents
+    /// it to the sites the managed policy `AutoSelectCertificateForUrls` names
+    /// (installed by `cargo xtask deps`: `https://localhost:*`, issuer
+    /// [`sante_net::devpki::SMARTCARD_CA_NAME`]).
+    pub async fn start_with_card(
+        accept_language: &str,
+        pkcs12: &std::path::Path,
+        password: &str,
+    ) -> anyhow::Result<Browser> {
+        if !std::path::Path::new(CARD_POLICY).exists() {
+            bail!(
+                "{CARD_POLICY} is missing: run `cargo xtask deps` (as root) to install the browser policy that presents test cards"
+            );
+        }
+        let home = tempfile::tempdir()?;
+        let db = home.path().join(".pki/nssdb");
+        std::fs::create_dir_all(&db)?;
+        let db_arg = format!("sql:{}", db.display());
+        run_tool("certutil", &["-N", "-d", &db_arg, "--empty-password"])?;
+        run_tool(
+            "pk12util",
+            &[
+                "-i",
+                &pkcs12.to_string_lossy(),
+                "-d",
+                &db_arg,
+                "-W",
+                password,
+            ],
+        )?;
+        Browser::launch(accept_language, Some(home)).await
+    }
+
+    async fn launch(
+        accept_language: &str,
+        home: Option<tempfile::TempDir>,
+    ) -> anyhow::Result<Browser> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
         #[allow(clippy::disallowed_methods)]
-        let driver = Command::new(chromedriver())
+        let mut command = Command::new(chromedriver());
+        if let Some(home) = &home {
+            // Chromium on Linux reads client certificates from $HOME/.pki/nssdb.
+            command.env("HOME", home.path());
+        }
+        let driver = command
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -102,7 +195,23 @@ impl Browser {
             client,
             driver: browser_driver.0.take().context("driver")?,
             _profile: profile,
+            _home: home,
         })
+    }
+
+    /// Adds a virtual WebAuthn authenticator (CTAP2, platform, resident keys, user
+    /// verification that always succeeds) to the session, through the WebDriver
+    /// extension: the page's passkey ceremonies then run for real against it.
+    pub async fn add_virtual_authenticator(&self) -> anyhow::Result<String> {
+        let answer = self
+            .client
+            .issue_cmd(VirtualAuthenticator)
+            .await
+            .context("adding a virtual authenticator")?;
+        answer
+            .as_str()
+            .map(str::to_owned)
+            .context("the driver did not return the authenticator's id")
     }
 
     pub async fn goto(&self, url: &str) -> anyhow::Result<()> {

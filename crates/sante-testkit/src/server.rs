@@ -89,6 +89,7 @@ impl TestServer {
                 default_lang: "fr".to_owned(),
                 cookie_secure: true,
                 secret,
+                mtls_url: None,
             },
             Arc::new(AlwaysReady),
             recorder.clone(),

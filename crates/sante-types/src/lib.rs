@@ -4,8 +4,10 @@
 //! few types that every bounded context must agree on (time, qualities, levels of
 //! assurance, services). Anything that belongs to one context lives in that context.
 
+mod cert;
 mod clock;
 mod quality;
 
+pub use cert::{PeerCertificate, revocation_key};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use quality::{CredentialKind, LevelOfAssurance, Quality, Service};

@@ -327,11 +327,11 @@ pub async fn demo_logins(config: &Config) -> anyhow::Result<String> {
             &cli_source(),
         )
         .await?;
+    let professional = demo_professional(config, &opened).await?;
     let text = format!(
         "  patient (password + one-time code, substantial): login {}, password {password}\n    \
-         authenticator key {seed}\n    otpauth URI {}\n{pending_text}  \
-         identity-vigilance agent (password, low): login {}, password {agent_password}\n  \
-         professional, administrator: with certificates and WebAuthn (issue 6, not yet)\n",
+         authenticator key {seed}\n    otpauth URI {}\n{pending_text}{professional}  \
+         identity-vigilance agent (password, low): login {}, password {agent_password}\n",
         letter.account.login,
         secrets::otpauth_uri(&seed, &letter.account.login),
         agent.login,
@@ -339,6 +339,71 @@ pub async fn demo_logins(config: &Config) -> anyhow::Result<String> {
     write_private(&file, &text)?;
     opened.close().await;
     Ok(text)
+}
+
+/// A physician of the demo directories with an account activated with a development
+/// card: its PKCS#12 file goes beside the data, to import in a browser.
+async fn demo_professional(config: &Config, opened: &Opened) -> anyhow::Result<String> {
+    use sante_directory::service::ProfessionalQuery;
+    let found = opened
+        .directory
+        .search_professionals(
+            &ProfessionalQuery {
+                profession: Some(sante_directory::model::Profession::Physician),
+                ..ProfessionalQuery::default()
+            },
+            None,
+            1,
+        )
+        .await?;
+    let Some(physician) = found.items.into_iter().next() else {
+        return Ok("  professional: none (the demo directory has no physician)\n".to_owned());
+    };
+    let nin = physician
+        .national_id
+        .as_ref()
+        .map(|n| n.as_str().to_owned())
+        .unwrap_or_else(|| physician.id.clone());
+    let letter = opened
+        .identity
+        .create_account(
+            &Administrator::Operator,
+            NewAccount {
+                quality: Quality::Professional,
+                subject: physician.id.clone(),
+                national_id: nin.clone(),
+            },
+            &cli_source(),
+        )
+        .await?;
+    let p12 = config.path(Path::new("demo-professional.p12"));
+    let p12_password = generated_password();
+    let name = format!(
+        "{} {}",
+        physician.given_names.join(" "),
+        physician.family_name
+    );
+    let card = crate::init::issue_card(&config.base_dir, &name, 365, &p12, &p12_password)?;
+    let cert = sante_net::pki::read_certificate(&card.cert_der)?;
+    opened
+        .identity
+        .activate_with_certificate(
+            &sante_identity::ActivationProof {
+                login: &letter.account.login,
+                national_id: &nin,
+                code: &letter.code,
+                email: "demo.professional@example.lu",
+            },
+            &cert,
+            &cli_source(),
+        )
+        .await?;
+    Ok(format!(
+        "  professional ({name}, card certificate, high): import {} (password {p12_password}) in the browser, \
+         then log in at the card login URL above; login name {}\n",
+        p12.display(),
+        letter.account.login
+    ))
 }
 
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {

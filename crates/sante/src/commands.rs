@@ -180,20 +180,41 @@ fn portal_url(config: &Config, running: &platform::Running) -> String {
     }
 }
 
+/// The card login's URL (the listener asking for client certificates), if any.
+fn card_url(config: &Config, running: &platform::Running) -> Option<String> {
+    let url = config
+        .server
+        .mtls_public_url
+        .as_deref()?
+        .trim_end_matches('/');
+    let addr = running.mtls_addr?;
+    Some(match url.strip_suffix(":0") {
+        Some(head) => format!("{head}:{}", addr.port()),
+        None => url.to_owned(),
+    })
+}
+
 /// `sante serve`.
 pub async fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
     let config = load(config_path)?;
     serve_config(&config, |running| {
+        if let Some(url) = card_url(&config, running) {
+            println!("Card login (mutual TLS): {url}/login/certificate");
+        }
         println!("Portal: {}", portal_url(&config, running));
     })
     .await
 }
 
 /// `sante demo`: initialise if needed, then serve and print how to reach everything.
-pub async fn demo(dir: &Path, listen: std::net::SocketAddr) -> anyhow::Result<ExitCode> {
+pub async fn demo(
+    dir: &Path,
+    listen: std::net::SocketAddr,
+    mtls_listen: std::net::SocketAddr,
+) -> anyhow::Result<ExitCode> {
     let config_path = dir.join("sante.toml");
     if !config_path.exists() {
-        crate::init::run(dir, listen, false)?;
+        crate::init::run(dir, listen, mtls_listen, false)?;
         println!("Initialised a demo platform in {}", dir.display());
     }
     let token_file = crate::directory_cmd::demo_service_client(dir)?;
@@ -203,6 +224,9 @@ pub async fn demo(dir: &Path, listen: std::net::SocketAddr) -> anyhow::Result<Ex
     serve_config(&config, |running| {
         let url = portal_url(&config, running);
         println!("Sante demo is running. Stop it with Ctrl-C.");
+        if let Some(card) = card_url(&config, running) {
+            println!("Card login (mutual TLS): {card}/login/certificate");
+        }
         println!("Portal: {url}");
         println!("  in French (authoritative), German or English: the language form in the page header switches, the browser's language is the default");
         println!("Health: {url}/healthz   Readiness: {url}/readyz   Metrics: {url}/metrics");

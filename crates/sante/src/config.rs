@@ -47,6 +47,11 @@ pub struct ServerConfig {
     /// Seconds to let in-flight requests finish on shutdown.
     #[serde(default = "default_grace")]
     pub shutdown_grace_secs: u64,
+    /// Address of a second HTTPS listener that asks clients for a certificate: the
+    /// card login and establishment systems (mutual TLS). Needs `identity.client_ca_files`.
+    pub mtls_listen: Option<SocketAddr>,
+    /// The URL users reach that listener at (https).
+    pub mtls_public_url: Option<String>,
 }
 
 fn default_grace() -> u64 {
@@ -185,12 +190,36 @@ pub struct DirectoryConfig {
 }
 
 /// Accounts and logins.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityConfig {
     /// Networks (CIDR) agents may log in and act from (ACC-2); empty: anywhere.
     #[serde(default)]
     pub agent_networks: Vec<String>,
+    /// Certificates (PEM) of the CAs issuing the cards whose certificates log in.
+    #[serde(default)]
+    pub client_ca_files: Vec<PathBuf>,
+    /// Their revocation lists (DER or PEM), one per CA at least; reloaded when changed.
+    #[serde(default)]
+    pub crl_files: Vec<PathBuf>,
+    /// How often (seconds) the revocation list files are checked for a new version.
+    #[serde(default = "default_crl_refresh")]
+    pub crl_refresh_secs: u64,
+}
+
+fn default_crl_refresh() -> u64 {
+    60
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        IdentityConfig {
+            agent_networks: Vec::new(),
+            client_ca_files: Vec::new(),
+            crl_files: Vec::new(),
+            crl_refresh_secs: default_crl_refresh(),
+        }
+    }
 }
 
 impl IdentityConfig {
@@ -310,6 +339,29 @@ impl Config {
             bail!("key `storage.database_url`: must start with sqlite: or postgres://");
         }
         self.identity.agent_networks()?;
+        if let Some(addr) = self.server.mtls_listen {
+            if self
+                .server
+                .mtls_public_url
+                .as_deref()
+                .is_none_or(|u| !u.starts_with("https://"))
+            {
+                bail!(
+                    "key `server.mtls_public_url`: an https:// URL is needed with server.mtls_listen"
+                );
+            }
+            if self.identity.client_ca_files.is_empty() {
+                bail!(
+                    "key `identity.client_ca_files`: server.mtls_listen needs the CAs issuing client certificates"
+                );
+            }
+            if addr == self.server.listen && addr.port() != 0 {
+                bail!("key `server.mtls_listen`: must differ from server.listen");
+            }
+        }
+        if self.identity.crl_refresh_secs == 0 {
+            bail!("key `identity.crl_refresh_secs`: must be at least 1");
+        }
         if self.storage.max_connections == 0 {
             bail!("key `storage.max_connections`: must be at least 1");
         }
@@ -441,7 +493,12 @@ fn parse_scalar(raw: &str) -> toml::Value {
 }
 
 /// The commented configuration written by `sante init`.
-pub fn example(listen: SocketAddr, public_url: &str) -> String {
+pub fn example(
+    listen: SocketAddr,
+    public_url: &str,
+    mtls_listen: SocketAddr,
+    mtls_url: &str,
+) -> String {
     format!(
         r#"# Sante configuration.
 # Every key can be overridden by an environment variable SANTE_<SECTION>__<KEY>,
@@ -459,6 +516,11 @@ tls_cert = "tls/server.crt"
 tls_key = "tls/server.key"
 # Seconds in-flight requests get to finish on shutdown.
 shutdown_grace_secs = 20
+# A second listener asks clients for a certificate: login with the professional's card
+# and establishment systems (mutual TLS). The certificates must come from a CA of
+# identity.client_ca_files, and not be in its revocation list.
+mtls_listen = "{mtls_listen}"
+mtls_public_url = "{mtls_url}"
 
 [storage]
 # Embedded default: SQLite in WAL mode, every commit synced.
@@ -505,6 +567,13 @@ default_language = "fr"
 [identity]
 # Networks (CIDR) health agents may log in and act from; empty: anywhere (ACC-2).
 # agent_networks = ["10.20.0.0/16"]
+# CAs issuing the cards (qualified certificates) that log in, and their revocation
+# lists, checked every crl_refresh_secs: a revoked card is refused at the handshake and
+# its sessions end at once. `sante init` wrote a development card CA; `sante dev-pki
+# issue` makes cards from it and `sante dev-pki revoke` revokes them.
+client_ca_files = ["tls/smartcard-ca.crt"]
+crl_files = ["tls/smartcard.crl"]
+crl_refresh_secs = 60
 
 [log]
 # json for collectors, pretty for a terminal. Logs never hold health content or secrets.

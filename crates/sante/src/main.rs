@@ -45,9 +45,22 @@ enum Command {
         /// Address the HTTPS listener will use.
         #[arg(long, default_value = "127.0.0.1:8443")]
         listen: SocketAddr,
+        /// Address of the listener asking for client certificates (card login,
+        /// establishment systems); default: the next port.
+        #[arg(long)]
+        mtls_listen: Option<SocketAddr>,
         /// Overwrite an existing configuration and its keys.
         #[arg(long)]
         force: bool,
+    },
+    /// The development card CA written by `init`: issue and revoke card certificates
+    /// for tests and the demo (never for production cards).
+    DevPki {
+        /// The directory `init` wrote.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[command(subcommand)]
+        command: DevPkiCommand,
     },
     /// Run the platform from the configuration.
     Serve,
@@ -59,6 +72,9 @@ enum Command {
         /// Address of the HTTPS listener.
         #[arg(long, default_value = "127.0.0.1:8443")]
         listen: SocketAddr,
+        /// Address of the listener asking for client certificates; default: next port.
+        #[arg(long)]
+        mtls_listen: Option<SocketAddr>,
     },
     /// Apply pending database migrations.
     Migrate,
@@ -223,6 +239,27 @@ enum AccountCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum DevPkiCommand {
+    /// Issue a card: a client certificate as PKCS#12 (to import in a browser or a mail
+    /// program) and PEM; prints its serial and fingerprint.
+    Issue {
+        /// The holder's name, the certificate's common name.
+        #[arg(long)]
+        name: String,
+        /// The PKCS#12 file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// The PKCS#12 file's password.
+        #[arg(long)]
+        password: String,
+        #[arg(long, default_value_t = 365)]
+        days: i64,
+    },
+    /// Revoke a card by serial: the card CA's revocation list is rewritten.
+    Revoke { serial: String },
+}
+
+#[derive(Debug, Subcommand)]
 enum KeysCommand {
     /// Add a new primary master key and re-wrap every data key under it.
     Rotate,
@@ -259,8 +296,14 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Init { dir, listen, force } => {
-            let done = init::run(&dir, listen, force)?;
+        Command::Init {
+            dir,
+            listen,
+            mtls_listen,
+            force,
+        } => {
+            let mtls = mtls_listen.unwrap_or_else(|| init::default_mtls(listen));
+            let done = init::run(&dir, listen, mtls, force)?;
             println!("Wrote {}", done.config_path.display());
             println!(
                 "Development CA (import it in a browser to trust the portal): {}",
@@ -270,7 +313,33 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve => commands::serve(&cli.config).await,
-        Command::Demo { dir, listen } => commands::demo(&dir, listen).await,
+        Command::Demo {
+            dir,
+            listen,
+            mtls_listen,
+        } => {
+            let mtls = mtls_listen.unwrap_or_else(|| init::default_mtls(listen));
+            commands::demo(&dir, listen, mtls).await
+        }
+        Command::DevPki { dir, command } => match command {
+            DevPkiCommand::Issue {
+                name,
+                out,
+                password,
+                days,
+            } => {
+                let card = init::issue_card(&dir, &name, days, &out, &password)?;
+                println!("Issued card {} (serial {})", out.display(), card.serial);
+                println!("serial: {}", card.serial);
+                println!("sha256: {}", card.sha256);
+                Ok(ExitCode::SUCCESS)
+            }
+            DevPkiCommand::Revoke { serial } => {
+                let n = init::revoke_card(&dir, &serial)?;
+                println!("Revoked {serial}; the card CA's revocation list now names {n} cards");
+                Ok(ExitCode::SUCCESS)
+            }
+        },
         Command::Migrate => commands::migrate(&cli.config).await,
         Command::Audit { command } => match command {
             AuditCommand::Verify => commands::audit_verify(&cli.config).await,

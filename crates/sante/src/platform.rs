@@ -136,9 +136,217 @@ pub struct Running {
     pub storage: Storage,
     pub audit: sante_audit::AuditLog,
     pub https_addr: std::net::SocketAddr,
+    /// The listener asking for client certificates, when configured.
+    pub mtls_addr: Option<std::net::SocketAddr>,
     pub shutdown: tokio_util::sync::CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     forwarder: Option<Arc<sante_audit::SyslogExporter>>,
+}
+
+/// The HTTPS listener that asks for client certificates (the card login), with what
+/// it needs to reload the revocation lists while it runs.
+struct CardListener {
+    listener: sante_net::Listener,
+    addr: std::net::SocketAddr,
+    watch: RevocationWatch,
+}
+
+/// The files of the trusted card CAs and their revocation lists, and the TLS
+/// configuration to rebuild when a list changes.
+struct RevocationWatch {
+    tls: sante_net::SharedTlsConfig,
+    cert: Vec<u8>,
+    key: Vec<u8>,
+    ca_files: Vec<std::path::PathBuf>,
+    crl_files: Vec<std::path::PathBuf>,
+    every: std::time::Duration,
+    /// Modification times of the lists last loaded.
+    seen: Vec<Option<std::time::SystemTime>>,
+}
+
+impl RevocationWatch {
+    fn trust(&self) -> anyhow::Result<sante_net::pki::ClientTrust> {
+        let mut ca_pem = Vec::new();
+        for (i, path) in self.ca_files.iter().enumerate() {
+            let pem = std::fs::read(path).with_context(|| {
+                format!(
+                    "key `identity.client_ca_files[{i}]`: cannot read {}",
+                    path.display()
+                )
+            })?;
+            ca_pem.extend_from_slice(&pem);
+            ca_pem.push(b'\n');
+        }
+        let crls = self
+            .crl_files
+            .iter()
+            .enumerate()
+            .map(|(i, path)| {
+                std::fs::read(path).with_context(|| {
+                    format!(
+                        "key `identity.crl_files[{i}]`: cannot read {}",
+                        path.display()
+                    )
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(sante_net::pki::ClientTrust { ca_pem, crls })
+    }
+
+    fn modified(&self) -> Vec<Option<std::time::SystemTime>> {
+        self.crl_files
+            .iter()
+            .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+            .collect()
+    }
+
+    /// The TLS configuration for the current files, and the certificates they revoke.
+    fn load(&mut self) -> anyhow::Result<(Arc<rustls::ServerConfig>, Vec<String>)> {
+        let trust = self.trust()?;
+        let verifier = sante_net::pki::client_verifier(&trust)
+            .context("keys `identity.client_ca_files` / `identity.crl_files`")?;
+        let config = sante_net::server_tls_config_with_clients(
+            &self.cert,
+            &self.key,
+            sante_http::ALPN,
+            Some(verifier),
+        )?;
+        let keys = revocation_keys(&trust)?;
+        self.seen = self.modified();
+        Ok((config, keys))
+    }
+}
+
+impl CardListener {
+    async fn bind(
+        config: &Config,
+        addr: std::net::SocketAddr,
+        cert: &[u8],
+        key: &[u8],
+    ) -> anyhow::Result<CardListener> {
+        let mut watch = RevocationWatch {
+            tls: sante_net::SharedTlsConfig::new(sante_net::server_tls_config(
+                cert,
+                key,
+                sante_http::ALPN,
+            )?),
+            cert: cert.to_vec(),
+            key: key.to_vec(),
+            ca_files: config
+                .identity
+                .client_ca_files
+                .iter()
+                .map(|p| config.path(p))
+                .collect(),
+            crl_files: config
+                .identity
+                .crl_files
+                .iter()
+                .map(|p| config.path(p))
+                .collect(),
+            every: std::time::Duration::from_secs(config.identity.crl_refresh_secs),
+            seen: Vec::new(),
+        };
+        let (tls, _) = watch.load()?;
+        watch.tls.replace(tls);
+        let listener = sante_net::Listener::bind(sante_net::ListenerSpec::https(
+            "https-mtls",
+            addr,
+            watch.tls.clone(),
+        ))
+        .await
+        .with_context(|| format!("key `server.mtls_listen`: cannot listen on {addr}"))?;
+        Ok(CardListener {
+            addr: listener.local_addr(),
+            listener,
+            watch,
+        })
+    }
+
+    async fn apply_revocations(
+        &self,
+        identity: &sante_identity::Identity,
+        audit: &sante_audit::AuditLog,
+        clock: &dyn Clock,
+    ) -> anyhow::Result<()> {
+        let keys = revocation_keys(&self.watch.trust()?)?;
+        revoke_listed(identity, audit, clock, &keys).await
+    }
+}
+
+/// What the revocation lists of `trust` revoke, as [`sante_types::revocation_key`]s.
+fn revocation_keys(trust: &sante_net::pki::ClientTrust) -> anyhow::Result<Vec<String>> {
+    let mut keys = Vec::new();
+    for (i, data) in trust.crls.iter().enumerate() {
+        let list = sante_net::pki::read_revocation_list(data)
+            .with_context(|| format!("key `identity.crl_files[{i}]`"))?;
+        keys.extend(
+            list.serials
+                .iter()
+                .map(|s| sante_types::revocation_key(&list.issuer, s)),
+        );
+    }
+    Ok(keys)
+}
+
+/// Revokes the bound certificates a revocation list names and traces the loading.
+async fn revoke_listed(
+    identity: &sante_identity::Identity,
+    audit: &sante_audit::AuditLog,
+    clock: &dyn Clock,
+    keys: &[String],
+) -> anyhow::Result<()> {
+    let source = sante_audit::Source {
+        channel: sante_audit::Token::new("crl").ok(),
+        ..sante_audit::Source::default()
+    };
+    let revoked = identity
+        .revoke_listed_certificates(keys, &source)
+        .await
+        .context("revoking the certificates of the revocation lists")?;
+    let mut event = platform_event(sante_audit::EventKind::IdentityRevocationListLoaded, clock);
+    event.service = sante_types::Service::Identity;
+    audit.record(event).await?;
+    if revoked > 0 {
+        tracing::info!(revoked, "bound certificates revoked by a revocation list");
+    }
+    Ok(())
+}
+
+/// Reloads the revocation lists when their files change: the card listener's TLS
+/// configuration for the next handshakes, and the bound certificates' credentials
+/// (their sessions end at once). A list that fails to load keeps the previous one in
+/// force and is reported until fixed.
+async fn watch_revocation_lists(
+    mut watch: RevocationWatch,
+    identity: sante_identity::Identity,
+    audit: sante_audit::AuditLog,
+    clock: Arc<dyn Clock>,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let mut tick = tokio::time::interval(watch.every);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        if watch.modified() == watch.seen {
+            continue;
+        }
+        match watch.load() {
+            Ok((tls, keys)) => {
+                watch.tls.replace(tls);
+                if let Err(e) = revoke_listed(&identity, &audit, &*clock, &keys).await {
+                    tracing::error!(error = %format!("{e:#}"), "applying a revocation list failed");
+                } else {
+                    tracing::info!("revocation lists reloaded");
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "a revocation list could not be loaded; the previous one stays in force")
+            }
+        }
+    }
 }
 
 /// Readiness of the server: the database and the blob store answer.
@@ -228,7 +436,9 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         sante_directory::Directory::new(storage.db.clone(), Arc::new(audit.clone()), clock.clone());
     let identity =
         sante_identity::Identity::new(storage.db.clone(), Arc::new(audit.clone()), clock.clone())
-            .with_agent_networks(config.identity.agent_networks()?);
+            .with_agent_networks(config.identity.agent_networks()?)
+            .with_webauthn(&config.server.public_url)
+            .context("key `server.public_url`: the passkeys' relying party")?;
 
     let cert = std::fs::read(config.path(&config.server.tls_cert))
         .with_context(|| "key `server.tls_cert`: cannot read the certificate chain")?;
@@ -251,6 +461,11 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         )
     })?;
     let https_addr = listener.local_addr();
+    let cards = match config.server.mtls_listen {
+        Some(addr) => Some(CardListener::bind(config, addr, &cert, &key).await?),
+        None => None,
+    };
+    let mtls_addr = cards.as_ref().map(|c| c.addr);
 
     let http_state = sante_http::HttpState::new(
         sante_http::HttpConfig {
@@ -258,6 +473,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             default_lang: config.portal.default_language.clone(),
             cookie_secure: true,
             secret: http_secret(config)?,
+            mtls_url: config.server.mtls_public_url.clone(),
         },
         Arc::new(StorageReadiness {
             storage: storage.clone(),
@@ -271,6 +487,23 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let handler = sante_http::HttpsHandler::new(sante_http::router(http_state));
     let mut tasks = Vec::new();
     let grace = std::time::Duration::from_secs(config.server.shutdown_grace_secs);
+    if let Some(cards) = cards {
+        // Revocations published while the server was down apply before the first login.
+        cards.apply_revocations(&identity, &audit, &*clock).await?;
+        let token = shutdown.clone();
+        let handler = handler.clone();
+        let listener = cards.listener;
+        tasks.push(tokio::spawn(async move {
+            listener.serve(handler, token, grace).await;
+        }));
+        tasks.push(tokio::spawn(watch_revocation_lists(
+            cards.watch,
+            identity.clone(),
+            audit.clone(),
+            clock.clone(),
+            shutdown.clone(),
+        )));
+    }
     let token = shutdown.clone();
     tasks.push(tokio::spawn(async move {
         listener.serve(handler, token, grace).await;
@@ -362,6 +595,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         storage,
         audit,
         https_addr,
+        mtls_addr,
         shutdown,
         tasks,
         forwarder,

@@ -816,3 +816,311 @@ storage_test!(
         );
     }
 );
+
+/// A card's certificate as the TLS layer hands it over.
+fn card(serial: &str, now: chrono::DateTime<Utc>) -> sante_types::PeerCertificate {
+    sante_types::PeerCertificate {
+        sha256: secrets::sha256_hex(&format!("certificate {serial}")),
+        issuer: "CN=Test smartcard CA".into(),
+        serial: serial.into(),
+        subject: format!("CN=Dr Test {serial}"),
+        not_before: now - Duration::days(1),
+        not_after: now + Duration::days(365),
+        public_key_der: vec![1, 2, 3],
+    }
+}
+
+fn proof<'a>(letter: &'a ActivationLetter, nin: &'a str) -> ActivationProof<'a> {
+    ActivationProof {
+        login: &letter.account.login,
+        national_id: nin,
+        code: &letter.code,
+        email: "dr.test@example.lu",
+    }
+}
+
+impl Fixture {
+    async fn letter(&self, quality: Quality, subject: &str, nin: &str) -> ActivationLetter {
+        self.identity
+            .create_account(
+                &Administrator::Operator,
+                NewAccount {
+                    quality,
+                    subject: subject.into(),
+                    national_id: nin.into(),
+                },
+                &web(),
+            )
+            .await
+            .unwrap()
+    }
+
+    /// A professional activated with his card; returns the account and the card.
+    async fn professional_with_card(
+        &self,
+        subject: &str,
+        serial: &str,
+    ) -> (Account, sante_types::PeerCertificate) {
+        let letter = self.letter(Quality::Professional, subject, NIN).await;
+        let cert = card(serial, self.clock.now());
+        let account = self
+            .identity
+            .activate_with_certificate(&proof(&letter, NIN), &cert, &web())
+            .await
+            .unwrap();
+        (account, cert)
+    }
+}
+
+storage_test!(
+    a_card_bound_at_activation_logs_in_at_high_assurance,
+    |db: Db| async move {
+        let f = fixture(db).await;
+        let (account, cert) = f.professional_with_card("pro-1", "1001").await;
+        assert!(account.login.starts_with("H-"));
+        assert_eq!(account.methods(), vec![CredentialKind::ClientCertificate]);
+        let (secret, who) = f
+            .identity
+            .login_certificate(&cert, Quality::Professional, "test", &web())
+            .await
+            .unwrap();
+        assert_eq!(who.assurance, LevelOfAssurance::High);
+        assert_eq!(who.credential, CredentialKind::ClientCertificate);
+        f.identity
+            .authorise_service(&who, Service::Dsp, &web())
+            .await
+            .unwrap();
+        f.identity
+            .authorise_service(&who, Service::Messaging, &web())
+            .await
+            .unwrap();
+        f.identity.authenticate(&secret, &web()).await.unwrap();
+
+        // The card opens its own quality only, and another card opens nothing.
+        assert!(matches!(
+            f.identity
+                .login_certificate(&cert, Quality::Patient, "test", &web())
+                .await,
+            Err(IdentityError::BadCredentials)
+        ));
+        assert!(matches!(
+            f.identity
+                .login_certificate(
+                    &card("9999", f.clock.now()),
+                    Quality::Professional,
+                    "test",
+                    &web()
+                )
+                .await,
+            Err(IdentityError::BadCredentials)
+        ));
+        // A card is bound to one account only.
+        let other = f.letter(Quality::Patient, "pat-9", "1990010112345").await;
+        assert!(matches!(
+            f.identity
+                .activate_with_certificate(&proof(&other, "1990010112345"), &cert, &web())
+                .await,
+            Err(IdentityError::Conflict(_))
+        ));
+        // Password and authenticator application are for patients, not professionals.
+        let pro = f
+            .letter(Quality::Professional, "pro-2", "1970010112345")
+            .await;
+        let seed = secrets::new_totp_secret();
+        let code = f.code(&seed);
+        let mut activation = activation(&pro, &pro.code, "1970010112345", &seed, &code);
+        activation.email = "dr.two@example.lu";
+        assert!(matches!(
+            f.identity.activate(&activation, &web()).await,
+            Err(IdentityError::Invalid(_))
+        ));
+    }
+);
+
+storage_test!(
+    a_revocation_list_revokes_the_card_and_its_sessions_at_once,
+    |db: Db| async move {
+        let f = fixture(db).await;
+        let (_, cert) = f.professional_with_card("pro-1", "2001").await;
+        let (secret, _) = f
+            .identity
+            .login_certificate(&cert, Quality::Professional, "test", &web())
+            .await
+            .unwrap();
+        // A list naming other certificates changes nothing.
+        let unrelated = sante_types::revocation_key(&cert.issuer, "77");
+        assert_eq!(
+            f.identity
+                .revoke_listed_certificates(&[unrelated], &web())
+                .await
+                .unwrap(),
+            0
+        );
+        f.identity.authenticate(&secret, &web()).await.unwrap();
+        let key = cert.revocation_key();
+        assert_eq!(
+            f.identity
+                .revoke_listed_certificates(std::slice::from_ref(&key), &web())
+                .await
+                .unwrap(),
+            1
+        );
+        // The very next request is refused; a new login is refused and traced.
+        assert!(f.identity.authenticate(&secret, &web()).await.is_err());
+        assert!(matches!(
+            f.identity
+                .login_certificate(&cert, Quality::Professional, "test", &web())
+                .await,
+            Err(IdentityError::CredentialRevoked)
+        ));
+        assert!(
+            f.outcomes(EventKind::IdentityLoginFailed)
+                .await
+                .contains(&Outcome::Denied(Token::code("credential_revoked")))
+        );
+        // The same list loaded again revokes nothing more.
+        assert_eq!(
+            f.identity
+                .revoke_listed_certificates(&[key], &web())
+                .await
+                .unwrap(),
+            0
+        );
+    }
+);
+
+storage_test!(
+    an_expired_card_and_a_blocked_account_are_refused,
+    |db: Db| async move {
+        let f = fixture(db).await;
+        let (account, cert) = f.professional_with_card("pro-1", "3001").await;
+        f.identity
+            .block(&Administrator::Operator, &account.id, "misuse", &web())
+            .await
+            .unwrap();
+        assert!(matches!(
+            f.identity
+                .login_certificate(&cert, Quality::Professional, "test", &web())
+                .await,
+            Err(IdentityError::Blocked)
+        ));
+        f.identity
+            .unblock(&Administrator::Operator, &account.id, &web())
+            .await
+            .unwrap();
+        f.identity
+            .login_certificate(&cert, Quality::Professional, "test", &web())
+            .await
+            .unwrap();
+        f.clock.advance(Duration::days(366));
+        assert!(matches!(
+            f.identity
+                .login_certificate(&cert, Quality::Professional, "test", &web())
+                .await,
+            Err(IdentityError::CredentialRevoked)
+        ));
+        assert!(
+            f.outcomes(EventKind::IdentityLoginFailed)
+                .await
+                .contains(&Outcome::Denied(Token::code("certificate_expired")))
+        );
+    }
+);
+
+storage_test!(
+    application_passwords_open_messaging_only_and_die_when_revoked,
+    |db: Db| async move {
+        let f = fixture(db).await;
+        let (account, cert) = f.professional_with_card("pro-1", "4001").await;
+        let (_, high) = f
+            .identity
+            .login_certificate(&cert, Quality::Professional, "test", &web())
+            .await
+            .unwrap();
+        let made = f
+            .identity
+            .create_app_password(&high, "Thunderbird", Service::Messaging, &web())
+            .await
+            .unwrap();
+        assert_eq!(made.password.len(), 34);
+        // Stored as a hash only.
+        let raw = f.db.get(ACCOUNTS, &account.id).await.unwrap().unwrap();
+        assert!(
+            !String::from_utf8(raw.value)
+                .unwrap()
+                .contains(made.password.as_str())
+        );
+        let listed = f.identity.app_passwords(&high).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].label, "Thunderbird");
+
+        // Typed in lower case, without dashes: still the same password.
+        let typed = made.password.replace('-', "").to_lowercase();
+        let mail = f
+            .identity
+            .authenticate_app_password(&account.login, &typed, Service::Messaging, &web())
+            .await
+            .unwrap();
+        assert_eq!(mail.scope, Some(Service::Messaging));
+        assert_eq!(mail.credential, CredentialKind::ApplicationPassword);
+        f.identity
+            .authorise_service(&mail, Service::Messaging, &web())
+            .await
+            .unwrap();
+        for other in [Service::Dsp, Service::Portal] {
+            assert!(matches!(
+                f.identity.authorise_service(&mail, other, &web()).await,
+                Err(IdentityError::ServiceRefused(ServiceRefusal::OutOfScope))
+            ));
+        }
+        // An application password cannot make another one.
+        assert!(
+            f.identity
+                .create_app_password(&mail, "phone", Service::Messaging, &web())
+                .await
+                .is_err()
+        );
+        // It opens messaging only, and a wrong one is a failed login.
+        assert!(matches!(
+            f.identity
+                .authenticate_app_password(&account.login, &typed, Service::Dsp, &web())
+                .await,
+            Err(IdentityError::BadCredentials)
+        ));
+        assert!(matches!(
+            f.identity
+                .authenticate_app_password(
+                    &account.login,
+                    "WRONG-PASSWORD",
+                    Service::Messaging,
+                    &web()
+                )
+                .await,
+            Err(IdentityError::BadCredentials)
+        ));
+        // Revoked: the open mail connection fails its next check, new logins fail.
+        f.identity
+            .revoke_app_password(&high, &made.id, &web())
+            .await
+            .unwrap();
+        assert!(f.identity.recheck_app_password(&mail).await.is_err());
+        assert!(
+            f.identity
+                .authenticate_app_password(&account.login, &typed, Service::Messaging, &web())
+                .await
+                .is_err()
+        );
+        // A patient's or a substantial session cannot make one.
+        let (patient, seed) = f.active_patient("pat-1", "1981021712345").await;
+        let (_, substantial) = f
+            .login(&patient, PASSWORD, Some(&f.code(&seed)))
+            .await
+            .unwrap();
+        assert!(
+            f.identity
+                .create_app_password(&substantial, "phone", Service::Messaging, &web())
+                .await
+                .is_err()
+        );
+    }
+);

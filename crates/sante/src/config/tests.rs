@@ -3,7 +3,12 @@
 use super::*;
 
 fn base() -> String {
-    example("127.0.0.1:8443".parse().unwrap(), "https://localhost:8443")
+    example(
+        "127.0.0.1:8443".parse().unwrap(),
+        "https://localhost:8443",
+        "127.0.0.1:8444".parse().unwrap(),
+        "https://localhost:8444",
+    )
 }
 
 fn parse(text: &str, env: &[(&str, &str)]) -> anyhow::Result<Config> {

@@ -36,10 +36,11 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// `sante init` in a fresh temp dir, listening on a free loopback port.
+/// `sante init` in a fresh temp dir, listening on free loopback ports (the portal's,
+/// returned, and the card login's).
 pub fn init_dir() -> (tempfile::TempDir, u16) {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let [port, mtls] = free_ports();
     let out = run(
         dir.path(),
         &[
@@ -48,6 +49,8 @@ pub fn init_dir() -> (tempfile::TempDir, u16) {
             ".",
             "--listen",
             &format!("127.0.0.1:{port}"),
+            "--mtls-listen",
+            &format!("127.0.0.1:{mtls}"),
         ],
     );
     assert!(out.status.success(), "init failed: {}", stderr(&out));
@@ -55,17 +58,23 @@ pub fn init_dir() -> (tempfile::TempDir, u16) {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    free_ports::<1>()[0]
+}
+
+/// `N` distinct free loopback ports (held together while chosen, so never the same).
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let held: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    std::array::from_fn(|i| held[i].local_addr().unwrap().port())
 }
 
 /// A running `sante` process; SIGTERM then wait on drop.
 pub struct Server {
     pub child: Child,
     pub base: String,
+    /// The card login's origin (the listener asking for client certificates).
+    pub card: Option<String>,
     /// Output lines printed after the portal URL (logs go to standard error).
     pub lines: mpsc::Receiver<String>,
 }
@@ -73,8 +82,14 @@ pub struct Server {
 impl Server {
     /// Runs `sante ARGS` in `dir` and waits (bounded) until it prints its portal URL.
     pub fn start(dir: &Path, args: &[&str]) -> Server {
+        Server::start_with_env(dir, args, &[])
+    }
+
+    /// The same, with environment overrides (`SANTE_<SECTION>__<KEY>`).
+    pub fn start_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = sante()
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -98,6 +113,7 @@ impl Server {
             });
         }
         let mut seen = Vec::new();
+        let mut card = None;
         loop {
             let line = rx
                 .recv_timeout(Duration::from_secs(60))
@@ -107,11 +123,18 @@ impl Server {
                         seen.join("\n")
                     )
                 });
+            if let Some(url) = line.strip_prefix("Card login (mutual TLS): ") {
+                card = url
+                    .trim()
+                    .strip_suffix("/login/certificate")
+                    .map(str::to_owned);
+            }
             if let Some(url) = line.strip_prefix("Portal: ") {
                 let base = url.trim().trim_end_matches('/').to_owned();
                 return Server {
                     child,
                     base,
+                    card,
                     lines: rx,
                 };
             }

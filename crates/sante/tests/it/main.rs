@@ -17,3 +17,4 @@ mod fhir;
 mod harness;
 mod portal;
 mod serve;
+mod strong_auth;
