@@ -26,6 +26,16 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
         "sante-identity",
         &["sante-types", "sante-store", "sante-audit"],
     ),
+    // Single sign-on over the security directory: the OpenID Connect provider.
+    (
+        "sante-sso",
+        &[
+            "sante-types",
+            "sante-store",
+            "sante-audit",
+            "sante-identity",
+        ],
+    ),
     // The FHIR wire format: the directory's model in, JSON out; no HTTP, no storage.
     ("sante-fhir", &["sante-types", "sante-directory"]),
     // Front ends never reach storage directly (no sante-store): only through a
@@ -38,6 +48,7 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
             "sante-net",
             "sante-directory",
             "sante-identity",
+            "sante-sso",
             "sante-fhir",
         ],
     ),
@@ -59,6 +70,7 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
             "sante-audit",
             "sante-directory",
             "sante-identity",
+            "sante-sso",
             "sante-fhir",
             "sante-net",
             "sante-http",

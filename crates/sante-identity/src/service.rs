@@ -1072,13 +1072,76 @@ impl Identity {
         let Some(record) = self.db.get(SESSIONS, &key).await? else {
             return Err(IdentityError::NoSession);
         };
+        self.check_session(&key, record, source).await
+    }
+
+    /// Who is behind the session with this public id, checked now as [`authenticate`]
+    /// checks a cookie: what single sign-on asks when a token carrying the session id
+    /// is used or refreshed, so that logout and revocation reach every service at once.
+    ///
+    /// [`authenticate`]: Identity::authenticate
+    pub async fn session_by_id(
+        &self,
+        session_id: &str,
+        source: &Source,
+    ) -> IdentityResult<Authenticated> {
+        let keys = self
+            .db
+            .search(SESSIONS, &[TermQuery::exact("id", session_id)], None, 1)
+            .await?;
+        let Some(key) = keys.first() else {
+            return Err(IdentityError::NoSession);
+        };
+        let Some(record) = self.db.get(SESSIONS, key).await? else {
+            return Err(IdentityError::NoSession);
+        };
+        self.check_session(key, record, source).await
+    }
+
+    /// Ends the session with this public id (single sign-on logout); `false` when it
+    /// had already ended.
+    pub async fn end_session_by_id(
+        &self,
+        session_id: &str,
+        source: &Source,
+    ) -> IdentityResult<bool> {
+        let Ok(who) = self.session_by_id(session_id, source).await else {
+            return Ok(false);
+        };
+        let keys = self
+            .db
+            .search(SESSIONS, &[TermQuery::exact("id", session_id)], None, 1)
+            .await?;
+        for key in &keys {
+            self.db.delete(SESSIONS, key, Expect::Any).await?;
+        }
+        self.trace(
+            EventKind::IdentitySessionEnded,
+            actor_of(&who),
+            Action::Delete,
+            Some(&who.account),
+            source,
+            Outcome::Success,
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Checks a stored session now: timeouts, the account's state, the credentials the
+    /// login used, the network; a refused session is deleted and the refusal traced.
+    async fn check_session(
+        &self,
+        key: &str,
+        record: sante_store::Record,
+        source: &Source,
+    ) -> IdentityResult<Authenticated> {
         let mut session: Session = serde_json::from_slice(&record.value)
             .map_err(|_| IdentityError::Corrupt("session".into()))?;
         let now = self.now();
         if now - session.last_seen > self.limits.idle
             || now - session.created > self.limits.absolute
         {
-            self.db.delete(SESSIONS, &key, Expect::Any).await?;
+            self.db.delete(SESSIONS, key, Expect::Any).await?;
             return Err(IdentityError::NoSession);
         }
         let account = self.account(&session.account).await?;
@@ -1111,7 +1174,7 @@ impl Identity {
             scope: session.scope,
         };
         if let Some(code) = refusal {
-            self.db.delete(SESSIONS, &key, Expect::Any).await?;
+            self.db.delete(SESSIONS, key, Expect::Any).await?;
             self.trace(
                 EventKind::IdentitySessionRefused,
                 actor_of(&who),
@@ -1127,7 +1190,7 @@ impl Identity {
             session.last_seen = now;
             // A concurrent request may have touched it first: either write is as good.
             match self
-                .store_session(&key, &session, Expect::Version(record.version))
+                .store_session(key, &session, Expect::Version(record.version))
                 .await
             {
                 Ok(()) | Err(IdentityError::Conflict(_)) => {}
@@ -1135,6 +1198,38 @@ impl Identity {
             }
         }
         Ok(who)
+    }
+
+    /// The active account of a directory entry in `quality`, as who it is when an
+    /// establishment's system acts for that person (ACC-3): no session of his own, the
+    /// system's assertion as credential, at the level the system vouches for.
+    pub async fn acting_for(
+        &self,
+        quality: Quality,
+        subject: &str,
+        assurance: LevelOfAssurance,
+        assertion_id: &str,
+    ) -> IdentityResult<Authenticated> {
+        let account = self
+            .account_of(quality, subject)
+            .await?
+            .ok_or_else(|| IdentityError::NotFound(format!("{} account", quality.as_str())))?;
+        match account.state {
+            AccountState::Active => {}
+            AccountState::Blocked { .. } => return Err(IdentityError::Blocked),
+            AccountState::Closed { .. } => return Err(IdentityError::Closed),
+            AccountState::Pending { .. } => return Err(IdentityError::NotActivated),
+        }
+        Ok(Authenticated {
+            session: format!("sys:{assertion_id}"),
+            account: account.id,
+            login: account.login,
+            subject: account.subject,
+            quality,
+            assurance,
+            credential: CredentialKind::SystemAssertion,
+            scope: None,
+        })
     }
 
     /// May this session reach `service`? Refusals are traced.

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use der::{Decode, Encode};
+use der::Decode;
 use rustls::pki_types::{CertificateDer, CertificateRevocationListDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::ClientCertVerifier;
@@ -112,10 +112,24 @@ pub fn read_certificate(der: &[u8]) -> Result<PeerCertificate, NetError> {
     let cert = x509_cert::Certificate::from_der(der)
         .map_err(|e| NetError::Certificate(format!("certificate does not parse: {e}")))?;
     let tbs = &cert.tbs_certificate;
-    let public_key_der = tbs
-        .subject_public_key_info
-        .to_der()
-        .map_err(|e| NetError::Certificate(e.to_string()))?;
+    let spki = &tbs.subject_public_key_info;
+    let public_key = spki.subject_public_key.raw_bytes().to_vec();
+    let key_algorithm = match spki.algorithm.oid.to_string().as_str() {
+        // id-ecPublicKey with the prime256v1 curve.
+        "1.2.840.10045.2.1"
+            if spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok())
+                .is_some_and(|c| c.to_string() == "1.2.840.10045.3.1.7") =>
+        {
+            "ec-p256"
+        }
+        "1.2.840.113549.1.1.1" => "rsa",
+        _ => "other",
+    }
+    .to_owned();
     Ok(PeerCertificate {
         sha256: hex::encode(Sha256::digest(der)),
         issuer: tbs.issuer.to_string(),
@@ -123,7 +137,8 @@ pub fn read_certificate(der: &[u8]) -> Result<PeerCertificate, NetError> {
         subject: tbs.subject.to_string(),
         not_before: time(tbs.validity.not_before),
         not_after: time(tbs.validity.not_after),
-        public_key_der,
+        public_key,
+        key_algorithm,
     })
 }
 

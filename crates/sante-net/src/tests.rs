@@ -460,6 +460,10 @@ mod client_certificates {
         assert!(cert.issuer.contains(SMARTCARD_CA_NAME), "{}", cert.issuer);
         assert!(cert.subject.contains("Dr Carol"));
         assert_eq!(cert.sha256.len(), 64);
+        // rcgen makes P-256 keys: the uncompressed point.
+        assert_eq!(cert.key_algorithm, "ec-p256");
+        assert_eq!(cert.public_key.len(), 65);
+        assert_eq!(cert.public_key[0], 4);
         let crl = pki
             .ca
             .revocation_list(&["abc".into()], 3, now(), 7)

@@ -19,9 +19,13 @@ pub struct PeerCertificate {
     pub subject: String,
     pub not_before: DateTime<Utc>,
     pub not_after: DateTime<Utc>,
-    /// The subject public key info (DER), to check signatures made with the same key.
+    /// The subject's public key, to check signatures made with the same key (an
+    /// establishment system's signed assertions): for `ec-p256` the uncompressed point,
+    /// for `rsa` the PKCS#1 `RSAPublicKey` DER.
     #[serde(with = "hex_bytes")]
-    pub public_key_der: Vec<u8>,
+    pub public_key: Vec<u8>,
+    /// `ec-p256`, `rsa` or `other`.
+    pub key_algorithm: String,
 }
 
 impl PeerCertificate {

@@ -826,7 +826,8 @@ fn card(serial: &str, now: chrono::DateTime<Utc>) -> sante_types::PeerCertificat
         subject: format!("CN=Dr Test {serial}"),
         not_before: now - Duration::days(1),
         not_after: now + Duration::days(365),
-        public_key_der: vec![1, 2, 3],
+        public_key: vec![4, 1, 2],
+        key_algorithm: "ec-p256".into(),
     }
 }
 

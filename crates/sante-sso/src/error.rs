@@ -1,0 +1,100 @@
+//! What can go wrong, as OAuth 2.0 and OpenID Connect name it: the front end answers
+//! each with its error code (RFC 6749 §5.2) and status.
+
+use sante_audit::RecordError;
+use sante_identity::IdentityError;
+use sante_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SsoError {
+    /// Malformed or missing parameter.
+    #[error("invalid_request: {0}")]
+    InvalidRequest(String),
+    /// Unknown client, wrong secret or certificate, suspended system.
+    #[error("invalid_client: {0}")]
+    InvalidClient(String),
+    /// A code, refresh token or assertion that is wrong, used, expired or not this
+    /// client's, or whose session has ended.
+    #[error("invalid_grant: {0}")]
+    InvalidGrant(String),
+    #[error("unauthorized_client: {0}")]
+    UnauthorizedClient(String),
+    #[error("unsupported_grant_type: {0}")]
+    UnsupportedGrantType(String),
+    #[error("invalid_scope: {0}")]
+    InvalidScope(String),
+    /// The person or the system may not reach what is asked.
+    #[error("access_denied: {0}")]
+    AccessDenied(String),
+    /// A bearer token that is missing, malformed, expired, revoked or for another
+    /// service (RFC 6750 `invalid_token`).
+    #[error("invalid_token: {0}")]
+    InvalidToken(String),
+    /// The redirect URI is not one registered for the client: never redirect there.
+    #[error("the redirect URI is not registered for this client")]
+    UnregisteredRedirect,
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    #[error("audit trail unavailable: {0}")]
+    Audit(#[from] RecordError),
+    #[error("identity: {0}")]
+    Identity(IdentityError),
+    #[error("signing: {0}")]
+    Signing(String),
+}
+
+impl From<IdentityError> for SsoError {
+    fn from(e: IdentityError) -> Self {
+        match e {
+            IdentityError::Audit(r) => SsoError::Audit(r),
+            IdentityError::Store(s) => SsoError::Store(s),
+            other => SsoError::Identity(other),
+        }
+    }
+}
+
+impl SsoError {
+    /// The OAuth error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SsoError::InvalidRequest(_) | SsoError::UnregisteredRedirect => "invalid_request",
+            SsoError::InvalidClient(_) => "invalid_client",
+            SsoError::InvalidGrant(_) => "invalid_grant",
+            SsoError::UnauthorizedClient(_) => "unauthorized_client",
+            SsoError::UnsupportedGrantType(_) => "unsupported_grant_type",
+            SsoError::InvalidScope(_) => "invalid_scope",
+            SsoError::AccessDenied(_) => "access_denied",
+            SsoError::InvalidToken(_) => "invalid_token",
+            SsoError::Identity(_) => "access_denied",
+            SsoError::Store(_) | SsoError::Audit(_) | SsoError::Signing(_) => {
+                "temporarily_unavailable"
+            }
+        }
+    }
+
+    /// Whether the platform, not the request, is at fault.
+    pub fn is_internal(&self) -> bool {
+        matches!(
+            self,
+            SsoError::Store(_) | SsoError::Audit(_) | SsoError::Signing(_)
+        )
+    }
+
+    /// The description given to the client: never a secret, never internal detail.
+    pub fn description(&self) -> String {
+        match self {
+            SsoError::Store(_) | SsoError::Audit(_) | SsoError::Signing(_) => {
+                "the service is temporarily unavailable".to_owned()
+            }
+            SsoError::Identity(e) => e.to_string(),
+            other => {
+                let text = other.to_string();
+                text.split_once(": ")
+                    .map(|(_, d)| d.to_owned())
+                    .unwrap_or(text)
+            }
+        }
+    }
+}
+
+pub type SsoResult<T> = Result<T, SsoError>;
