@@ -106,6 +106,43 @@ struct LoginPage<'a> {
     error: Option<Msg>,
     activated: bool,
     card_url: Option<&'a str>,
+    /// Where to go once logged in (an application's authorization request).
+    continue_to: &'a str,
+    /// The application asks for a login with a card or a passkey.
+    needs_high: bool,
+}
+
+/// A local path to continue to after a login: only our own pages, never an open
+/// redirect (no scheme, no `//`, no backslash).
+pub(crate) fn safe_continue(path: &str) -> Option<&str> {
+    (path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.contains('\\')
+        && path.len() <= 4096
+        && !path.chars().any(|c| c.is_control()))
+    .then_some(path)
+}
+
+/// Where a login sends the browser: the path it was asked to continue to, or the
+/// account page.
+pub(crate) fn after_login(continue_to: &str) -> &str {
+    safe_continue(continue_to).unwrap_or("/account")
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct LoginQuery {
+    #[serde(default, rename = "continue")]
+    continue_to: String,
+    #[serde(default)]
+    level: String,
+    #[serde(default)]
+    activated: Option<String>,
+}
+
+impl LoginQuery {
+    pub(crate) fn continue_to(&self) -> &str {
+        safe_continue(&self.continue_to).unwrap_or_default()
+    }
 }
 
 #[derive(Template)]
@@ -190,6 +227,7 @@ pub(crate) fn render(
 fn login_form(
     state: &HttpState,
     layout: &crate::pages::Layout,
+    continue_to: &str,
     quality: &str,
     login: &str,
     error: Option<Msg>,
@@ -198,6 +236,8 @@ fn login_form(
     let page = LoginPage {
         activated: false,
         card_url: state.inner.config.mtls_url.as_deref(),
+        continue_to,
+        needs_high: false,
         lang: layout.lang,
         csrf: &layout.csrf,
         next: &layout.next,
@@ -259,7 +299,12 @@ pub async fn login_page(State(state): State<HttpState>, req: Request) -> Respons
     {
         return with_cookie(&state, e.page(&layout), cookie);
     }
-    let activated = req.uri().query() == Some("activated");
+    let query: LoginQuery = req
+        .uri()
+        .query()
+        .and_then(|q| serde_urlencoded::from_str(q).ok())
+        .unwrap_or_default();
+    let continue_to = safe_continue(&query.continue_to).unwrap_or_default();
     let page = LoginPage {
         lang: layout.lang,
         csrf: &layout.csrf,
@@ -270,8 +315,10 @@ pub async fn login_page(State(state): State<HttpState>, req: Request) -> Respons
         quality: "patient",
         login: "",
         error: None,
-        activated,
+        activated: query.activated.is_some(),
         card_url: state.inner.config.mtls_url.as_deref(),
+        continue_to,
+        needs_high: query.level == "high",
     };
     with_cookie(&state, render(page, StatusCode::OK, &layout), cookie)
 }
@@ -286,6 +333,8 @@ pub struct LoginForm {
     password: String,
     #[serde(default)]
     code: String,
+    #[serde(default, rename = "continue")]
+    continue_to: String,
 }
 
 pub(crate) fn client_description(headers: &HeaderMap) -> String {
@@ -330,7 +379,7 @@ pub async fn login_submit(
     };
     let error = match identity.login_password(&login, &caller.source()).await {
         Ok((secret, _)) => {
-            let mut res = see_other("/account");
+            let mut res = see_other(after_login(&form.continue_to));
             if let Some(v) = set_session_cookie(&state, Some(&secret)) {
                 res.headers_mut().append(header::SET_COOKIE, v);
             }
@@ -348,6 +397,7 @@ pub async fn login_submit(
     respond(login_form(
         &state,
         &layout,
+        safe_continue(&form.continue_to).unwrap_or_default(),
         &form.quality,
         form.login.trim(),
         Some(error),
@@ -610,16 +660,31 @@ pub async fn logout(
     let caller = Caller::from(&extensions);
     let lang = language(&state, &headers);
     let (layout, cookie) = layout(&state, &headers, lang, "/", "account");
+    let fail = |e: String| {
+        with_cookie(
+            &state,
+            HttpError::Unavailable(e).page(&layout),
+            cookie.clone(),
+        )
+    };
+    let who = match authenticated(&state, &headers, &caller).await {
+        Ok(who) => who,
+        Err(e) => return with_cookie(&state, e.page(&layout), cookie),
+    };
     if let (Some(identity), Some(secret)) = (
         state.inner.identity.as_ref(),
         read_cookie(&headers, session_cookie_name(&state)),
     ) && let Err(e) = identity.logout(secret, &caller.source()).await
     {
-        return with_cookie(
-            &state,
-            HttpError::Unavailable(e.to_string()).page(&layout),
-            cookie,
-        );
+        return fail(e.to_string());
+    }
+    // Single sign-on: the applications the session logged in to are logged out too.
+    if let (Some(sso), Some(who)) = (state.inner.sso.as_ref(), who.as_ref())
+        && let Err(e) = sso
+            .session_ended(&who.session, &who.account, &caller.source())
+            .await
+    {
+        return fail(e.to_string());
     }
     let mut res = see_other("/login");
     if let Some(v) = set_session_cookie(&state, None) {

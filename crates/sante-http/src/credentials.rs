@@ -49,6 +49,7 @@ struct CardLoginPage<'a> {
     subject: Option<&'a str>,
     error: Option<Msg>,
     portal: &'a str,
+    continue_to: &'a str,
 }
 
 #[derive(Template)]
@@ -76,9 +77,11 @@ struct ActivatedPage<'a> {
     login: &'a str,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn card_login_page(
     state: &HttpState,
     layout: &crate::pages::Layout,
+    continue_to: &str,
     cert: Option<&PeerCertificate>,
     quality: &str,
     error: Option<Msg>,
@@ -95,11 +98,11 @@ fn card_login_page(
         subject: cert.map(|c| c.subject.as_str()),
         error,
         portal: portal(state),
+        continue_to: crate::account::safe_continue(continue_to).unwrap_or_default(),
     };
     render(page, status, layout)
 }
 
-#[allow(clippy::result_large_err)] // Short-lived: the handler returns it at once.
 async fn traced_page(
     state: &HttpState,
     headers: &HeaderMap,
@@ -136,9 +139,15 @@ pub async fn card_login_form(State(state): State<HttpState>, req: Request) -> Re
         Err(res) => return res,
     };
     let cert = certificate(req.extensions());
+    let query: crate::account::LoginQuery = req
+        .uri()
+        .query()
+        .and_then(|q| serde_urlencoded::from_str(q).ok())
+        .unwrap_or_default();
     let page = card_login_page(
         &state,
         &layout,
+        query.continue_to(),
         cert.as_deref(),
         "professional",
         None,
@@ -151,6 +160,8 @@ pub async fn card_login_form(State(state): State<HttpState>, req: Request) -> Re
 pub struct CardLoginForm {
     #[serde(default)]
     quality: String,
+    #[serde(default, rename = "continue")]
+    continue_to: String,
 }
 
 pub async fn card_login_submit(
@@ -174,6 +185,7 @@ pub async fn card_login_submit(
         return respond(card_login_page(
             &state,
             &layout,
+            &form.continue_to,
             None,
             &form.quality,
             None,
@@ -186,7 +198,8 @@ pub async fn card_login_submit(
         .await
     {
         Ok((secret, _)) => {
-            let mut res = see_other(&format!("{}/account", portal(&state)));
+            let to = crate::account::after_login(&form.continue_to);
+            let mut res = see_other(&format!("{}{to}", portal(&state)));
             if let Some(v) = set_session_cookie(&state, Some(&secret)) {
                 res.headers_mut().append(header::SET_COOKIE, v);
             }
@@ -205,6 +218,7 @@ pub async fn card_login_submit(
     respond(card_login_page(
         &state,
         &layout,
+        &form.continue_to,
         Some(presented),
         &form.quality,
         Some(error),
@@ -391,9 +405,10 @@ pub struct PasskeyAnswer {
     credential: serde_json::Value,
     #[serde(default)]
     label: String,
+    #[serde(default, rename = "continue")]
+    continue_to: String,
 }
 
-#[allow(clippy::result_large_err)] // Short-lived: the handler returns it at once.
 fn identity_or_503(state: &HttpState, lang: Lang) -> Result<&sante_identity::Identity, Response> {
     state.inner.identity.as_ref().ok_or_else(|| {
         json_error(
@@ -445,7 +460,7 @@ pub async fn passkey_login_finish(
         .await
     {
         Ok((secret, _)) => {
-            let mut res = redirect_json("/account");
+            let mut res = redirect_json(crate::account::after_login(&body.continue_to));
             if let Some(v) = set_session_cookie(&state, Some(&secret)) {
                 res.headers_mut().append(header::SET_COOKIE, v);
             }

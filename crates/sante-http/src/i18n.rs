@@ -274,6 +274,12 @@ catalogue! {
     LoginWithCard => ("Se connecter avec ma carte", "Mit meiner Karte anmelden", "Log in with my card"),
     LoginWithPasskey => ("Se connecter avec une clé d'accès", "Mit einem Passkey anmelden", "Log in with a passkey"),
     LoginOtherMeans => ("Autres moyens de connexion", "Andere Anmeldemittel", "Other means of login"),
+    LoginNeedsHigh => (
+        "L'application demande une connexion de niveau élevé : utilisez votre carte ou une clé d'accès.",
+        "Die Anwendung verlangt eine Anmeldung mit hohem Vertrauensniveau: Verwenden Sie Ihre Karte oder einen Passkey.",
+        "The application asks for a login at high assurance: use your card or a passkey."
+    ),
+    LoggedOutTitle => ("Vous êtes déconnecté", "Sie sind abgemeldet", "You are logged out"),
     PasskeyLoginHint => (
         "Saisissez votre identifiant et votre qualité ci-dessus, puis utilisez votre clé d'accès (téléphone, clé de sécurité).",
         "Geben Sie oben Ihre Benutzerkennung und Eigenschaft ein und verwenden Sie dann Ihren Passkey (Telefon, Sicherheitsschlüssel).",

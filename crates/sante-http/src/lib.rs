@@ -8,6 +8,10 @@
 //! Architecture invariant: never depends on `sante-store`. Data is reached through
 //! service APIs that decide access; this crate only knows HTTP.
 
+// Helpers return a ready `Response` as their error, which the handler returns at once:
+// its size does not matter.
+#![allow(clippy::result_large_err)]
+
 mod account;
 mod credentials;
 pub mod csrf;
@@ -16,6 +20,7 @@ mod error;
 mod fhir;
 mod i18n;
 mod metrics;
+mod oidc;
 mod pages;
 
 use std::future::Future;
@@ -91,6 +96,7 @@ struct Inner {
     metrics: metrics::Metrics,
     directory: Option<sante_directory::Directory>,
     identity: Option<sante_identity::Identity>,
+    sso: Option<sante_sso::Provider>,
     service_clients: Vec<fhir::ServiceClient>,
 }
 
@@ -115,6 +121,7 @@ impl HttpState {
                 metrics: metrics::Metrics::default(),
                 directory: None,
                 identity: None,
+                sso: None,
                 service_clients: Vec::new(),
             }),
         }
@@ -139,6 +146,14 @@ impl HttpState {
 }
 
 impl HttpState {
+    /// Serves single sign-on (OpenID Connect) with `provider`.
+    pub fn with_sso(mut self, provider: sante_sso::Provider) -> HttpState {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.sso = Some(provider);
+        }
+        self
+    }
+
     /// Serves the account pages (login, activation, sessions) with `identity`.
     /// Without one, login is unavailable and no page has a session.
     pub fn with_identity(mut self, identity: sante_identity::Identity) -> HttpState {
@@ -221,6 +236,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/metrics", get(metrics_text))
         .route("/static/sante.css", get(stylesheet))
         .merge(fhir::routes())
+        .merge(oidc::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), observe))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(

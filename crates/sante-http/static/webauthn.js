@@ -92,7 +92,8 @@
     var done = await post(button.dataset.finish, csrf, {
       ceremony: begun.ceremony,
       credential: answer,
-      label: fields.label || ""
+      label: fields.label || "",
+      continue: fields["continue"] || ""
     });
     window.location.assign(done.redirect);
   }

@@ -487,6 +487,9 @@ impl Provider {
     // ----- clients -------------------------------------------------------------
 
     pub async fn client(&self, id: &str) -> SsoResult<Option<Client>> {
+        if id.is_empty() || id.len() > 80 {
+            return Ok(None);
+        }
         Ok(store::get::<Client>(&self.db, CLIENTS, id)
             .await?
             .map(|(c, _)| c))

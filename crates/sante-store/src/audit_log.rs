@@ -180,7 +180,7 @@ impl Db {
         let last_sql =
             "SELECT COALESCE(MAX(seq), 0) FROM audit_records WHERE stream = $1 AND epoch = $2";
         on_pool!(&self.pool, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(self.write_transaction()).await?;
             if self.backend() == crate::Backend::Postgres {
                 // Serialise writers of a stream across processes for the checks below.
                 for stream in &streams {
@@ -351,7 +351,7 @@ impl Db {
             "INSERT INTO audit_purges ({PURGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         );
         let deleted = on_pool!(&self.pool, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(self.write_transaction()).await?;
             let deleted =
                 sqlx::query("DELETE FROM audit_records WHERE stream = $1 AND epoch <= $2")
                     .bind(&marker.stream)

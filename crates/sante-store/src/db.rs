@@ -116,6 +116,17 @@ impl Db {
     }
 
     /// Which backend this is.
+    /// The statement opening a transaction that will write. On SQLite it takes the
+    /// write lock at once (`BEGIN IMMEDIATE`): a deferred transaction that reads, then
+    /// writes, fails with "database is locked" at once when another connection wrote
+    /// meanwhile, without waiting out the busy timeout; an immediate one waits its turn.
+    pub(crate) fn write_transaction(&self) -> &'static str {
+        match self.backend() {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         match self.pool {
             Pool::Sqlite(_) => Backend::Sqlite,

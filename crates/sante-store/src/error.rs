@@ -23,7 +23,9 @@ pub enum StoreError {
     /// A key needed to decrypt is missing from the keyring.
     #[error("key not available: {0}")]
     KeyUnavailable(String),
-    #[error("database error")]
+    /// The database's own message says what (locked, constraint...); it names tables
+    /// and columns, never stored values.
+    #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration error")]
     Migrate(#[from] sqlx::migrate::MigrateError),

@@ -421,7 +421,7 @@ impl Db {
     pub async fn write_batch(&self, ops: &[WriteOp], now_micros: i64) -> StoreResult<Vec<i64>> {
         let mut versions = Vec::with_capacity(ops.len());
         on_pool!(&self.pool, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(self.write_transaction()).await?;
             for op in ops {
                 let version: i64 = apply_write!(tx, op, now_micros)?;
                 versions.push(version);

@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::directory_cmd::open_directory;
 use crate::platform::{self, Storage, open_storage};
 
-fn cli_source() -> Source {
+pub(crate) fn cli_source() -> Source {
     Source {
         channel: Token::new("cli").ok(),
         ..Source::default()
@@ -26,15 +26,15 @@ fn cli_source() -> Source {
 }
 
 /// The directory and the identity service over the configured storage.
-struct Opened {
-    storage: Storage,
-    directory: sante_directory::Directory,
-    identity: Identity,
-    audit: sante_audit::AuditLog,
+pub(crate) struct Opened {
+    pub storage: Storage,
+    pub directory: sante_directory::Directory,
+    pub identity: Identity,
+    pub audit: sante_audit::AuditLog,
 }
 
 impl Opened {
-    async fn new(config: &Config) -> anyhow::Result<Opened> {
+    pub async fn new(config: &Config) -> anyhow::Result<Opened> {
         let storage = open_storage(config, platform::clock()).await?;
         platform::migrate_traced(config, &storage).await?;
         let (directory, audit) = open_directory(config, &storage).await?;
@@ -51,8 +51,21 @@ impl Opened {
         })
     }
 
+    /// Single sign-on over the same storage.
+    pub async fn sso(&self, config: &Config) -> anyhow::Result<sante_sso::Provider> {
+        platform::open_sso(
+            config,
+            &self.storage,
+            &self.identity,
+            &self.directory,
+            &self.audit,
+            platform::clock(),
+        )
+        .await
+    }
+
     /// Flushes the audit trail and closes the database.
-    async fn close(self) {
+    pub async fn close(self) {
         self.audit.close().await;
         self.storage.db.close().await;
     }

@@ -12,6 +12,7 @@ mod directory_cmd;
 mod init;
 mod platform;
 mod progress;
+mod sso_cmd;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -106,6 +107,12 @@ enum Command {
     Account {
         #[command(subcommand)]
         command: AccountCommand,
+    },
+    /// Single sign-on: applications, establishment systems and their attestations,
+    /// the token-signing key.
+    Sso {
+        #[command(subcommand)]
+        command: SsoCommand,
     },
     /// Directory tools: synthetic registers and identity-matching scores.
     Directory {
@@ -236,6 +243,61 @@ enum AccountCommand {
         quality: String,
         login: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum SsoCommand {
+    /// Register an application people log in to (OpenID Connect relying party).
+    RegisterClient {
+        #[arg(long)]
+        name: String,
+        /// Where codes are sent back (exact match; https, or http on loopback).
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        #[arg(long = "post-logout-uri")]
+        post_logout_uris: Vec<String>,
+        /// Where back-channel logout tokens are posted.
+        #[arg(long)]
+        backchannel_logout_uri: Option<String>,
+        /// The services its tokens reach: dsp, messaging, referent, directory.
+        #[arg(long = "service", required = true)]
+        services: Vec<String>,
+        /// A public client (no secret; PKCE only), such as a mobile application.
+        #[arg(long)]
+        public: bool,
+    },
+    /// Register an establishment's system with its certificate and attestation.
+    RegisterSystem {
+        #[arg(long)]
+        name: String,
+        /// The establishment's directory identifier.
+        #[arg(long)]
+        establishment: String,
+        /// The system's client certificate (PEM).
+        #[arg(long)]
+        certificate: PathBuf,
+        /// The attested services.
+        #[arg(long = "service", required = true)]
+        services: Vec<String>,
+        /// The conformity attestation's reference.
+        #[arg(long)]
+        attestation: String,
+        /// Last day of the attestation (YYYY-MM-DD).
+        #[arg(long)]
+        valid_until: String,
+    },
+    /// Suspend a system's attestation: its tokens are refused from the next request.
+    Suspend {
+        client: String,
+        #[arg(long, default_value = "operator_suspension")]
+        reason: String,
+    },
+    /// Restore a suspended system's attestation.
+    Restore { client: String },
+    /// Make a new token-signing key now.
+    RotateKey,
+    /// List the registered applications and systems.
+    Clients,
 }
 
 #[derive(Debug, Subcommand)]
@@ -380,6 +442,58 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             AccountCommand::Unblock { quality, login } => {
                 account_cmd::set_blocked(&cli.config, &quality, &login, false).await
             }
+        },
+        Command::Sso { command } => match command {
+            SsoCommand::RegisterClient {
+                name,
+                redirect_uris,
+                post_logout_uris,
+                backchannel_logout_uri,
+                services,
+                public,
+            } => {
+                sso_cmd::register_client(
+                    &cli.config,
+                    sso_cmd::RelyingPartyArgs {
+                        name: &name,
+                        redirect_uris: &redirect_uris,
+                        post_logout_uris: &post_logout_uris,
+                        backchannel_logout_uri: backchannel_logout_uri.as_deref(),
+                        services: &services,
+                        public,
+                    },
+                )
+                .await
+            }
+            SsoCommand::RegisterSystem {
+                name,
+                establishment,
+                certificate,
+                services,
+                attestation,
+                valid_until,
+            } => {
+                sso_cmd::register_system(
+                    &cli.config,
+                    sso_cmd::SystemArgs {
+                        name: &name,
+                        establishment: &establishment,
+                        certificate: &certificate,
+                        services: &services,
+                        attestation: &attestation,
+                        valid_until: &valid_until,
+                    },
+                )
+                .await
+            }
+            SsoCommand::Suspend { client, reason } => {
+                sso_cmd::set_suspended(&cli.config, &client, Some(&reason)).await
+            }
+            SsoCommand::Restore { client } => {
+                sso_cmd::set_suspended(&cli.config, &client, None).await
+            }
+            SsoCommand::RotateKey => sso_cmd::rotate_key(&cli.config).await,
+            SsoCommand::Clients => sso_cmd::list(&cli.config).await,
         },
         Command::Directory { command } => match command {
             DirectoryCommand::Generate {

@@ -143,6 +143,60 @@ pub struct Running {
     forwarder: Option<Arc<sante_audit::SyslogExporter>>,
 }
 
+/// Whether a professional works at an establishment today, from the directories: what
+/// single sign-on asks before letting an establishment's system act for him (ACC-3).
+struct DirectoryStaff {
+    directory: sante_directory::Directory,
+    clock: Arc<dyn Clock>,
+}
+
+impl sante_sso::StaffDirectory for DirectoryStaff {
+    fn works_at<'a>(
+        &'a self,
+        professional: &'a str,
+        establishment: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, String>> + Send + 'a>>
+    {
+        Box::pin(async move {
+            let today = self.clock.now().date_naive();
+            match self.directory.professional(professional).await {
+                Ok(p) => Ok(p.authorisation.in_force(today)
+                    && p.affiliations
+                        .iter()
+                        .any(|a| a.establishment == establishment && a.active_on(today))),
+                Err(sante_directory::DirectoryError::NotFound(_)) => Ok(false),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+    }
+}
+
+/// The OpenID Connect provider over the configured storage.
+pub async fn open_sso(
+    config: &Config,
+    storage: &Storage,
+    identity: &sante_identity::Identity,
+    directory: &sante_directory::Directory,
+    audit: &sante_audit::AuditLog,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<sante_sso::Provider> {
+    Ok(sante_sso::Provider::open(
+        storage.db.clone(),
+        storage.blobs.clone(),
+        identity.clone(),
+        Arc::new(audit.clone()),
+        clock.clone(),
+        &config.server.public_url,
+    )
+    .await
+    .context("opening single sign-on (signing keys)")?
+    .with_mtls_base(config.server.mtls_public_url.clone())
+    .with_staff_directory(Arc::new(DirectoryStaff {
+        directory: directory.clone(),
+        clock,
+    })))
+}
+
 /// The HTTPS listener that asks for client certificates (the card login), with what
 /// it needs to reload the revocation lists while it runs.
 struct CardListener {
@@ -447,6 +501,16 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let tls = sante_net::server_tls_config(&cert, &key, &[b"h2", b"http/1.1"])
         .context("keys `server.tls_cert` / `server.tls_key`")?;
 
+    let sso = open_sso(
+        config,
+        &storage,
+        &identity,
+        &directory,
+        &audit,
+        clock.clone(),
+    )
+    .await?;
+
     let shutdown = tokio_util::sync::CancellationToken::new();
     let listener = sante_net::Listener::bind(sante_net::ListenerSpec::https(
         "https",
@@ -483,6 +547,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     )
     .with_directory(directory.clone())
     .with_identity(identity.clone())
+    .with_sso(sso.clone())
     .with_service_clients(service_clients(config)?);
     let handler = sante_http::HttpsHandler::new(sante_http::router(http_state));
     let mut tasks = Vec::new();
@@ -531,6 +596,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let forward_db = storage.db.clone();
     let forward_clock = clock.clone();
     let tick_forwarder = forwarder.clone();
+    let tick_sso = sso.clone();
+    let tick_identity = identity.clone();
     let token = shutdown.clone();
     let retention = retention(config);
     tasks.push(tokio::spawn(async move {
@@ -559,6 +626,16 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
                         tracing::warn!(error = %e, "audit syslog forwarding failed; will retry")
                     }
                 }
+            }
+            let housekeeping_source = sante_audit::Source {
+                channel: sante_audit::Token::new("housekeeping").ok(),
+                ..sante_audit::Source::default()
+            };
+            if let Err(e) = tick_sso.housekeeping(&housekeeping_source).await {
+                tracing::error!(error = %e, "single sign-on housekeeping failed");
+            }
+            if let Err(e) = tick_identity.purge_ceremonies().await {
+                tracing::error!(error = %e, "purging passkey ceremonies failed");
             }
             match apply_directory_changes(&follow_directory, &follow_identity).await {
                 Ok(0) => {}

@@ -17,4 +17,5 @@ mod fhir;
 mod harness;
 mod portal;
 mod serve;
+mod sso;
 mod strong_auth;
