@@ -28,6 +28,8 @@ pub enum Caller {
         assurance: LevelOfAssurance,
         credential: CredentialKind,
         roles: Vec<AgentRole>,
+        /// The establishment's system the person acts through, if any (ACC-3).
+        system: Option<String>,
     },
 }
 
@@ -46,12 +48,14 @@ impl Caller {
                 quality,
                 assurance,
                 credential,
+                system,
                 ..
             } => Actor {
                 person: Token::new(account.clone()).ok(),
                 quality: Some(*quality),
                 assurance: Some(*assurance),
                 credential: Some(*credential),
+                client_system: system.as_ref().and_then(|s| Token::new(s.clone()).ok()),
                 ..Actor::default()
             },
         }
@@ -212,6 +216,7 @@ mod tests {
             assurance,
             credential: CredentialKind::WebAuthn,
             roles,
+            system: None,
         }
     }
 

@@ -208,12 +208,61 @@ fn self_query(params: &[(String, String)]) -> String {
     serde_urlencoded::to_string(params).unwrap_or_default()
 }
 
-/// Who is calling: a configured platform service (bearer token) or nobody. A token
-/// that matches no service is refused outright (and traced), not downgraded.
+/// A person's access token from single sign-on: checked live by the provider for the
+/// directory service (session open, system attested, level enough for the quality);
+/// agents carry their directory roles.
+async fn sso_caller(
+    state: &HttpState,
+    token: &str,
+    extensions: &http::Extensions,
+    source: &Source,
+) -> Result<Option<DirectoryCaller>, Failure> {
+    let Some(sso) = state.inner.sso.as_ref() else {
+        return Ok(None);
+    };
+    let certificate = extensions
+        .get::<crate::ClientCertificate>()
+        .map(|c| c.0.clone());
+    let caller = match sso
+        .authenticate_bearer(token, Service::Directory, certificate.as_deref(), source)
+        .await
+    {
+        Ok(caller) => caller,
+        Err(e) if e.is_internal() => {
+            return Err(Failure::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                IssueCode::Transient,
+                "the access could not be checked",
+            ));
+        }
+        Err(_) => return Ok(None),
+    };
+    let roles = match (caller.who.quality, state.inner.directory.as_ref()) {
+        (sante_types::Quality::Agent, Some(directory)) => directory
+            .agent(&caller.who.subject)
+            .await
+            .map(|a| a.roles)
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    Ok(Some(DirectoryCaller::Person {
+        account: caller.who.account.clone(),
+        quality: caller.who.quality,
+        assurance: caller.who.assurance,
+        credential: caller.who.credential,
+        roles,
+        system: caller.system.map(|(client, _)| client),
+    }))
+}
+
+/// Who is calling: a configured platform service (bearer token), a person with an
+/// access token from single sign-on, or nobody. A token that matches neither is
+/// refused outright (and traced), not downgraded.
 async fn caller(
     state: &HttpState,
     req_caller: &Caller,
     headers: &HeaderMap,
+    extensions: &http::Extensions,
 ) -> Result<DirectoryCaller, Failure> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(DirectoryCaller::Anonymous);
@@ -232,11 +281,18 @@ async fn caller(
             .iter()
             .find(|c| bool::from(c.token_sha256.ct_eq(&d)))
     });
+    let person = match (found, token) {
+        (None, Some(token)) if token.split('.').count() == 3 => {
+            sso_caller(state, token, extensions, &req_caller.source()).await?
+        }
+        _ => None,
+    };
     match found {
         Some(client) => Ok(DirectoryCaller::Service {
             name: client.name.clone(),
             service: client.service,
         }),
+        None if person.is_some() => Ok(person.unwrap_or(DirectoryCaller::Anonymous)),
         None => {
             trace(
                 state,
@@ -264,7 +320,7 @@ async fn caller(
 
 async fn directory_request(state: &HttpState, req: &Parts) -> Result<DirectoryRequest, Failure> {
     let who = Caller::from(&req.extensions);
-    let caller = caller(state, &who, &req.headers).await?;
+    let caller = caller(state, &who, &req.headers, &req.extensions).await?;
     Ok(DirectoryRequest::new(
         caller,
         Source {

@@ -128,6 +128,7 @@ fn officer() -> Request {
             assurance: LevelOfAssurance::Substantial,
             credential: CredentialKind::PasswordTotp,
             roles: vec![AgentRole::IdentityVigilance],
+            system: None,
         },
         Source::default(),
     )
@@ -141,6 +142,7 @@ fn professional_caller() -> Request {
             assurance: LevelOfAssurance::High,
             credential: CredentialKind::ClientCertificate,
             roles: vec![],
+            system: None,
         },
         Source::default(),
     )

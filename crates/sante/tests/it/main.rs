@@ -19,3 +19,4 @@ mod portal;
 mod serve;
 mod sso;
 mod strong_auth;
+mod systems;
