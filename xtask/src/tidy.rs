@@ -26,7 +26,13 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
         "sante-identity",
         &["sante-types", "sante-store", "sante-audit"],
     ),
-    // Single sign-on over the security directory: the OpenID Connect provider.
+    // Terms of use and their acceptance: a platform context.
+    (
+        "sante-terms",
+        &["sante-types", "sante-store", "sante-audit"],
+    ),
+    // Single sign-on over the security directory: the OpenID Connect provider, which
+    // gives tokens only to accounts that accepted the terms of the services.
     (
         "sante-sso",
         &[
@@ -34,6 +40,7 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
             "sante-store",
             "sante-audit",
             "sante-identity",
+            "sante-terms",
         ],
     ),
     // The FHIR wire format: the directory's model in, JSON out; no HTTP, no storage.
@@ -49,6 +56,7 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
             "sante-directory",
             "sante-identity",
             "sante-sso",
+            "sante-terms",
             "sante-fhir",
         ],
     ),
@@ -71,6 +79,7 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
             "sante-directory",
             "sante-identity",
             "sante-sso",
+            "sante-terms",
             "sante-fhir",
             "sante-net",
             "sante-http",

@@ -378,8 +378,10 @@ pub async fn login_submit(
         client: &client_description(&headers),
     };
     let error = match identity.login_password(&login, &caller.source()).await {
-        Ok((secret, _)) => {
-            let mut res = see_other(after_login(&form.continue_to));
+        Ok((secret, who)) => {
+            let to =
+                crate::terms::landing(&state, &who.account, after_login(&form.continue_to)).await;
+            let mut res = see_other(&to);
             if let Some(v) = set_session_cookie(&state, Some(&secret)) {
                 res.headers_mut().append(header::SET_COOKIE, v);
             }

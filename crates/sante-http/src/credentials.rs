@@ -197,8 +197,13 @@ pub async fn card_login_submit(
         .login_certificate(presented, quality, &client, &caller.source())
         .await
     {
-        Ok((secret, _)) => {
-            let to = crate::account::after_login(&form.continue_to);
+        Ok((secret, who)) => {
+            let to = crate::terms::landing(
+                &state,
+                &who.account,
+                crate::account::after_login(&form.continue_to),
+            )
+            .await;
             let mut res = see_other(&format!("{}{to}", portal(&state)));
             if let Some(v) = set_session_cookie(&state, Some(&secret)) {
                 res.headers_mut().append(header::SET_COOKIE, v);
@@ -459,8 +464,14 @@ pub async fn passkey_login_finish(
         .finish_passkey_login(&body.ceremony, &body.credential, &client, &source)
         .await
     {
-        Ok((secret, _)) => {
-            let mut res = redirect_json(crate::account::after_login(&body.continue_to));
+        Ok((secret, who)) => {
+            let to = crate::terms::landing(
+                &state,
+                &who.account,
+                crate::account::after_login(&body.continue_to),
+            )
+            .await;
+            let mut res = redirect_json(&to);
             if let Some(v) = set_session_cookie(&state, Some(&secret)) {
                 res.headers_mut().append(header::SET_COOKIE, v);
             }

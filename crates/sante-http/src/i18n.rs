@@ -279,6 +279,24 @@ catalogue! {
         "Die Anwendung verlangt eine Anmeldung mit hohem Vertrauensniveau: Verwenden Sie Ihre Karte oder einen Passkey.",
         "The application asks for a login at high assurance: use your card or a passkey."
     ),
+    TermsTitle => ("Conditions d'utilisation", "Nutzungsbedingungen", "Terms of use"),
+    TermsFirstUse => (
+        "Avant d'utiliser la plateforme et ses services, lisez et acceptez leurs conditions d'utilisation.",
+        "Lesen und akzeptieren Sie vor der Nutzung der Plattform und ihrer Dienste deren Nutzungsbedingungen.",
+        "Before using the platform and its services, read and accept their terms of use."
+    ),
+    TermsNewVersion => (
+        "Une nouvelle version des conditions d'utilisation a été publiée : elle s'applique dès sa publication et doit être acceptée pour continuer.",
+        "Eine neue Fassung der Nutzungsbedingungen wurde veröffentlicht: Sie gilt ab ihrer Veröffentlichung und muss akzeptiert werden, um fortzufahren.",
+        "A new version of the terms of use was published: it applies from its publication and must be accepted to go on."
+    ),
+    TermsAuthoritative => (
+        "Seule la version française fait foi.",
+        "Nur die französische Fassung ist verbindlich.",
+        "Only the French text is authoritative."
+    ),
+    TermsVersion => ("version n°", "Fassung", "version"),
+    TermsAccept => ("J'accepte ces conditions", "Ich akzeptiere diese Bedingungen", "I accept these terms"),
     LoggedOutTitle => ("Vous êtes déconnecté", "Sie sind abgemeldet", "You are logged out"),
     PasskeyLoginHint => (
         "Saisissez votre identifiant et votre qualité ci-dessus, puis utilisez votre clé d'accès (téléphone, clé de sécurité).",

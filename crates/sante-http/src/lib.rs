@@ -22,6 +22,7 @@ mod i18n;
 mod metrics;
 mod oidc;
 mod pages;
+mod terms;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -97,6 +98,7 @@ struct Inner {
     directory: Option<sante_directory::Directory>,
     identity: Option<sante_identity::Identity>,
     sso: Option<sante_sso::Provider>,
+    terms: Option<sante_terms::Terms>,
     service_clients: Vec<fhir::ServiceClient>,
 }
 
@@ -122,6 +124,7 @@ impl HttpState {
                 directory: None,
                 identity: None,
                 sso: None,
+                terms: None,
                 service_clients: Vec::new(),
             }),
         }
@@ -146,6 +149,14 @@ impl HttpState {
 }
 
 impl HttpState {
+    /// Asks for the acceptance of the terms of use with `terms`.
+    pub fn with_terms(mut self, terms: sante_terms::Terms) -> HttpState {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.terms = Some(terms);
+        }
+        self
+    }
+
     /// Serves single sign-on (OpenID Connect) with `provider`.
     pub fn with_sso(mut self, provider: sante_sso::Provider) -> HttpState {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
@@ -230,6 +241,8 @@ pub fn router(state: HttpState) -> Router {
             post(credentials::revoke_app_password),
         )
         .route("/static/webauthn.js", get(credentials::webauthn_script))
+        .route("/terms", get(terms::terms_page))
+        .route("/terms/accept", post(terms::accept))
         .route("/logout", post(account::logout))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -137,6 +137,10 @@ async fn authorize(State(state): State<HttpState>, req: Request) -> Response {
             }
             respond(see_other(&to))
         }
+        Ok(AuthorizeOutcome::Terms { services }) => {
+            let back = format!("/oidc/authorize?{query}");
+            respond(see_other(&crate::terms::terms_url(&back, Some(&services))))
+        }
         Err(e) if e.is_internal() => {
             respond(HttpError::Unavailable(e.to_string()).page(&page_layout))
         }

@@ -74,6 +74,9 @@ pub enum AuthorizeOutcome {
     /// The person must log in first (or again, more strongly) at this level, then
     /// come back to the same request.
     Login { needed: LevelOfAssurance },
+    /// The person must accept the current terms of use of these services first
+    /// (TOU-1), then come back to the same request.
+    Terms { services: Vec<Service> },
 }
 
 /// The token request's parameters (RFC 6749 §4.1.3, §6; RFC 7523).
@@ -373,6 +376,7 @@ pub struct Provider {
     mtls_base: Option<String>,
     keys: Arc<Keys>,
     staff: Option<Arc<dyn StaffDirectory>>,
+    terms: Option<sante_terms::Terms>,
     http: reqwest::Client,
 }
 
@@ -412,6 +416,7 @@ impl Provider {
             mtls_base: None,
             keys,
             staff: None,
+            terms: None,
             http,
         })
     }
@@ -426,6 +431,31 @@ impl Provider {
     pub fn with_staff_directory(mut self, staff: Arc<dyn StaffDirectory>) -> Provider {
         self.staff = Some(staff);
         self
+    }
+
+    /// Tokens only for accounts that accepted the current terms of the services.
+    pub fn with_terms(mut self, terms: sante_terms::Terms) -> Provider {
+        self.terms = Some(terms);
+        self
+    }
+
+    /// The services among `services` whose current terms `account` has accepted
+    /// (all of them when no terms service is configured).
+    async fn terms_accepted(&self, account: &str, services: &[Service]) -> SsoResult<Vec<Service>> {
+        let Some(terms) = &self.terms else {
+            return Ok(services.to_vec());
+        };
+        let mut out = Vec::new();
+        for service in services {
+            let pending = terms
+                .pending(account, *service)
+                .await
+                .map_err(|e| SsoError::Signing(format!("terms of use: {e}")))?;
+            if pending.is_empty() {
+                out.push(*service);
+            }
+        }
+        Ok(out)
     }
 
     /// The client used to post back-channel logout tokens (tests give one trusting
@@ -857,6 +887,21 @@ impl Provider {
                 "access_denied",
                 "this application is not offered to this quality",
             ));
+        }
+        let accepted = self.terms_accepted(&who.account, &services).await?;
+        if accepted.len() < services.len() {
+            if prompt_none {
+                return Ok(error(
+                    "interaction_required",
+                    "the terms of use must be accepted",
+                ));
+            }
+            let pending = services
+                .iter()
+                .copied()
+                .filter(|s| !accepted.contains(s))
+                .collect();
+            return Ok(AuthorizeOutcome::Terms { services: pending });
         }
         let code = random_secret();
         let now = self.now();
@@ -1414,13 +1459,27 @@ impl Provider {
                     .await);
             }
         };
-        // ACC-4: only what both the system and the person may reach.
-        let services: Vec<Service> = attestation
+        // ACC-4: only what both the system and the person may reach, and whose terms
+        // the person accepted (TOU-1).
+        let reachable: Vec<Service> = attestation
             .services
             .iter()
             .copied()
             .filter(|s| client.services.contains(s) && authorise_service(&who, *s).is_ok())
             .collect();
+        let services = self.terms_accepted(&who.account, &reachable).await?;
+        if services.is_empty() && !reachable.is_empty() {
+            return Err(self
+                .refuse(
+                    Some(&client.id),
+                    "terms_not_accepted",
+                    source,
+                    SsoError::AccessDenied(
+                        "the professional has not accepted the current terms of use".into(),
+                    ),
+                )
+                .await);
+        }
         if services.is_empty() {
             for service in &attestation.services {
                 let _ = self

@@ -51,6 +51,15 @@ impl Opened {
         })
     }
 
+    /// The terms of use over the same storage.
+    pub fn terms(&self) -> sante_terms::Terms {
+        sante_terms::Terms::new(
+            self.storage.db.clone(),
+            Arc::new(self.audit.clone()),
+            platform::clock(),
+        )
+    }
+
     /// Single sign-on over the same storage.
     pub async fn sso(&self, config: &Config) -> anyhow::Result<sante_sso::Provider> {
         platform::open_sso(
@@ -59,6 +68,7 @@ impl Opened {
             &self.identity,
             &self.directory,
             &self.audit,
+            &self.terms(),
             platform::clock(),
         )
         .await

@@ -221,6 +221,12 @@ pub async fn demo(
     let config = load(&config_path)?;
     let demo = crate::directory_cmd::load_demo(&config).await?;
     let logins = crate::account_cmd::demo_logins(&config).await?;
+    {
+        let opened = crate::account_cmd::Opened::new(&config).await?;
+        let published = crate::terms_cmd::publish_shipped(&opened.terms()).await;
+        opened.close().await;
+        published?;
+    }
     serve_config(&config, |running| {
         let url = portal_url(&config, running);
         println!("Sante demo is running. Stop it with Ctrl-C.");

@@ -13,6 +13,7 @@ mod init;
 mod platform;
 mod progress;
 mod sso_cmd;
+mod terms_cmd;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -113,6 +114,11 @@ enum Command {
     Sso {
         #[command(subcommand)]
         command: SsoCommand,
+    },
+    /// Terms of use: publish a new version, list the versions in force.
+    Terms {
+        #[command(subcommand)]
+        command: TermsCommand,
     },
     /// Directory tools: synthetic registers and identity-matching scores.
     Directory {
@@ -243,6 +249,27 @@ enum AccountCommand {
         quality: String,
         login: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum TermsCommand {
+    /// Publish a new version (in force at once): one file per language, its first line
+    /// the title. French is authoritative.
+    Publish {
+        /// `general`, `dsp`, `messaging` or `referent`.
+        #[arg(long)]
+        document: String,
+        #[arg(long)]
+        fr: PathBuf,
+        #[arg(long)]
+        de: PathBuf,
+        #[arg(long)]
+        en: PathBuf,
+    },
+    /// Publish the texts shipped with the platform where nothing is published yet.
+    PublishDefaults,
+    /// List the versions in force.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -442,6 +469,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             AccountCommand::Unblock { quality, login } => {
                 account_cmd::set_blocked(&cli.config, &quality, &login, false).await
             }
+        },
+        Command::Terms { command } => match command {
+            TermsCommand::Publish {
+                document,
+                fr,
+                de,
+                en,
+            } => terms_cmd::publish(&cli.config, &document, [&fr, &de, &en]).await,
+            TermsCommand::PublishDefaults => {
+                let config = commands::load(&cli.config)?;
+                let opened = account_cmd::Opened::new(&config).await?;
+                let n = terms_cmd::publish_shipped(&opened.terms()).await;
+                opened.close().await;
+                println!("Published {} documents", n?);
+                Ok(ExitCode::SUCCESS)
+            }
+            TermsCommand::List => terms_cmd::list(&cli.config).await,
         },
         Command::Sso { command } => match command {
             SsoCommand::RegisterClient {

@@ -178,6 +178,7 @@ pub async fn open_sso(
     identity: &sante_identity::Identity,
     directory: &sante_directory::Directory,
     audit: &sante_audit::AuditLog,
+    terms: &sante_terms::Terms,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<sante_sso::Provider> {
     Ok(sante_sso::Provider::open(
@@ -191,6 +192,7 @@ pub async fn open_sso(
     .await
     .context("opening single sign-on (signing keys)")?
     .with_mtls_base(config.server.mtls_public_url.clone())
+    .with_terms(terms.clone())
     .with_staff_directory(Arc::new(DirectoryStaff {
         directory: directory.clone(),
         clock,
@@ -501,12 +503,14 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let tls = sante_net::server_tls_config(&cert, &key, &[b"h2", b"http/1.1"])
         .context("keys `server.tls_cert` / `server.tls_key`")?;
 
+    let terms = sante_terms::Terms::new(storage.db.clone(), Arc::new(audit.clone()), clock.clone());
     let sso = open_sso(
         config,
         &storage,
         &identity,
         &directory,
         &audit,
+        &terms,
         clock.clone(),
     )
     .await?;
@@ -548,6 +552,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     .with_directory(directory.clone())
     .with_identity(identity.clone())
     .with_sso(sso.clone())
+    .with_terms(terms.clone())
     .with_service_clients(service_clients(config)?);
     let handler = sante_http::HttpsHandler::new(sante_http::router(http_state));
     let mut tasks = Vec::new();

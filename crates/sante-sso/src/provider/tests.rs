@@ -830,3 +830,89 @@ storage_test!(
         let _ = f.db.count(KEYS).await.unwrap();
     }
 );
+
+storage_test!(
+    tokens_wait_for_the_terms_of_the_service,
+    |db: Db| async move {
+        let f = fixture(db.clone()).await;
+        let log = Arc::new(
+            AuditLog::open(
+                db.clone(),
+                CheckpointSigner::generate(),
+                f.clock.clone(),
+                SealPolicy::default(),
+            )
+            .await
+            .unwrap(),
+        );
+        let terms = sante_terms::Terms::new(db, log, f.clock.clone());
+        let text = |w: &str| sante_terms::Texts {
+            fr: w.into(),
+            de: w.into(),
+            en: w.into(),
+        };
+        terms
+            .publish(
+                sante_terms::Document::General,
+                text("T"),
+                text("general"),
+                &web(),
+            )
+            .await
+            .unwrap();
+        let dsp = terms
+            .publish(
+                sante_terms::Document::Service(Service::Dsp),
+                text("T"),
+                text("dsp"),
+                &web(),
+            )
+            .await
+            .unwrap();
+        let provider = f.provider.clone().with_terms(terms.clone());
+        let who = f.patient_session().await;
+        let (client, _) = f.relying_party(vec![Service::Dsp]).await;
+        assert_eq!(
+            provider
+                .authorize(&f.request(&client), Some(&who), &web())
+                .await
+                .unwrap(),
+            AuthorizeOutcome::Terms {
+                services: vec![Service::Dsp]
+            }
+        );
+        terms
+            .accept(
+                Actor::default(),
+                &who.account,
+                sante_terms::Document::General,
+                1,
+                "fr",
+                &web(),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(
+            provider
+                .authorize(&f.request(&client), Some(&who), &web())
+                .await
+                .unwrap(),
+            AuthorizeOutcome::Terms { .. }
+        ));
+        terms
+            .accept(
+                Actor::default(),
+                &who.account,
+                dsp.document,
+                dsp.version,
+                "fr",
+                &web(),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(
+            provider.authorize(&f.request(&client), Some(&who), &web()).await.unwrap(),
+            AuthorizeOutcome::Redirect(url) if url.contains("code=")
+        ));
+    }
+);

@@ -285,6 +285,9 @@ async fn demo_logins_work_and_a_blocked_or_locked_account_is_refused() {
         .unwrap();
 
     login(agent_password.clone()).await;
+    // The demo published the terms of use: accepted once, at the first login.
+    browser.wait_for_text("h1", "Terms of use").await.unwrap();
+    browser.click("#terms-accept").await.unwrap();
     browser.wait_for_text("h1", "My account").await.unwrap();
     assert_eq!(
         browser

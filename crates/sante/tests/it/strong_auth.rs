@@ -314,6 +314,9 @@ async fn a_patient_activates_with_a_passkey_and_logs_in_with_it() {
     let login = field(&letter, "login name:");
     let code = field(&letter, "activation code:");
 
+    let published = run(dir.path(), &["terms", "publish-defaults"]);
+    assert!(published.status.success(), "{}", stderr(&published));
+
     let server = Server::start(dir.path(), &["serve"]);
     let browser = Browser::start_with_language("en").await.unwrap();
     browser
@@ -343,10 +346,29 @@ async fn a_patient_activates_with_a_passkey_and_logs_in_with_it() {
         .await
         .unwrap();
 
-    // Login with the passkey: login name and quality, then the authenticator.
+    // Login with the passkey: login name and quality, then the authenticator; the
+    // general terms of use come first (TOU-1), in English, French authoritative.
     browser.select("#l-quality", "patient").await.unwrap();
     browser.fill("#l-login", &login).await.unwrap();
     browser.click("#l-passkey").await.unwrap();
+    browser.wait_for_text("h1", "Terms of use").await.unwrap();
+    assert_eq!(browser.count("#terms-first").await.unwrap(), 1);
+    assert!(
+        browser
+            .text("section.terms")
+            .await
+            .unwrap()
+            .contains("General terms of use")
+    );
+    assert_eq!(
+        browser
+            .attr("section.terms", "data-document")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("general")
+    );
+    browser.click("#terms-accept").await.unwrap();
     browser.wait_for_text("h1", "My account").await.unwrap();
     assert_eq!(
         browser
@@ -366,6 +388,61 @@ async fn a_patient_activates_with_a_passkey_and_logs_in_with_it() {
     );
     // A patient has no application passwords.
     assert_eq!(browser.count("#ap-label").await.unwrap(), 0);
+
+    // A new version of the general terms: shown as such at the next login.
+    let v2 = dir.path().join("v2");
+    std::fs::create_dir_all(&v2).unwrap();
+    for lang in ["fr", "de", "en"] {
+        std::fs::write(
+            v2.join(format!("general.{lang}.md")),
+            format!(
+                "General terms, second version ({lang})\n\nThe second version's text ({lang})."
+            ),
+        )
+        .unwrap();
+    }
+    let republished = run(
+        dir.path(),
+        &[
+            "terms",
+            "publish",
+            "--document",
+            "general",
+            "--fr",
+            "v2/general.fr.md",
+            "--de",
+            "v2/general.de.md",
+            "--en",
+            "v2/general.en.md",
+        ],
+    );
+    assert!(republished.status.success(), "{}", stderr(&republished));
+    browser.click("#logout").await.unwrap();
+    browser.wait_for_text("h1", "Log in").await.unwrap();
+    browser.select("#l-quality", "patient").await.unwrap();
+    browser.fill("#l-login", &login).await.unwrap();
+    browser.click("#l-passkey").await.unwrap();
+    browser
+        .wait_for_text("#terms-new-version", "new version")
+        .await
+        .unwrap();
+    assert!(
+        browser
+            .text("section.terms")
+            .await
+            .unwrap()
+            .contains("second version (en)")
+    );
+    assert_eq!(
+        browser
+            .attr("section.terms", "data-version")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("2")
+    );
+    browser.click("#terms-accept").await.unwrap();
+    browser.wait_for_text("h1", "My account").await.unwrap();
 
     // The same passkey in another quality opens nothing.
     browser.click("#logout").await.unwrap();
