@@ -68,6 +68,10 @@ fn deps() -> anyhow::Result<()> {
     if !have("chromedriver") {
         apt.push("chromium-driver");
     }
+    if !have("pdftotext") {
+        // A real PDF reader: the letters' tests read back what they print.
+        apt.push("poppler-utils");
+    }
     if !have("pk12util") {
         // NSS tools: the browser tests give Chromium a development card.
         apt.push("libnss3-tools");

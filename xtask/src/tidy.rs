@@ -26,6 +26,8 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
         "sante-identity",
         &["sante-types", "sante-store", "sante-audit"],
     ),
+    // Letters as PDF: text in, bytes out.
+    ("sante-letters", &[]),
     // Terms of use and their acceptance: a platform context.
     (
         "sante-terms",
@@ -80,6 +82,7 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
             "sante-identity",
             "sante-sso",
             "sante-terms",
+            "sante-letters",
             "sante-fhir",
             "sante-net",
             "sante-http",

@@ -120,6 +120,7 @@ pub async fn create(
     quality: &str,
     national_id: &str,
     subject: Option<&str>,
+    letter_path: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let quality = match quality {
         "patient" => Quality::Patient,
@@ -133,6 +134,7 @@ pub async fn create(
         .map_err(|e| anyhow::anyhow!("--national-id: {e}"))?;
     let config = load(config_path)?;
     let opened = Opened::new(&config).await?;
+    let mut addressee = Vec::new();
     let subject = match quality {
         Quality::Patient => opened
             .first_patient(PatientQuery {
@@ -140,7 +142,15 @@ pub async fn create(
                 ..PatientQuery::default()
             })
             .await?
-            .map(|p| p.id),
+            .map(|p| {
+                let name = format!(
+                    "{} {}",
+                    p.given_names.join(" "),
+                    p.used_name.as_deref().unwrap_or(&p.birth_name)
+                );
+                addressee = crate::letter_cmd::addressee(name.trim(), p.address.as_ref());
+                p.id
+            }),
         _ => {
             let id = subject.context("--subject: give the professional's directory identifier")?;
             let p = opened
@@ -154,6 +164,9 @@ pub async fn create(
             {
                 anyhow::bail!("--national-id: not the number of the professional entry {id:?}");
             }
+            let name = format!("{} {}", p.given_names.join(" "), p.family_name);
+            addressee =
+                crate::letter_cmd::addressee(name.trim(), p.locations.first().map(|l| &l.address));
             Some(p.id)
         }
     }
@@ -175,6 +188,19 @@ pub async fn create(
             &cli_source(),
         )
         .await?;
+    let path = letter_path.map(Path::to_path_buf).unwrap_or_else(|| {
+        std::path::PathBuf::from(format!("letter-{}.pdf", letter.account.login))
+    });
+    let pdf = crate::letter_cmd::activation_letter(
+        quality,
+        addressee,
+        &letter.account.login,
+        &letter.code,
+        letter.expires,
+        &config.server.public_url,
+        platform::clock().now(),
+    );
+    let written = crate::letter_cmd::write(&pdf, &path);
     println!("Activation letter for a {} account", quality.as_str());
     println!("  login name:      {}", letter.account.login);
     println!("  activation code: {}", letter.code.as_str());
@@ -184,6 +210,8 @@ pub async fn create(
         config.server.public_url.trim_end_matches('/')
     );
     opened.close().await;
+    written.with_context(|| format!("writing the letter to {}", path.display()))?;
+    println!("  letter (PDF):    {}", path.display());
     Ok(ExitCode::SUCCESS)
 }
 

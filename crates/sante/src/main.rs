@@ -10,6 +10,7 @@ mod commands;
 mod config;
 mod directory_cmd;
 mod init;
+mod letter_cmd;
 mod platform;
 mod progress;
 mod sso_cmd;
@@ -230,6 +231,10 @@ enum AccountCommand {
         /// The professional's directory identifier (professionals only).
         #[arg(long)]
         subject: Option<String>,
+        /// Where to write the activation letter (PDF, mode 0600); default
+        /// `letter-<login>.pdf` in the current directory.
+        #[arg(long)]
+        letter: Option<PathBuf>,
     },
     /// Create an agent's account, active, with a generated password printed once.
     CreateAgent {
@@ -459,7 +464,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 quality,
                 national_id,
                 subject,
-            } => account_cmd::create(&cli.config, &quality, &national_id, subject.as_deref()).await,
+                letter,
+            } => {
+                account_cmd::create(
+                    &cli.config,
+                    &quality,
+                    &national_id,
+                    subject.as_deref(),
+                    letter.as_deref(),
+                )
+                .await
+            }
             AccountCommand::CreateAgent { subject } => {
                 account_cmd::create_agent(&cli.config, &subject).await
             }

@@ -77,6 +77,32 @@ async fn a_patient_activates_with_an_authenticator_and_logs_in_in_a_real_browser
     let login = field(&letter, "login name:");
     let code = field(&letter, "activation code:");
     assert!(login.starts_with("P-"), "{letter}");
+    // The letter to post, as PDF, readable by the operator only: a PDF reader finds the
+    // login name, the code and the activation address in it.
+    let pdf = dir.path().join(field(&letter, "letter (PDF):"));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&pdf).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    #[allow(clippy::disallowed_methods)]
+    let text = std::process::Command::new("pdftotext")
+        .args([pdf.to_str().unwrap(), "-"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    for needle in [
+        login.as_str(),
+        code.as_str(),
+        "/activate",
+        "Votre lettre d'activation",
+        "Nur die französische",
+    ] {
+        assert!(
+            text.contains(needle),
+            "{needle:?} not in the letter:\n{text}"
+        );
+    }
     // One account per person and quality.
     let again = run(
         dir.path(),
