@@ -378,14 +378,27 @@ pub async fn demo_logins(config: &Config) -> anyhow::Result<String> {
             &cli_source(),
         )
         .await?;
+    let admin_password = generated_password();
+    let admin = identity
+        .create_agent_account(
+            &Administrator::Operator,
+            "agent-admin-1",
+            "agent-admin-1",
+            &admin_password,
+            &cli_source(),
+        )
+        .await?;
     let professional = demo_professional(config, &opened).await?;
     let text = format!(
         "  patient (password + one-time code, substantial): login {}, password {password}\n    \
          authenticator key {seed}\n    otpauth URI {}\n{pending_text}{professional}  \
-         identity-vigilance agent (password, low): login {}, password {agent_password}\n",
+         identity-vigilance officer (agent, password, low): login {}, password {agent_password}\n  \
+         administrator (agent, password, low): login {}, password {admin_password}; \
+         administration is by the operator's commands for now (sante account block|unblock, sante sso suspend)\n",
         letter.account.login,
         secrets::otpauth_uri(&seed, &letter.account.login),
         agent.login,
+        admin.login,
     );
     write_private(&file, &text)?;
     opened.close().await;

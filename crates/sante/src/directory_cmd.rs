@@ -419,19 +419,34 @@ pub async fn load_demo(config: &Config) -> anyhow::Result<DemoDirectory> {
         directory
             .upsert(
                 &req,
-                &[Agent {
-                    id: "agent-iv-1".into(),
-                    national_id: None,
-                    family_name: "Kieffer".into(),
-                    given_names: vec!["Claude".into()],
-                    organisation: "Agence eSanté".into(),
-                    function: "identity-vigilance officer".into(),
-                    requesting_organisation: "Agence eSanté".into(),
-                    valid_from: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or_default(),
-                    valid_until: None,
-                    roles: vec![AgentRole::IdentityVigilance],
-                    contact: Contact::default(),
-                }],
+                &[
+                    Agent {
+                        id: "agent-iv-1".into(),
+                        national_id: None,
+                        family_name: "Kieffer".into(),
+                        given_names: vec!["Claude".into()],
+                        organisation: "Agence eSanté".into(),
+                        function: "identity-vigilance officer".into(),
+                        requesting_organisation: "Agence eSanté".into(),
+                        valid_from: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or_default(),
+                        valid_until: None,
+                        roles: vec![AgentRole::IdentityVigilance],
+                        contact: Contact::default(),
+                    },
+                    Agent {
+                        id: "agent-admin-1".into(),
+                        national_id: None,
+                        family_name: "Weber".into(),
+                        given_names: vec!["Anne".into()],
+                        organisation: "Agence eSanté".into(),
+                        function: "platform administrator".into(),
+                        requesting_organisation: "Agence eSanté".into(),
+                        valid_from: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or_default(),
+                        valid_until: None,
+                        roles: vec![AgentRole::Administrator],
+                        contact: Contact::default(),
+                    },
+                ],
             )
             .await?;
         spinner.finish_and_clear();

@@ -250,7 +250,7 @@ async fn a_patient_activates_with_an_authenticator_and_logs_in_in_a_real_browser
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_logins_work_and_a_blocked_or_locked_account_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let [port, mtls] = free_ports();
     let server = Server::start(
         dir.path(),
         &[
@@ -259,10 +259,12 @@ async fn demo_logins_work_and_a_blocked_or_locked_account_is_refused() {
             "demo",
             "--listen",
             &format!("127.0.0.1:{port}"),
+            "--mtls-listen",
+            &format!("127.0.0.1:{mtls}"),
         ],
     );
     let mut printed = String::new();
-    while !printed.contains("identity-vigilance agent") {
+    while !printed.contains("administrator (agent") {
         let line = server
             .lines
             .recv_timeout(Duration::from_secs(60))
@@ -272,7 +274,7 @@ async fn demo_logins_work_and_a_blocked_or_locked_account_is_refused() {
     }
     let agent_line = printed
         .lines()
-        .find(|l| l.contains("identity-vigilance agent"))
+        .find(|l| l.contains("identity-vigilance officer"))
         .unwrap();
     let agent_login = field(agent_line, "login ");
     let agent_password = field(agent_line, "password ");
@@ -282,6 +284,10 @@ async fn demo_logins_work_and_a_blocked_or_locked_account_is_refused() {
         .unwrap();
     assert!(field(patient_line, "login ").starts_with("P-"), "{printed}");
     assert!(printed.contains("otpauth://totp/Sante:"), "{printed}");
+    // A professional with a card to import, and an administrator.
+    assert!(printed.contains("card certificate, high"), "{printed}");
+    assert!(dir.path().join("demo/demo-professional.p12").exists());
+    assert!(printed.contains("administrator (agent"), "{printed}");
 
     let browser = Browser::start_with_language("en").await.unwrap();
     let login = |password: String| {

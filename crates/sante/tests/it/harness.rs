@@ -57,10 +57,6 @@ pub fn init_dir() -> (tempfile::TempDir, u16) {
     (dir, port)
 }
 
-pub fn free_port() -> u16 {
-    free_ports::<1>()[0]
-}
-
 /// `N` distinct free loopback ports (held together while chosen, so never the same).
 pub fn free_ports<const N: usize>() -> [u16; N] {
     let held: Vec<std::net::TcpListener> = (0..N)

@@ -100,7 +100,7 @@ async fn serve_answers_over_https_and_stops_gracefully() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_initialises_and_prints_every_url() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let [port, mtls] = free_ports();
     let server = Server::start(
         dir.path(),
         &[
@@ -109,6 +109,8 @@ async fn demo_initialises_and_prints_every_url() {
             "demo",
             "--listen",
             &format!("127.0.0.1:{port}"),
+            "--mtls-listen",
+            &format!("127.0.0.1:{mtls}"),
         ],
     );
     let http = client(&dir.path().join("demo"));
