@@ -236,6 +236,7 @@ pub async fn demo(
         println!("Portal: {url}");
         println!("  in French (authoritative), German or English: the language form in the page header switches, the browser's language is the default");
         println!("Health: {url}/healthz   Readiness: {url}/readyz   Metrics: {url}/metrics");
+        println!("Single sign-on (OpenID Connect): {url}/.well-known/openid-configuration   register applications with `sante --config {} sso register-client`", config_path.display());
         println!("HTTPS listener: {} (TLS certificate issued by the development CA)", running.https_addr);
         println!(
             "Trust the development CA to avoid browser warnings: {}",
