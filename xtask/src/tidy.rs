@@ -45,6 +45,17 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
             "sante-terms",
         ],
     ),
+    // Services: over the platform contexts, never over each other (PLT-5).
+    (
+        "sante-dsp",
+        &[
+            "sante-types",
+            "sante-store",
+            "sante-audit",
+            "sante-directory",
+            "sante-letters",
+        ],
+    ),
     // The FHIR wire format: the directory's model in, JSON out; no HTTP, no storage.
     ("sante-fhir", &["sante-types", "sante-directory"]),
     // Front ends never reach storage directly (no sante-store): only through a
