@@ -211,6 +211,20 @@ pub enum EventKind {
     TermsPublished = 600,
     TermsAccepted = 601,
     TermsRequired = 602,
+    DspRecordCreated = 700,
+    DspRecordActivated = 701,
+    DspRecordClosed = 702,
+    DspRecordReopened = 703,
+    DspRecordDeleted = 704,
+    DspItemFiled = 705,
+    DspItemRead = 706,
+    DspSearched = 707,
+    DspAccessDenied = 708,
+    DspControlChanged = 709,
+    DspRelationshipStarted = 710,
+    DspRelationshipEnded = 711,
+    DspItemDeprecated = 712,
+    DspHistoryRead = 713,
 }
 
 impl EventKind {
@@ -273,6 +287,20 @@ impl EventKind {
             EventKind::TermsPublished => "TermsPublished",
             EventKind::TermsAccepted => "TermsAccepted",
             EventKind::TermsRequired => "TermsRequired",
+            EventKind::DspRecordCreated => "DspRecordCreated",
+            EventKind::DspRecordActivated => "DspRecordActivated",
+            EventKind::DspRecordClosed => "DspRecordClosed",
+            EventKind::DspRecordReopened => "DspRecordReopened",
+            EventKind::DspRecordDeleted => "DspRecordDeleted",
+            EventKind::DspItemFiled => "DspItemFiled",
+            EventKind::DspItemRead => "DspItemRead",
+            EventKind::DspSearched => "DspSearched",
+            EventKind::DspAccessDenied => "DspAccessDenied",
+            EventKind::DspControlChanged => "DspControlChanged",
+            EventKind::DspRelationshipStarted => "DspRelationshipStarted",
+            EventKind::DspRelationshipEnded => "DspRelationshipEnded",
+            EventKind::DspItemDeprecated => "DspItemDeprecated",
+            EventKind::DspHistoryRead => "DspHistoryRead",
         }
     }
 
@@ -329,6 +357,20 @@ impl EventKind {
         EventKind::TermsPublished,
         EventKind::TermsAccepted,
         EventKind::TermsRequired,
+        EventKind::DspRecordCreated,
+        EventKind::DspRecordActivated,
+        EventKind::DspRecordClosed,
+        EventKind::DspRecordReopened,
+        EventKind::DspRecordDeleted,
+        EventKind::DspItemFiled,
+        EventKind::DspItemRead,
+        EventKind::DspSearched,
+        EventKind::DspAccessDenied,
+        EventKind::DspControlChanged,
+        EventKind::DspRelationshipStarted,
+        EventKind::DspRelationshipEnded,
+        EventKind::DspItemDeprecated,
+        EventKind::DspHistoryRead,
     ];
 }
 

@@ -74,6 +74,19 @@ fn event_type(kind: EventKind) -> Value {
         | EventKind::DirectoryAgentPurged
         | EventKind::TermsPublished
         | EventKind::TermsAccepted => (AUDIT_EVENT_TYPE, "rest", "RESTful Operation"),
+        EventKind::DspItemRead | EventKind::DspSearched | EventKind::DspHistoryRead => {
+            (DCM, "110106", "Export")
+        }
+        EventKind::DspItemFiled | EventKind::DspItemDeprecated => (DCM, "110107", "Import"),
+        EventKind::DspAccessDenied => (DCM, "110113", "Security Alert"),
+        EventKind::DspRecordCreated
+        | EventKind::DspRecordActivated
+        | EventKind::DspRecordClosed
+        | EventKind::DspRecordReopened
+        | EventKind::DspRecordDeleted
+        | EventKind::DspControlChanged
+        | EventKind::DspRelationshipStarted
+        | EventKind::DspRelationshipEnded => (DCM, "110110", "Patient Record"),
     };
     json!({"system": system, "code": code, "display": display})
 }

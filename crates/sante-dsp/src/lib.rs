@@ -17,3 +17,6 @@
 pub mod category;
 pub mod model;
 pub mod policy;
+pub mod service;
+
+pub use service::{Caller, DspError, DspResult, DspService};

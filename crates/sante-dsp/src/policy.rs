@@ -157,9 +157,9 @@ pub fn decide(facts: &Facts<'_>, intent: Intent<'_>) -> Decision {
                     Decision::Permit
                 }
                 // He writes his personal space only.
-                Intent::File { category } if category == DataCategory::PersonalExpression => {
-                    Decision::Permit
-                }
+                Intent::File {
+                    category: DataCategory::PersonalExpression,
+                } => Decision::Permit,
                 Intent::File { .. } => Deny("holder_writes_personal_space_only"),
             }
         }
