@@ -92,18 +92,25 @@ fn deps() -> anyhow::Result<()> {
             // pyenv only exposes a new console script once its shims are rebuilt.
             run("pyenv", &["rehash"])?;
         }
-        card_policy()?;
         if !have("moto_server") {
             anyhow::bail!(
                 "moto_server is not on PATH after pip install; add pip's bin directory to PATH"
             );
         }
     }
+    card_policy()?;
     let python = fhir_validator_python();
     if !python.exists() {
         let dir = fhir_validator_dir();
         let dir = dir.to_string_lossy();
         run("python3", &["-m", "venv", &dir])?;
+    }
+    #[allow(clippy::disallowed_methods)]
+    let ready = Command::new(&python)
+        .args(["-c", "import fhir.resources, fhirpy"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ready {
         let python = python.to_string_lossy();
         run(
             &python,
@@ -114,6 +121,8 @@ fn deps() -> anyhow::Result<()> {
                 "-q",
                 "fhir.resources==6.1.0",
                 "pydantic>=1.10,<2",
+                // An independent FHIR client, to drive the MHD API as software would.
+                "fhirpy==2.3.1",
             ],
         )?;
     }

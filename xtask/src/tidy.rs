@@ -57,7 +57,10 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
         ],
     ),
     // The FHIR wire format: the directory's model in, JSON out; no HTTP, no storage.
-    ("sante-fhir", &["sante-types", "sante-directory"]),
+    (
+        "sante-fhir",
+        &["sante-types", "sante-directory", "sante-dsp"],
+    ),
     // Front ends never reach storage directly (no sante-store): only through a
     // service API that has already decided access.
     (
@@ -70,6 +73,7 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
             "sante-identity",
             "sante-sso",
             "sante-terms",
+            "sante-dsp",
             "sante-fhir",
         ],
     ),
@@ -94,6 +98,7 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
             "sante-sso",
             "sante-terms",
             "sante-letters",
+            "sante-dsp",
             "sante-fhir",
             "sante-net",
             "sante-http",

@@ -38,6 +38,7 @@ pub(crate) const CODES: &str = "dsp-access-code";
 pub(crate) const HISTORY: &str = "dsp-history";
 pub(crate) const NOTICES: &str = "dsp-notice";
 pub(crate) const REQUESTS: &str = "dsp-filing-request";
+pub(crate) const FEEDS: &str = "dsp-feed";
 /// The information letters (DSP-5) waiting to be printed.
 pub(crate) const LETTER_OWNER: &str = "dsp-letters";
 
@@ -563,6 +564,23 @@ impl DspService {
         let mut notices: Vec<Notice> = self.all_with(NOTICES, "record", holder, 1_000).await?;
         notices.reverse();
         Ok(notices)
+    }
+
+    /// How far the DSP has applied a feed it follows (the directories' changes).
+    pub async fn feed_position(&self, feed: &str) -> DspResult<Option<String>> {
+        Ok(self
+            .db
+            .get(FEEDS, feed)
+            .await?
+            .and_then(|r| String::from_utf8(r.value).ok()))
+    }
+
+    /// Records that everything up to `cursor` of `feed` has been applied.
+    pub async fn set_feed_position(&self, feed: &str, cursor: &str) -> DspResult<()> {
+        self.db
+            .put(FEEDS, feed, cursor.as_bytes(), Expect::Any, self.micros())
+            .await?;
+        Ok(())
     }
 
     /// The DSPs an assistant (a patient) manages for their holders.

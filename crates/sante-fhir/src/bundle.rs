@@ -133,16 +133,19 @@ pub fn capability_statement(base_url: &str, software_version: &str, date: &str) 
         "instantiates": [
             "https://profiles.ihe.net/ITI/mCSD/CapabilityStatement/IHE.mCSD.Directory",
             "https://profiles.ihe.net/ITI/PDQm/CapabilityStatement/IHE.PDQm.Supplier",
+            "https://profiles.ihe.net/ITI/MHD/CapabilityStatement/IHE.MHD.DocumentRecipient",
+            "https://profiles.ihe.net/ITI/MHD/CapabilityStatement/IHE.MHD.DocumentResponder",
         ],
         "software": {"name": "Sante", "version": software_version},
-        "implementation": {"description": "Sante directories", "url": base_url},
+        "implementation": {"description": "Sante directories and shared care record", "url": base_url},
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "json"],
         "rest": [{
             "mode": "server",
             "security": {
-                "description": "Practitioner, PractitionerRole, Organization, Location and HealthcareService are public. Patient and $match answer only authenticated platform services (bearer token), and every patient entry returned is recorded in the audit trail."
+                "description": "Practitioner, PractitionerRole, Organization, Location and HealthcareService are public. Patient and $match answer authenticated platform services and professionals at high assurance (bearer token); every patient entry returned is recorded in the audit trail. DocumentReference, List, Binary and transactions (IHE MHD) answer single sign-on access tokens for the shared care record; every access is decided by the DSP's access matrix and traced."
             },
+            "interaction": [{"code": "transaction", "documentation": "ITI-65 Provide Document Bundle"}],
             "resource": [
                 resource("Practitioner", &format!("{mcsd}/IHE.mCSD.Practitioner"), crate::search::PRACTITIONER_PARAMS),
                 resource("PractitionerRole", &format!("{mcsd}/IHE.mCSD.PractitionerRole"), crate::search::PRACTITIONER_ROLE_PARAMS),
@@ -150,6 +153,22 @@ pub fn capability_statement(base_url: &str, software_version: &str, date: &str) 
                 resource("Location", &format!("{mcsd}/IHE.mCSD.Location"), crate::search::LOCATION_PARAMS),
                 resource("HealthcareService", &format!("{mcsd}/IHE.mCSD.HealthcareService"), crate::search::HEALTHCARE_SERVICE_PARAMS),
                 patient,
+                {
+                    "type": "DocumentReference",
+                    "supportedProfile": [crate::mhd::MHD_PROFILE],
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": params(crate::mhd::DOCUMENT_REFERENCE_PARAMS),
+                },
+                {
+                    "type": "List",
+                    "supportedProfile": [crate::mhd::MHD_LIST_PROFILE],
+                    "interaction": [{"code": "search-type"}],
+                    "searchParam": params(crate::mhd::LIST_PARAMS),
+                },
+                {
+                    "type": "Binary",
+                    "interaction": [{"code": "read", "documentation": "ITI-68 Retrieve Document: the document's own bytes and content type"}],
+                },
             ],
         }],
     })

@@ -16,8 +16,10 @@ mod account;
 mod credentials;
 pub mod csrf;
 mod directory_page;
+mod dsp_pages;
 mod error;
 mod fhir;
+mod fhir_dsp;
 mod i18n;
 mod metrics;
 mod oidc;
@@ -99,6 +101,7 @@ struct Inner {
     identity: Option<sante_identity::Identity>,
     sso: Option<sante_sso::Provider>,
     terms: Option<sante_terms::Terms>,
+    dsp: Option<sante_dsp::DspService>,
     service_clients: Vec<fhir::ServiceClient>,
 }
 
@@ -125,6 +128,7 @@ impl HttpState {
                 identity: None,
                 sso: None,
                 terms: None,
+                dsp: None,
                 service_clients: Vec::new(),
             }),
         }
@@ -149,6 +153,14 @@ impl HttpState {
 }
 
 impl HttpState {
+    /// Serves the shared care record (its FHIR API and portal pages) with `dsp`.
+    pub fn with_dsp(mut self, dsp: sante_dsp::DspService) -> HttpState {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.dsp = Some(dsp);
+        }
+        self
+    }
+
     /// Asks for the acceptance of the terms of use with `terms`.
     pub fn with_terms(mut self, terms: sante_terms::Terms) -> HttpState {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
@@ -241,6 +253,29 @@ pub fn router(state: HttpState) -> Router {
             post(credentials::revoke_app_password),
         )
         .route("/static/webauthn.js", get(credentials::webauthn_script))
+        .route("/dsp", get(dsp_pages::holder_page))
+        .route("/dsp/history", get(dsp_pages::history_page))
+        .route("/dsp/controls", get(dsp_pages::controls_page))
+        .route("/dsp/controls/{action}", post(dsp_pages::controls_action))
+        .route("/dsp/document/{id}", get(dsp_pages::holder_document))
+        .route(
+            "/dsp/document/{id}/content",
+            get(dsp_pages::document_content),
+        )
+        .route(
+            "/dsp/document/{id}/{action}",
+            post(dsp_pages::document_action),
+        )
+        .route("/dsp/{action}", post(dsp_pages::holder_action))
+        .route("/pro/dsp", get(dsp_pages::pro_page))
+        .route("/pro/dsp/code", post(dsp_pages::pro_redeem))
+        .route("/pro/dsp/patient", get(dsp_pages::pro_patient))
+        .route("/pro/dsp/patient/{holder}/file", post(dsp_pages::pro_file))
+        .route("/pro/dsp/document/{id}", get(dsp_pages::pro_document))
+        .route(
+            "/pro/dsp/document/{id}/content",
+            get(dsp_pages::document_content),
+        )
         .route("/terms", get(terms::terms_page))
         .route("/terms/accept", post(terms::accept))
         .route("/logout", post(account::logout))
@@ -248,6 +283,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .route("/static/sante.css", get(stylesheet))
+        .merge(fhir_dsp::routes())
         .merge(fhir::routes())
         .merge(oidc::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), observe))

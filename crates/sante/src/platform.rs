@@ -81,6 +81,55 @@ pub async fn apply_directory_changes(
     Ok(closed)
 }
 
+/// Applies the directories' changes to the shared care records since the last
+/// position: an affiliation creates the holder's DSP with its information letter
+/// (DSP-4, DSP-5), a reported death closes it (DSP-11), a withdrawn authorisation ends
+/// the professional's rights and tells the holders concerned (DSP-16). Bounded per
+/// call; the position moves after each batch.
+pub async fn apply_directory_changes_to_dsp(
+    directory: &sante_directory::Directory,
+    dsp: &sante_dsp::DspService,
+) -> anyhow::Result<usize> {
+    use sante_directory::service::{ChangeKind, Register};
+    let source = sante_audit::Source {
+        channel: sante_audit::Token::new("directory-feed").ok(),
+        ..sante_audit::Source::default()
+    };
+    let mut applied = 0;
+    let mut position = dsp.feed_position(DIRECTORY_FEED).await?;
+    for _ in 0..100 {
+        let changes = directory.changes_after(position.as_deref(), 500).await?;
+        let Some(last) = changes.last() else {
+            break;
+        };
+        for change in &changes {
+            let done = match (change.kind, change.register) {
+                (ChangeKind::QualityGained, Register::Patient) => {
+                    match dsp.create(&change.entry, &source).await {
+                        Ok(created) => created,
+                        // A merged-away identity has no DSP of its own.
+                        Err(sante_dsp::DspError::NotFound(_)) => false,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                (ChangeKind::DeathReported, Register::Patient) => {
+                    dsp.holder_died(&change.entry, &source).await?
+                }
+                (ChangeKind::AuthorisationWithdrawn, Register::Professional) => {
+                    dsp.professional_withdrawn(&change.entry, &source).await? > 0
+                }
+                _ => false,
+            };
+            if done {
+                applied += 1;
+            }
+        }
+        dsp.set_feed_position(DIRECTORY_FEED, &last.cursor).await?;
+        position = Some(last.cursor.clone());
+    }
+    Ok(applied)
+}
+
 /// Connects to the database (without migrating) and opens the blob store.
 pub async fn open_storage(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Storage> {
     let db = Db::connect(&StoreConfig {
@@ -504,6 +553,13 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         .context("keys `server.tls_cert` / `server.tls_key`")?;
 
     let terms = sante_terms::Terms::new(storage.db.clone(), Arc::new(audit.clone()), clock.clone());
+    let dsp = sante_dsp::DspService::new(
+        storage.db.clone(),
+        storage.blobs.clone(),
+        directory.clone(),
+        Arc::new(audit.clone()),
+        clock.clone(),
+    );
     let sso = open_sso(
         config,
         &storage,
@@ -553,6 +609,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     .with_identity(identity.clone())
     .with_sso(sso.clone())
     .with_terms(terms.clone())
+    .with_dsp(dsp.clone())
     .with_service_clients(service_clients(config)?);
     let handler = sante_http::HttpsHandler::new(sante_http::router(http_state));
     let mut tasks = Vec::new();
@@ -602,6 +659,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let forward_clock = clock.clone();
     let tick_forwarder = forwarder.clone();
     let tick_sso = sso.clone();
+    let tick_dsp = dsp.clone();
     let tick_identity = identity.clone();
     let token = shutdown.clone();
     let retention = retention(config);
@@ -641,6 +699,18 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             }
             if let Err(e) = tick_identity.purge_ceremonies().await {
                 tracing::error!(error = %e, "purging passkey ceremonies failed");
+            }
+            match apply_directory_changes_to_dsp(&follow_directory, &tick_dsp).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(changes = n, "directory changes applied to the shared care records"),
+                Err(e) => tracing::error!(error = %format!("{e:#}"), "following the directories' changes (DSP) failed"),
+            }
+            if ticks.is_multiple_of(24 * 60) {
+                match tick_dsp.housekeeping(&housekeeping_source).await {
+                    Ok(r) if r == sante_dsp::service::HousekeepingReport::default() => {}
+                    Ok(r) => tracing::info!(closed = r.closed_for_inactivity, deleted = r.deleted_after_closure, expired = r.items_expired, "DSP retention applied"),
+                    Err(e) => tracing::error!(error = %e, "DSP housekeeping failed"),
+                }
             }
             match apply_directory_changes(&follow_directory, &follow_identity).await {
                 Ok(0) => {}

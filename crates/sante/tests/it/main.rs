@@ -13,6 +13,7 @@
 mod accounts;
 mod cli;
 mod directory;
+mod dsp;
 mod fhir;
 mod harness;
 mod portal;

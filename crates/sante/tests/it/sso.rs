@@ -5,8 +5,6 @@
 //! at_hash); then userinfo, refresh, introspection, revocation, and a logout that
 //! reaches the application through a back-channel logout token.
 
-use std::sync::{Arc, Mutex};
-
 use base64::Engine;
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
@@ -17,7 +15,6 @@ use openidconnect::{
     TokenIntrospectionResponse, TokenResponse,
 };
 use sante_identity::secrets;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::harness::*;
 
@@ -53,51 +50,6 @@ fn element_text(page: &str, id: &str) -> String {
         .unwrap_or_else(|| panic!("no element {id} in:\n{page}"))
         + marker.len();
     page[start..].split('<').next().unwrap().to_owned()
-}
-
-/// A loopback HTTP endpoint that answers 200 and keeps the bodies it was posted: the
-/// application's back-channel logout URI (and its redirect URI, which is never called
-/// since the test reads the redirect itself).
-async fn receiver() -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let bodies = Arc::new(Mutex::new(Vec::new()));
-    let kept = bodies.clone();
-    tokio::spawn(async move {
-        // Bounded: a test posts a handful of logout tokens at most.
-        for _ in 0..20 {
-            let Ok((mut tcp, _)) = listener.accept().await else {
-                break;
-            };
-            let mut data = Vec::new();
-            let mut chunk = [0u8; 4096];
-            while let Ok(n) = tcp.read(&mut chunk).await {
-                if n == 0 {
-                    break;
-                }
-                data.extend_from_slice(&chunk[..n]);
-                let text = String::from_utf8_lossy(&data).to_string();
-                if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                    let length = head
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                        })
-                        .unwrap_or(0);
-                    if body.len() >= length {
-                        kept.lock().unwrap().push(body.to_owned());
-                        break;
-                    }
-                }
-            }
-            let _ = tcp
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                .await;
-        }
-    });
-    (port, bodies)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
