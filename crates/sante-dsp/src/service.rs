@@ -22,12 +22,14 @@ use crate::policy::{Decision, Facts, Intent, ProfessionalFacts, Role, decide};
 mod care;
 mod controls;
 mod duties;
+mod import;
 mod items;
 mod lifecycle;
 
 pub use care::AccessCode;
 pub use controls::OrganDonation;
 pub use duties::Overdue;
+pub use import::ImportedRecord;
 pub use items::{ItemQuery, NewItem, Retrieved, SearchPage};
 pub use lifecycle::HousekeepingReport;
 

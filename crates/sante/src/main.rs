@@ -6,6 +6,7 @@
 
 mod account_cmd;
 mod bench;
+mod bench_dsp;
 mod commands;
 mod config;
 mod directory_cmd;
@@ -125,6 +126,28 @@ enum Command {
     Directory {
         #[command(subcommand)]
         command: DirectoryCommand,
+    },
+    /// Measure the shared care record's IHE MHD figures on a national-size store:
+    /// ITI-67 search latency (p50, p99) and ITI-65 documents per second.
+    BenchDsp {
+        /// `sqlite`, `postgres` or `both`.
+        #[arg(long, default_value = "both")]
+        backend: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        patients: u64,
+        #[arg(long, default_value_t = 10_000_000)]
+        documents: u64,
+        /// ITI-67 searches measured.
+        #[arg(long, default_value_t = 2_000)]
+        queries: usize,
+        /// ITI-65 filings measured (then as many again by 4 filers at once).
+        #[arg(long, default_value_t = 1_000)]
+        filings: usize,
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        pg_url: String,
+        /// Append the results as Markdown to this file.
+        #[arg(long)]
+        markdown: Option<PathBuf>,
     },
     /// Measure storage and audit throughput beside raw database inserts.
     Bench {
@@ -577,6 +600,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 commands::directory_score(&records, &truth)
             }
         },
+        Command::BenchDsp {
+            backend,
+            patients,
+            documents,
+            queries,
+            filings,
+            pg_url,
+            markdown,
+        } => {
+            bench_dsp::run(
+                &backend,
+                patients,
+                documents,
+                queries,
+                filings,
+                &pg_url,
+                markdown.as_deref(),
+            )
+            .await
+        }
         Command::Bench {
             backend,
             rows,
