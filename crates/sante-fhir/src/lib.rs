@@ -11,6 +11,7 @@
 //! resource (it links a person's qualities inside the platform only).
 
 pub mod bundle;
+pub mod encounter;
 pub mod mhd;
 pub mod resources;
 pub mod search;

@@ -37,6 +37,15 @@ pub fn routes() -> Router<HttpState> {
         .route("/fhir/DocumentReference/{id}", get(read_reference))
         .route("/fhir/List", get(find_lists))
         .route("/fhir/Binary/{id}", get(retrieve))
+        .route("/fhir/Encounter", axum::routing::post(register_stay))
+        .route(
+            "/fhir/Encounter/{operation}",
+            axum::routing::post(unsupported_encounter),
+        )
+        .route(
+            "/fhir/Encounter/{id}/{operation}",
+            axum::routing::post(stay_operation),
+        )
 }
 
 struct Failure(StatusCode, IssueCode, String);
@@ -431,4 +440,95 @@ async fn retrieve(
         doc.content,
     )
         .into_response())
+}
+
+async fn read_json(body: axum::body::Body) -> Result<Value, Failure> {
+    let bytes = axum::body::to_bytes(body, 64 * 1024).await.map_err(|_| {
+        Failure(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            IssueCode::TooCostly,
+            "the body is too large".into(),
+        )
+    })?;
+    serde_json::from_slice(&bytes).map_err(|_| {
+        Failure(
+            StatusCode::BAD_REQUEST,
+            IssueCode::Invalid,
+            "the body is not JSON".into(),
+        )
+    })
+}
+
+/// An establishment's system registers an admission or an emergency (DSP-14): its
+/// staff reach the patient's DSP through it for the period.
+async fn register_stay(State(state): State<HttpState>, req: Request) -> Result<Response, Failure> {
+    let (parts, body) = req.into_parts();
+    let service = dsp(&state)?;
+    let caller = caller(&state, &parts.headers, &parts.extensions).await?;
+    let encounter = read_json(body).await?;
+    let (patient, kind) = sante_fhir::encounter::stay_from_fhir(&encounter)
+        .map_err(|e| Failure(StatusCode::BAD_REQUEST, IssueCode::Invalid, e.to_string()))?;
+    let Some(holder) = holder(&state, &patient, &caller).await? else {
+        return Err(Failure(
+            StatusCode::NOT_FOUND,
+            IssueCode::NotFound,
+            "no such patient in the patient directory".into(),
+        ));
+    };
+    let stay = service
+        .register_stay(&caller, &holder, kind)
+        .await
+        .map_err(|e| match e {
+            DspError::NotFound(_) => Failure(
+                StatusCode::FORBIDDEN,
+                IssueCode::Forbidden,
+                "access refused: no_dsp_access".into(),
+            ),
+            other => dsp_failure(other, true),
+        })?;
+    let mut res = json(
+        StatusCode::CREATED,
+        &sante_fhir::encounter::encounter(&stay),
+    );
+    if let Ok(location) = HeaderValue::from_str(&format!(
+        "{}/Encounter/{}",
+        base(&state, &parts.extensions),
+        stay.id
+    )) {
+        res.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(res)
+}
+
+async fn unsupported_encounter() -> Failure {
+    Failure(
+        StatusCode::NOT_FOUND,
+        IssueCode::NotSupported,
+        "Encounter supports POST (register a stay), $extend and $finish".into(),
+    )
+}
+
+/// `$extend` (an admission, by at most 30 days while the stay lasts) and `$finish`.
+async fn stay_operation(
+    State(state): State<HttpState>,
+    Path((id, operation)): Path<(String, String)>,
+    req: Request,
+) -> Result<Response, Failure> {
+    let (parts, body) = req.into_parts();
+    let service = dsp(&state)?;
+    let caller = caller(&state, &parts.headers, &parts.extensions).await?;
+    let stay = match operation.as_str() {
+        "$extend" => {
+            let days = sante_fhir::encounter::extension_days(&read_json(body).await?)
+                .map_err(|e| Failure(StatusCode::BAD_REQUEST, IssueCode::Invalid, e.to_string()))?;
+            service.renew_stay(&caller, &id, days).await
+        }
+        "$finish" => service.end_stay(&caller, &id).await,
+        _ => return Err(unsupported_encounter().await),
+    }
+    .map_err(|e| dsp_failure(e, true))?;
+    Ok(json(
+        StatusCode::OK,
+        &sante_fhir::encounter::encounter(&stay),
+    ))
 }

@@ -10,6 +10,7 @@ mod bench_dsp;
 mod commands;
 mod config;
 mod directory_cmd;
+mod dsp_cmd;
 mod init;
 mod letter_cmd;
 mod platform;
@@ -116,6 +117,11 @@ enum Command {
     Sso {
         #[command(subcommand)]
         command: SsoCommand,
+    },
+    /// The shared care record: information letters, referring doctors, retention.
+    Dsp {
+        #[command(subcommand)]
+        command: DspCommand,
     },
     /// Terms of use: publish a new version, list the versions in force.
     Terms {
@@ -277,6 +283,29 @@ enum AccountCommand {
         quality: String,
         login: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum DspCommand {
+    /// Write the DSPs' information letters waiting to be printed (DSP-5), one PDF each.
+    Letters {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        limit: u32,
+    },
+    /// Record the referring doctor the insurer declared for a holder (DSP-15).
+    Referent {
+        #[arg(long)]
+        holder: String,
+        #[arg(long)]
+        professional: String,
+        /// The first day of the mission (YYYY-MM-DD).
+        #[arg(long)]
+        from: String,
+    },
+    /// Run the retention pass now (it also runs daily in the server).
+    Housekeeping,
 }
 
 #[derive(Debug, Subcommand)]
@@ -507,6 +536,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             AccountCommand::Unblock { quality, login } => {
                 account_cmd::set_blocked(&cli.config, &quality, &login, false).await
             }
+        },
+        Command::Dsp { command } => match command {
+            DspCommand::Letters { out, limit } => dsp_cmd::letters(&cli.config, &out, limit).await,
+            DspCommand::Referent {
+                holder,
+                professional,
+                from,
+            } => dsp_cmd::referent(&cli.config, &holder, &professional, &from).await,
+            DspCommand::Housekeeping => dsp_cmd::housekeeping(&cli.config).await,
         },
         Command::Terms { command } => match command {
             TermsCommand::Publish {

@@ -485,6 +485,45 @@ async fn the_holder_and_his_physician_use_the_dsp_in_the_portal_and_through_mhd(
     holder.close().await.unwrap();
     physician_browser.close().await.unwrap();
     assert!(server.stop().success());
+
+    // The information letters of the DSPs created on affiliation and not yet
+    // activated, for the operator to print and post (DSP-5).
+    let letters = run(d, &["dsp", "letters", "--out", "letters"]);
+    assert!(letters.status.success(), "{}", stderr(&letters));
+    let pdfs: Vec<_> = std::fs::read_dir(d.join("letters"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!pdfs.is_empty());
+    assert!(
+        !pdfs
+            .iter()
+            .any(|p| p.to_string_lossy().contains(&holder_id)),
+        "the activated DSP's letter is not pending"
+    );
+    #[allow(clippy::disallowed_methods)]
+    let text = std::process::Command::new("pdftotext")
+        .args([pdfs[0].to_str().unwrap(), "-"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    for needle in [
+        "dossier de soins partagé",
+        "vous opposer",
+        "avant le",
+        "fermer",
+    ] {
+        assert!(
+            text.to_lowercase().contains(needle) || text.contains(needle),
+            "{needle:?} not in the letter:\n{text}"
+        );
+    }
+    let again = run(d, &["dsp", "letters", "--out", "letters2"]);
+    assert!(
+        stdout(&again).starts_with("0 information letters"),
+        "{}",
+        stdout(&again)
+    );
 }
 
 fn url_escape(s: &str) -> String {

@@ -295,6 +295,109 @@ async fn a_hospital_system_acts_for_its_staff_until_suspended() {
     let outcome: serde_json::Value = unbound.json().await.unwrap();
     assert_eq!(outcome["resourceType"], "OperationOutcome");
 
+    // The system registers the emergency admission of a patient (DSP-14): the grant is
+    // made, but his DSP, created on affiliation and not yet activated, opens to
+    // professionals only 30 days after its letter (DSP-7): the search finds nothing.
+    let nin = {
+        let mut r = csv::Reader::from_path(d.join("regs/patients.csv")).unwrap();
+        let h = r.headers().unwrap().clone();
+        let (n, until) = (
+            h.iter().position(|x| x == "national_id").unwrap(),
+            h.iter().position(|x| x == "insured_until").unwrap(),
+        );
+        r.records()
+            .map(Result::unwrap)
+            .find(|x| x[until].is_empty())
+            .unwrap()[n]
+            .to_owned()
+    };
+    let encounter = serde_json::json!({
+        "resourceType": "Encounter", "status": "in-progress",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "EMER"},
+        "subject": {"identifier": {"system": "https://fhir.sante.lu/NamingSystem/national-id", "value": nin}}
+    });
+    let mut registered = None;
+    for _ in 0..100 {
+        let answer = system
+            .post(format!("{card}/fhir/Encounter"))
+            .bearer_auth(&access)
+            .json(&encounter)
+            .send()
+            .await
+            .unwrap();
+        if answer.status() == 201 {
+            registered = Some(answer.json::<serde_json::Value>().await.unwrap());
+            break;
+        }
+        // The DSP is created by the directories' feed just after the start.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let stay = registered.expect("the emergency registered");
+    assert_eq!(stay["class"]["code"], "EMER");
+    let holder = stay["subject"]["reference"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("Patient/")
+        .to_owned();
+    let found: serde_json::Value = system
+        .get(format!(
+            "{card}/fhir/DocumentReference?patient=Patient/{holder}"
+        ))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["total"], 0, "{found}");
+    // An emergency is not renewed; an admission is, by at most 30 days.
+    let extend = |id: String, days: i64| {
+        let system = system.clone();
+        let access = access.clone();
+        let card = card.clone();
+        async move {
+            system
+                .post(format!("{card}/fhir/Encounter/{id}/$extend"))
+                .bearer_auth(&access)
+                .json(&serde_json::json!({"resourceType": "Parameters", "parameter": [{"name": "days", "valueInteger": days}]}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(
+        extend(stay["id"].as_str().unwrap().to_owned(), 10).await,
+        400
+    );
+    let mut admission = encounter.clone();
+    admission["class"]["code"] = serde_json::json!("IMP");
+    let admitted: serde_json::Value = system
+        .post(format!("{card}/fhir/Encounter"))
+        .bearer_auth(&access)
+        .json(&admission)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let admission_id = admitted["id"].as_str().unwrap().to_owned();
+    assert_eq!(extend(admission_id.clone(), 31).await, 400);
+    assert_eq!(extend(admission_id.clone(), 30).await, 200);
+    let finished: serde_json::Value = system
+        .post(format!("{card}/fhir/Encounter/{admission_id}/$finish"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(finished["status"], "finished");
+    assert_eq!(extend(admission_id, 10).await, 409);
+
     // The administrator suspends the attestation: refused at the very next request.
     let suspended = run(
         d,
@@ -335,6 +438,7 @@ async fn a_hospital_system_acts_for_its_staff_until_suspended() {
         "not_staff",
         "attestation_suspended",
         "certificate_binding",
+        "dsp_not_yet_open",
     ] {
         assert!(trail.contains(code), "no trace of {code}");
     }
