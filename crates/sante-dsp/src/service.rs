@@ -25,6 +25,7 @@ mod duties;
 mod import;
 mod items;
 mod lifecycle;
+mod statistics;
 
 pub use care::AccessCode;
 pub use controls::OrganDonation;
@@ -32,6 +33,7 @@ pub use duties::Overdue;
 pub use import::ImportedRecord;
 pub use items::{ItemQuery, NewItem, Retrieved, SearchPage};
 pub use lifecycle::HousekeepingReport;
+pub use statistics::{Count, DISCLOSURE_THRESHOLD, Statistics};
 
 pub(crate) const RECORDS: &str = "dsp-record";
 pub(crate) const ITEMS: &str = "dsp-item";

@@ -267,6 +267,8 @@ pub async fn demo(
             config.path(Path::new("tls/ca.crt")).display(),
             token_file.display()
         );
+        println!("Shared care record: {url}/dsp (patients: activate it, give an access code), {url}/pro/dsp (professionals: enter the code, file)");
+        println!("  FHIR (IHE MHD) with a single sign-on token: {url}/fhir/DocumentReference?patient=Patient/ID   (docs/dsp.md)");
         println!("Demo logins (log in at {url}/login, your account at {url}/account):");
         print!("{logins}");
     })

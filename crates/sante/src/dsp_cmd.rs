@@ -92,3 +92,23 @@ pub async fn housekeeping(config_path: &Path) -> anyhow::Result<ExitCode> {
     );
     Ok(ExitCode::SUCCESS)
 }
+
+/// The anonymised statistics for public-health bodies (DSP-33), as JSON.
+pub async fn statistics(config_path: &Path) -> anyhow::Result<ExitCode> {
+    let config = load(config_path)?;
+    let opened = Opened::new(&config).await?;
+    let stats = service(&opened).statistics().await;
+    crate::platform::trace_cli(
+        &config,
+        &opened.storage,
+        sante_audit::EventKind::DspSearched,
+        sante_audit::Action::Read,
+        Some(("Statistics", "dsp-anonymised")),
+        sante_audit::Outcome::Success,
+    )
+    .await?;
+    opened.close().await;
+    let stats = stats.map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("{}", serde_json::to_string_pretty(&stats)?);
+    Ok(ExitCode::SUCCESS)
+}

@@ -306,6 +306,9 @@ enum DspCommand {
     },
     /// Run the retention pass now (it also runs daily in the server).
     Housekeeping,
+    /// Anonymised statistics for public-health bodies (DSP-33): counts only, small
+    /// cells suppressed.
+    Statistics,
 }
 
 #[derive(Debug, Subcommand)]
@@ -545,6 +548,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 from,
             } => dsp_cmd::referent(&cli.config, &holder, &professional, &from).await,
             DspCommand::Housekeeping => dsp_cmd::housekeeping(&cli.config).await,
+            DspCommand::Statistics => dsp_cmd::statistics(&cli.config).await,
         },
         Command::Terms { command } => match command {
             TermsCommand::Publish {

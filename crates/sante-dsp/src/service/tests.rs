@@ -997,3 +997,46 @@ storage_test!(
         assert!(f.dsp.overdue(&patient_caller(&f.holder)).await.is_err());
     }
 );
+
+storage_test!(
+    statistics_are_counts_with_small_cells_suppressed,
+    |db: Db| async move {
+        let f = fixture(db).await;
+        f.active_with("phy-1").await;
+        for i in 0..12 {
+            f.dsp
+                .file(&pro("phy-1"), &f.holder, doc(LAB, &format!("Lab {i}")))
+                .await
+                .unwrap();
+        }
+        f.dsp
+            .file(&pro("phy-1"), &f.holder, doc(SUMMARY, "Summary"))
+            .await
+            .unwrap();
+        let stats = f.dsp.statistics().await.unwrap();
+        let text = serde_json::to_string(&stats).unwrap();
+        // No holder, professional or title ever appears.
+        assert!(
+            !text.contains(&f.holder) && !text.contains("phy-1") && !text.contains("Lab 1"),
+            "{text}"
+        );
+        let labs = stats
+            .documents_by_category
+            .iter()
+            .find(|(k, _)| k.starts_with("dsp-cat-09"))
+            .unwrap()
+            .1;
+        assert_eq!(*labs, crate::service::Count::Value(12));
+        let summaries = stats
+            .documents_by_category
+            .iter()
+            .find(|(k, _)| k.starts_with("dsp-cat-02"))
+            .unwrap()
+            .1;
+        assert_eq!(*summaries, crate::service::Count::Suppressed("<10"));
+        assert_eq!(
+            stats.records_by_state.get("active"),
+            Some(&crate::service::Count::Suppressed("<10"))
+        );
+    }
+);
