@@ -76,6 +76,16 @@ fn deps() -> anyhow::Result<()> {
         // NSS tools: the browser tests give Chromium a development card.
         apt.push("libnss3-tools");
     }
+    if !have("clamd") {
+        // The anti-virus daemon the messaging tests scan with (test signatures only).
+        apt.push("clamav-daemon");
+    }
+    for (command, package) in [("swaks", "swaks"), ("curl", "curl"), ("mutt", "mutt")] {
+        // Real mail clients for the interoperability tests.
+        if !have(command) {
+            apt.push(package);
+        }
+    }
     if !apt.is_empty() {
         if !have("apt-get") {
             anyhow::bail!("install {} with your package manager", apt.join(" "));

@@ -56,6 +56,15 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
             "sante-letters",
         ],
     ),
+    (
+        "sante-messaging",
+        &[
+            "sante-types",
+            "sante-store",
+            "sante-audit",
+            "sante-directory",
+        ],
+    ),
     // The FHIR wire format: the directory's model in, JSON out; no HTTP, no storage.
     (
         "sante-fhir",
@@ -99,6 +108,7 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
             "sante-terms",
             "sante-letters",
             "sante-dsp",
+            "sante-messaging",
             "sante-fhir",
             "sante-net",
             "sante-http",

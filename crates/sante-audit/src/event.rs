@@ -225,6 +225,18 @@ pub enum EventKind {
     DspRelationshipEnded = 711,
     DspItemDeprecated = 712,
     DspHistoryRead = 713,
+    MessagingMailboxCreated = 800,
+    MessagingMessageAccepted = 801,
+    MessagingMessageRefused = 802,
+    MessagingSessionOpened = 803,
+    MessagingAccessDenied = 804,
+    MessagingClosureRequested = 805,
+    MessagingMailboxPurged = 806,
+    MessagingQuotaNotified = 807,
+    MessagingMessageRelayed = 808,
+    MessagingDeliveryFailed = 809,
+    MessagingMetadataPurged = 810,
+    MessagingMessagesDeleted = 811,
 }
 
 impl EventKind {
@@ -301,6 +313,18 @@ impl EventKind {
             EventKind::DspRelationshipEnded => "DspRelationshipEnded",
             EventKind::DspItemDeprecated => "DspItemDeprecated",
             EventKind::DspHistoryRead => "DspHistoryRead",
+            EventKind::MessagingMailboxCreated => "MessagingMailboxCreated",
+            EventKind::MessagingMessageAccepted => "MessagingMessageAccepted",
+            EventKind::MessagingMessageRefused => "MessagingMessageRefused",
+            EventKind::MessagingSessionOpened => "MessagingSessionOpened",
+            EventKind::MessagingAccessDenied => "MessagingAccessDenied",
+            EventKind::MessagingClosureRequested => "MessagingClosureRequested",
+            EventKind::MessagingMailboxPurged => "MessagingMailboxPurged",
+            EventKind::MessagingQuotaNotified => "MessagingQuotaNotified",
+            EventKind::MessagingMessageRelayed => "MessagingMessageRelayed",
+            EventKind::MessagingDeliveryFailed => "MessagingDeliveryFailed",
+            EventKind::MessagingMetadataPurged => "MessagingMetadataPurged",
+            EventKind::MessagingMessagesDeleted => "MessagingMessagesDeleted",
         }
     }
 
@@ -371,6 +395,18 @@ impl EventKind {
         EventKind::DspRelationshipEnded,
         EventKind::DspItemDeprecated,
         EventKind::DspHistoryRead,
+        EventKind::MessagingMailboxCreated,
+        EventKind::MessagingMessageAccepted,
+        EventKind::MessagingMessageRefused,
+        EventKind::MessagingSessionOpened,
+        EventKind::MessagingAccessDenied,
+        EventKind::MessagingClosureRequested,
+        EventKind::MessagingMailboxPurged,
+        EventKind::MessagingQuotaNotified,
+        EventKind::MessagingMessageRelayed,
+        EventKind::MessagingDeliveryFailed,
+        EventKind::MessagingMetadataPurged,
+        EventKind::MessagingMessagesDeleted,
     ];
 }
 

@@ -87,6 +87,19 @@ fn event_type(kind: EventKind) -> Value {
         | EventKind::DspControlChanged
         | EventKind::DspRelationshipStarted
         | EventKind::DspRelationshipEnded => (DCM, "110110", "Patient Record"),
+        EventKind::MessagingMessageAccepted | EventKind::MessagingMessageRelayed => {
+            (DCM, "110107", "Import")
+        }
+        EventKind::MessagingSessionOpened => (DCM, "110114", "User Authentication"),
+        EventKind::MessagingMessageRefused
+        | EventKind::MessagingAccessDenied
+        | EventKind::MessagingDeliveryFailed => (DCM, "110113", "Security Alert"),
+        EventKind::MessagingMailboxCreated
+        | EventKind::MessagingClosureRequested
+        | EventKind::MessagingQuotaNotified => (DCM, "110137", "User Security Attributes Changed"),
+        EventKind::MessagingMailboxPurged
+        | EventKind::MessagingMetadataPurged
+        | EventKind::MessagingMessagesDeleted => (AUDIT_EVENT_TYPE, "rest", "RESTful Operation"),
     };
     json!({"system": system, "code": code, "display": display})
 }
