@@ -36,6 +36,14 @@ fn have(program: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+fn perl_has(module: &str) -> bool {
+    #[allow(clippy::disallowed_methods)]
+    Command::new("perl")
+        .args([&format!("-M{module}"), "-e", "1"])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 #[allow(clippy::disallowed_methods)]
 fn run(program: &str, args: &[&str]) -> anyhow::Result<()> {
     eprintln!("xtask: {program} {}", args.join(" "));
@@ -83,6 +91,16 @@ fn deps() -> anyhow::Result<()> {
     for (command, package) in [("swaks", "swaks"), ("curl", "curl"), ("mutt", "mutt")] {
         // Real mail clients for the interoperability tests.
         if !have(command) {
+            apt.push(package);
+        }
+    }
+    for (module, package) in [
+        ("Net::SSLeay", "libnet-ssleay-perl"),
+        ("IO::Socket::SSL", "libio-socket-ssl-perl"),
+        ("Authen::SASL", "libauthen-sasl-perl"),
+    ] {
+        // What swaks needs for TLS and AUTH.
+        if !perl_has(module) {
             apt.push(package);
         }
     }

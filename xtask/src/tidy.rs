@@ -86,6 +86,18 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
             "sante-fhir",
         ],
     ),
+    // The mail front ends: protocols over the messaging service and the security
+    // directory; never storage.
+    (
+        "sante-mail",
+        &[
+            "sante-types",
+            "sante-audit",
+            "sante-net",
+            "sante-identity",
+            "sante-messaging",
+        ],
+    ),
     (
         "sante-testkit",
         &[
@@ -109,6 +121,7 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
             "sante-letters",
             "sante-dsp",
             "sante-messaging",
+            "sante-mail",
             "sante-fhir",
             "sante-net",
             "sante-http",

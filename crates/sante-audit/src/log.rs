@@ -221,7 +221,7 @@ impl Recorder for AuditLog {
 }
 
 const MAX_BATCH: usize = 1024;
-const MAX_RETRIES: usize = 8;
+const MAX_RETRIES: usize = 16;
 
 impl Writer {
     async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
@@ -277,7 +277,24 @@ impl Writer {
     async fn reload(&mut self) -> Result<(), AuditError> {
         self.heads.clear();
         for stream in Stream::ALL {
-            let head = load_head(&self.db, stream.as_str()).await?;
+            // A head is read in several queries: another writer sealing an epoch
+            // between them gives an inconsistent picture, read again.
+            let mut attempt = 0;
+            let head = loop {
+                match load_head(&self.db, stream.as_str()).await? {
+                    Some(head) => break head,
+                    None if attempt + 1 < MAX_RETRIES => {
+                        attempt += 1;
+                        backoff(attempt).await;
+                    }
+                    None => {
+                        return Err(AuditError::Write(format!(
+                            "stream {}: the chain keeps moving while being read",
+                            stream.as_str()
+                        )));
+                    }
+                }
+            };
             self.heads.insert(stream.as_str(), head);
         }
         Ok(())
@@ -343,7 +360,9 @@ impl Writer {
                     return Ok(());
                 }
                 Err(StoreError::Conflict(_)) if attempt + 1 < MAX_RETRIES => {
-                    // Another process appended: start again from the new heads.
+                    // Another process appended: start again from the new heads, after a
+                    // random pause so that two busy writers stop colliding.
+                    backoff(attempt + 1).await;
                     self.reload().await?;
                 }
                 Err(e) => {
@@ -430,7 +449,10 @@ impl Writer {
                     self.heads = heads;
                     return Ok(sealed);
                 }
-                Err(StoreError::Conflict(_)) if attempt + 1 < MAX_RETRIES => self.reload().await?,
+                Err(StoreError::Conflict(_)) if attempt + 1 < MAX_RETRIES => {
+                    backoff(attempt + 1).await;
+                    self.reload().await?;
+                }
                 Err(e) => {
                     let _ = self.reload().await;
                     return Err(e.into());
@@ -511,7 +533,17 @@ fn name_static(stream: Stream) -> &'static str {
     stream.as_str()
 }
 
-async fn load_head(db: &Db, stream: &str) -> Result<Head, AuditError> {
+/// A random pause growing with the attempt (at most about a quarter of a second).
+async fn backoff(attempt: usize) {
+    use rand::Rng;
+    let ceiling = 2u64 << attempt.min(7);
+    let millis = rand::thread_rng().gen_range(1..=ceiling);
+    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+}
+
+/// Where a stream's chain stands; `None` when another writer moved it while it was
+/// being read.
+async fn load_head(db: &Db, stream: &str) -> Result<Option<Head>, AuditError> {
     let last_record = db.audit_head(stream).await?;
     let last_checkpoint = db.audit_last_checkpoint(stream).await?;
     let last_purge = db.audit_purges(stream).await?.pop();
@@ -567,14 +599,9 @@ async fn load_head(db: &Db, stream: &str) -> Result<Head, AuditError> {
                         .map(|r| r.prev_hash.clone())
                         .unwrap_or_else(|| GENESIS.to_vec());
                 }
-                _ => {
-                    return Err(AuditError::Write(format!(
-                        "stream {stream}: cannot find the open epoch {}",
-                        head.epoch
-                    )));
-                }
+                _ => return Ok(None),
             }
         }
     }
-    Ok(head)
+    Ok(Some(head))
 }

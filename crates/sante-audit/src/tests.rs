@@ -395,6 +395,40 @@ storage_test!(
 );
 
 storage_test!(
+    two_writers_appending_at_once_both_land_on_one_chain,
+    |db: Db| async move {
+        let first = filled(&db).await;
+        let signer = CheckpointSigner::generate();
+        let mut keys = first.keys.clone();
+        keys.add(signer.verifying_key());
+        let second = AuditLog::open(
+            db.clone(),
+            signer,
+            Arc::new(first.clock.clone()),
+            SealPolicy::default(),
+        )
+        .await
+        .unwrap();
+        let burst = |log: AuditLog, base: u32| {
+            let clock = first.clock.clone();
+            async move {
+                for n in 0..60 {
+                    log.record(event(&clock, Service::Portal, base + n))
+                        .await
+                        .unwrap();
+                }
+            }
+        };
+        tokio::join!(burst(first.log.clone(), 1000), burst(second.clone(), 2000));
+        second.seal_now().await.unwrap();
+        first.log.seal_now().await.unwrap();
+        let report = verify(&db, &keys).await.unwrap();
+        assert!(report.is_clean(), "{report}");
+        assert_eq!(report.records, 22 + 120);
+    }
+);
+
+storage_test!(
     fhir_export_writes_one_audit_event_per_line,
     |db: Db| async move {
         let t = filled(&db).await;

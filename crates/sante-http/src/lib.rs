@@ -21,6 +21,7 @@ mod error;
 mod fhir;
 mod fhir_dsp;
 mod i18n;
+pub mod mail_setup;
 mod metrics;
 mod oidc;
 mod pages;
@@ -102,6 +103,7 @@ struct Inner {
     sso: Option<sante_sso::Provider>,
     terms: Option<sante_terms::Terms>,
     dsp: Option<sante_dsp::DspService>,
+    mail_setup: Option<mail_setup::MailSetup>,
     service_clients: Vec<fhir::ServiceClient>,
 }
 
@@ -129,6 +131,7 @@ impl HttpState {
                 sso: None,
                 terms: None,
                 dsp: None,
+                mail_setup: None,
                 service_clients: Vec::new(),
             }),
         }
@@ -157,6 +160,14 @@ impl HttpState {
     pub fn with_dsp(mut self, dsp: sante_dsp::DspService) -> HttpState {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.dsp = Some(dsp);
+        }
+        self
+    }
+
+    /// Answers mail programs' autoconfiguration with `setup`.
+    pub fn with_mail_setup(mut self, setup: mail_setup::MailSetup) -> HttpState {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.mail_setup = Some(setup);
         }
         self
     }
@@ -286,6 +297,7 @@ pub fn router(state: HttpState) -> Router {
         .merge(fhir_dsp::routes())
         .merge(fhir::routes())
         .merge(oidc::routes())
+        .merge(mail_setup::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), observe))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(

@@ -253,12 +253,21 @@ pub mod dev {
                 .map(Path::new)
                 .find(|p| p.exists())
                 .ok_or("clamd is not installed (Debian: apt install clamav-daemon)")?;
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            // clamd wants absolute paths in its configuration.
+            let dir = &std::fs::canonicalize(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             let db = dir.join("signatures");
             std::fs::create_dir_all(&db).map_err(|e| format!("{}: {e}", db.display()))?;
-            let hex: String = TEST_SIGNATURE.bytes().map(|b| format!("{b:02x}")).collect();
+            let hex = |text: &str| -> String { text.bytes().map(|b| format!("{b:02x}")).collect() };
+            // Body signatures match anywhere in a message, also inside a MIME part
+            // (the EICAR hash below only matches the bare 68-byte file).
             std::fs::write(
                 db.join("sante-test.ndb"),
-                format!("Sante.Test.Signature:0:*:{hex}\n"),
+                format!(
+                    "Sante.Test.Signature:0:*:{}\nEicar-Test-Signature-Body:0:*:{}\n",
+                    hex(TEST_SIGNATURE),
+                    hex(EICAR)
+                ),
             )
             .map_err(|e| e.to_string())?;
             std::fs::write(
@@ -267,14 +276,17 @@ pub mod dev {
             )
             .map_err(|e| e.to_string())?;
             let socket = dir.join("clamd.sock");
+            let pid_file = dir.join("clamd.pid");
+            stop_left_over(&pid_file);
             let _ = std::fs::remove_file(&socket);
             let config = dir.join("clamd.conf");
             std::fs::write(
                 &config,
                 format!(
-                    "Foreground yes\nLocalSocket {}\nDatabaseDirectory {}\nLogFile {}\n\
-                     StreamMaxLength 120M\nMaxThreads 4\n",
+                    "Foreground yes\nLocalSocket {}\nPidFile {}\nDatabaseDirectory {}\n\
+                     LogFile {}\nStreamMaxLength 120M\nMaxThreads 4\n",
                     socket.display(),
+                    pid_file.display(),
                     db.display(),
                     dir.join("clamd.log").display()
                 ),
@@ -305,6 +317,26 @@ pub mod dev {
             }
             Ok(clamd)
         }
+    }
+
+    /// A server killed without its destructors leaves its clamd running: stop that one
+    /// before starting the next on the same socket.
+    fn stop_left_over(pid_file: &Path) {
+        let Some(pid) = std::fs::read_to_string(pid_file)
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok())
+        else {
+            return;
+        };
+        let is_clamd = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|cmd| cmd.windows(5).any(|w| w == b"clamd"));
+        if is_clamd {
+            #[allow(clippy::disallowed_methods)]
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+        let _ = std::fs::remove_file(pid_file);
     }
 
     impl Drop for DevClamd {

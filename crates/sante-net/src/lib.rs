@@ -125,10 +125,9 @@ impl From<Arc<rustls::ServerConfig>> for SharedTlsConfig {
 pub enum TlsMode {
     /// TLS from the first byte (HTTPS 443, SMTPS 465, IMAPS 993, POP3S 995).
     Implicit(SharedTlsConfig),
-    /// Clear text first; the protocol may upgrade with STARTTLS using this config.
-    Plain {
-        starttls: Option<Arc<rustls::ServerConfig>>,
-    },
+    /// Clear text first; the protocol may upgrade with STARTTLS using this config
+    /// (the one current at the upgrade).
+    Plain { starttls: Option<SharedTlsConfig> },
 }
 
 impl std::fmt::Debug for TlsMode {
@@ -179,8 +178,9 @@ pub struct SessionInfo {
     pub peer: SocketAddr,
     /// Whether the stream is already TLS.
     pub tls: bool,
-    /// For clear-text listeners: the acceptor to upgrade with (STARTTLS).
-    pub starttls: Option<TlsAcceptor>,
+    /// For clear-text listeners: the configuration to upgrade with (STARTTLS), see
+    /// [`SessionInfo::start_tls`].
+    pub starttls: Option<SharedTlsConfig>,
     /// The certificate the client presented in the TLS handshake, verified against the
     /// listener's trusted CAs and revocation lists; `None` without one.
     pub peer_certificate: Option<Arc<PeerCertificate>>,
@@ -195,6 +195,38 @@ impl std::fmt::Debug for SessionInfo {
             .field("tls", &self.tls)
             .field("client_certificate", &self.peer_certificate.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+impl SessionInfo {
+    /// Upgrades a clear-text session to TLS (STARTTLS), within `timeout`. On success
+    /// the session is marked TLS, carries the client's verified certificate if it
+    /// presented one, and can no longer upgrade; the TLS stream is returned.
+    pub async fn start_tls(
+        &mut self,
+        stream: Box<dyn IoStream>,
+        timeout: Duration,
+    ) -> Result<Box<dyn IoStream>, NetError> {
+        let Some(config) = self.starttls.take().filter(|_| !self.tls) else {
+            return Err(NetError::Tls(rustls::Error::General(
+                "this session cannot start TLS".into(),
+            )));
+        };
+        let acceptor = TlsAcceptor::from(config.current());
+        match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+            Ok(Ok(tls)) => {
+                self.tls = true;
+                self.peer_certificate =
+                    pki::peer_leaf(tls.get_ref().1.peer_certificates()).map(Arc::new);
+                Ok(Box::new(tls))
+            }
+            Ok(Err(e)) => Err(NetError::Tls(rustls::Error::General(format!(
+                "TLS handshake failed: {e}"
+            )))),
+            Err(_) => Err(NetError::Tls(rustls::Error::General(
+                "TLS handshake timed out".into(),
+            ))),
+        }
     }
 }
 
@@ -246,7 +278,7 @@ impl Listener {
         let tracker = TaskTracker::new();
         let (implicit, starttls) = match &self.spec.tls {
             TlsMode::Implicit(config) => (Some(config.clone()), None),
-            TlsMode::Plain { starttls } => (None, starttls.clone().map(TlsAcceptor::from)),
+            TlsMode::Plain { starttls } => (None, starttls.clone()),
         };
         let name = self.spec.name.clone();
         let timeout = self.spec.handshake_timeout;

@@ -13,15 +13,24 @@ impl SessionHandler for Echo {
     fn handle(
         &self,
         mut stream: Box<dyn IoStream>,
-        session: SessionInfo,
+        mut session: SessionInfo,
         _shutdown: CancellationToken,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
         Box::pin(async move {
             let mut buf = [0u8; 64];
-            // Echo until the client closes.
+            // Echo until the client closes; upgrade on "STARTTLS".
             while let Ok(n) = stream.read(&mut buf).await {
                 if n == 0 {
                     break;
+                }
+                if &buf[..n] == b"STARTTLS" && !session.tls {
+                    match session.start_tls(stream, Duration::from_secs(5)).await {
+                        Ok(tls) => {
+                            stream = tls;
+                            continue;
+                        }
+                        Err(_) => break,
+                    }
                 }
                 let reply = if session.tls {
                     buf[..n].to_vec()
@@ -111,13 +120,13 @@ async fn clear_text_on_an_implicit_tls_port_gets_nothing_back() {
 }
 
 #[tokio::test]
-async fn plain_listeners_pass_the_starttls_acceptor() {
-    let (config, _) = certs();
+async fn plain_listeners_upgrade_with_starttls() {
+    let (config, roots) = certs();
     let spec = ListenerSpec {
         name: "smtp".into(),
         addr: loopback(),
         tls: TlsMode::Plain {
-            starttls: Some(config),
+            starttls: Some(config.into()),
         },
         max_connections: 8,
         handshake_timeout: Duration::from_secs(5),
@@ -128,7 +137,25 @@ async fn plain_listeners_pass_the_starttls_acceptor() {
     let mut buf = [0u8; 5];
     tcp.read_exact(&mut buf).await.unwrap();
     assert_eq!(&buf, b"plain");
-    drop(tcp);
+    // STARTTLS: the same connection continues in TLS with the listener's config.
+    tcp.write_all(b"STARTTLS").await.unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(client))
+        .connect(
+            rustls::pki_types::ServerName::try_from("localhost").unwrap(),
+            tcp,
+        )
+        .await
+        .unwrap();
+    tls.write_all(b"hello").await.unwrap();
+    tls.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"hello");
+    drop(tls);
     token.cancel();
     task.await.unwrap();
 }

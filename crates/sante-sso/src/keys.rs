@@ -25,6 +25,8 @@ const KEY_OWNER: &str = "sso-signing-keys";
 const RETIRED_KEEP_HOURS: i64 = 24;
 /// A key older than this is replaced by the housekeeping.
 pub const ROTATE_AFTER_DAYS: i64 = 90;
+/// Tolerated clock difference with the services that present our tokens.
+const CLOCK_LEEWAY_SECONDS: i64 = 30;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct StoredKey {
@@ -203,13 +205,14 @@ impl Keys {
     }
 
     /// Checks a token's signature with the key its header names, and its expiry
-    /// (unless `allow_expired`, for logout hints), and returns its claims.
+    /// against `now` (the platform's clock, not the host's; `None` for logout hints,
+    /// which may be expired), and returns its claims.
     pub fn verify<T: DeserializeOwned>(
         &self,
         token: &str,
         typ: &str,
         issuer: &str,
-        allow_expired: bool,
+        now: Option<DateTime<Utc>>,
     ) -> SsoResult<T> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| SsoError::InvalidToken("not a signed token".into()))?;
@@ -227,14 +230,20 @@ impl Keys {
             let mut validation = Validation::new(Algorithm::RS256);
             validation.set_issuer(&[issuer]);
             validation.validate_aud = false;
-            validation.validate_exp = !allow_expired;
-            validation.leeway = 30;
-            if allow_expired {
-                validation.required_spec_claims.remove("exp");
+            // Dates are checked below against the platform's clock.
+            validation.validate_exp = false;
+            validation.required_spec_claims.remove("exp");
+            let claims =
+                jsonwebtoken::decode::<serde_json::Value>(token, &key.decoding, &validation)
+                    .map(|d| d.claims)
+                    .map_err(|e| SsoError::InvalidToken(e.to_string()))?;
+            if let Some(now) = now {
+                let exp = claims.get("exp").and_then(serde_json::Value::as_i64);
+                if exp.is_none_or(|exp| exp + CLOCK_LEEWAY_SECONDS < now.timestamp()) {
+                    return Err(SsoError::InvalidToken("the token has expired".into()));
+                }
             }
-            jsonwebtoken::decode::<T>(token, &key.decoding, &validation)
-                .map(|d| d.claims)
-                .map_err(|e| SsoError::InvalidToken(e.to_string()))
+            serde_json::from_value(claims).map_err(|e| SsoError::InvalidToken(e.to_string()))
         })
     }
 }

@@ -462,12 +462,58 @@ async fn demo_professional(config: &Config, opened: &Opened) -> anyhow::Result<S
             &cli_source(),
         )
         .await?;
-    Ok(format!(
+    let mut text = format!(
         "  professional ({name}, card certificate, high): import {} (password {p12_password}) in the browser, \
          then log in at the card login URL above; login name {}\n",
         p12.display(),
         letter.account.login
-    ))
+    );
+    if let Some(section) = &config.messaging {
+        // What the professional would do on the portal after a card login: make an
+        // application password for his mail program; his mailbox opens at that first
+        // access.
+        let (_, who) = opened
+            .identity
+            .login_certificate(&cert, Quality::Professional, "demo", &cli_source())
+            .await?;
+        let app = opened
+            .identity
+            .create_app_password(
+                &who,
+                "demo mail program",
+                sante_types::Service::Messaging,
+                &cli_source(),
+            )
+            .await?;
+        let messaging = crate::mail::service(
+            section,
+            &opened.storage,
+            &opened.directory,
+            &opened.audit,
+            platform::clock(),
+            crate::mail::clamd_client(config, section)?,
+        )?;
+        let mailbox = messaging
+            .open_mailbox(
+                &sante_messaging::MailUser {
+                    account: who.account.clone(),
+                    quality: who.quality,
+                    assurance: who.assurance,
+                    credential: who.credential,
+                    subject: who.subject.clone(),
+                },
+                &cli_source(),
+            )
+            .await?;
+        text.push_str(&format!(
+            "    secure messaging: address {}, mail program login {} with the application password {} \
+             (or the card: SASL EXTERNAL)\n",
+            mailbox.address,
+            letter.account.login,
+            app.password.as_str()
+        ));
+    }
+    Ok(text)
 }
 
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {

@@ -201,6 +201,11 @@ pub async fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
         if let Some(url) = card_url(&config, running) {
             println!("Card login (mutual TLS): {url}/login/certificate");
         }
+        if let Some(mail) = &running.mail {
+            for line in crate::mail::banner(mail) {
+                println!("{line}");
+            }
+        }
         println!("Portal: {}", portal_url(&config, running));
     })
     .await
@@ -214,11 +219,32 @@ pub async fn demo(
 ) -> anyhow::Result<ExitCode> {
     let config_path = dir.join("sante.toml");
     if !config_path.exists() {
-        crate::init::run(dir, listen, mtls_listen, false)?;
+        // The mail listeners take the five ports after the card login's.
+        let mail = std::net::SocketAddr::new(
+            listen.ip(),
+            if mtls_listen.port() == 0 {
+                0
+            } else {
+                mtls_listen.port() + 1
+            },
+        );
+        crate::init::run(dir, listen, mtls_listen, Some(mail), false)?;
         println!("Initialised a demo platform in {}", dir.display());
     }
     let token_file = crate::directory_cmd::demo_service_client(dir)?;
-    let config = load(&config_path)?;
+    let mut config = load(&config_path)?;
+    let mut mail_notice = None;
+    if config.messaging.as_ref().is_some_and(|m| m.clamd == "dev")
+        && !["/usr/sbin/clamd", "/usr/bin/clamd"]
+            .iter()
+            .any(|p| Path::new(p).exists())
+    {
+        // Every message must be scanned: without clamd, no mail listener opens.
+        config.messaging = None;
+        mail_notice = Some(
+            "Secure messaging: not started, the anti-virus is missing (Debian: apt install clamav-daemon, then run the demo again)",
+        );
+    }
     let demo = crate::directory_cmd::load_demo(&config).await?;
     let logins = crate::account_cmd::demo_logins(&config).await?;
     {
@@ -269,6 +295,18 @@ pub async fn demo(
         );
         println!("Shared care record: {url}/dsp (patients: activate it, give an access code), {url}/pro/dsp (professionals: enter the code, file)");
         println!("  FHIR (IHE MHD) with a single sign-on token: {url}/fhir/DocumentReference?patient=Patient/ID   (docs/dsp.md)");
+        match &running.mail {
+            Some(mail) => {
+                for line in crate::mail::banner(mail) {
+                    println!("{line}");
+                }
+            }
+            None => {
+                if let Some(notice) = mail_notice {
+                    println!("{notice}");
+                }
+            }
+        }
         println!("Demo logins (log in at {url}/login, your account at {url}/account):");
         print!("{logins}");
     })

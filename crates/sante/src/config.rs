@@ -28,6 +28,8 @@ pub struct Config {
     pub directory: DirectoryConfig,
     #[serde(default)]
     pub identity: IdentityConfig,
+    /// Secure messaging; absent: the mail listeners are not started.
+    pub messaging: Option<MessagingSection>,
     /// Directory of the configuration file, to resolve relative paths.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -242,6 +244,121 @@ impl IdentityConfig {
     }
 }
 
+/// Secure messaging (MSG-1 to MSG-20): the mail domain, the listeners, the anti-virus
+/// and the partner domains.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessagingSection {
+    /// The platform's mail domain: every professional's address is under it.
+    pub domain: String,
+    /// The name the mail servers give themselves (greetings, `Received`, autoconfig).
+    pub hostname: String,
+    /// SMTP submission with STARTTLS (587).
+    pub submission_listen: Option<SocketAddr>,
+    /// SMTP submission over implicit TLS (465).
+    pub submissions_listen: Option<SocketAddr>,
+    /// SMTP for partner domains' servers (25).
+    pub inbound_listen: Option<SocketAddr>,
+    /// IMAP over implicit TLS (993).
+    pub imap_listen: Option<SocketAddr>,
+    /// POP3 over implicit TLS (995).
+    pub pop3_listen: Option<SocketAddr>,
+    /// The ports mail programs are told to use (autoconfig), when the listeners are
+    /// behind a port mapping; default: the listeners' own.
+    #[serde(default)]
+    pub public_ports: Option<PublicMailPorts>,
+    /// clamd's socket: `unix:/run/clamav/clamd.ctl` or `tcp:host:port`; `dev` starts
+    /// a clamd of the platform's own with test signatures only (demo, development).
+    pub clamd: String,
+    /// MSG-11: 100 MB.
+    #[serde(default = "default_quota_mb")]
+    pub quota_mb: u64,
+    #[serde(default = "default_max_message_mb")]
+    pub max_message_mb: u64,
+    /// Refuse mail from partner servers that do not STARTTLS first.
+    #[serde(default = "default_true")]
+    pub inbound_require_tls: bool,
+    /// CAs (PEM) partners' servers' certificates are checked against.
+    #[serde(default)]
+    pub partner_ca_files: Vec<PathBuf>,
+    #[serde(default)]
+    pub partners: Vec<PartnerConfig>,
+}
+
+/// The ports announced to mail programs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicMailPorts {
+    pub submission: Option<u16>,
+    pub submissions: Option<u16>,
+    pub imap: Option<u16>,
+    pub pop3: Option<u16>,
+}
+
+/// A partner domain (MSG-13).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerConfig {
+    pub domain: String,
+    /// Its server for outbound mail, `host:port`; absent: inbound only.
+    pub relay: Option<String>,
+    #[serde(default = "default_true")]
+    pub tls: bool,
+    /// Networks its servers connect from (CIDR); empty: anywhere.
+    #[serde(default)]
+    pub networks: Vec<String>,
+}
+
+fn default_quota_mb() -> u64 {
+    100
+}
+fn default_max_message_mb() -> u64 {
+    25
+}
+fn default_true() -> bool {
+    true
+}
+
+impl MessagingSection {
+    /// The service's configuration; the error names the key.
+    pub fn service_config(&self) -> anyhow::Result<sante_messaging::MessagingConfig> {
+        sante_messaging::address::normalise_domain(&self.domain)
+            .map_err(|e| anyhow::anyhow!("key `messaging.domain`: {e}"))?;
+        let mut config = sante_messaging::MessagingConfig::new(&self.domain, &self.hostname);
+        if self.quota_mb == 0 {
+            bail!("key `messaging.quota_mb`: must be at least 1");
+        }
+        if self.max_message_mb == 0 || self.max_message_mb > self.quota_mb {
+            bail!("key `messaging.max_message_mb`: must be 1 to messaging.quota_mb");
+        }
+        config.quota_bytes = self.quota_mb * 1_000_000;
+        config.max_message_bytes = self.max_message_mb * 1_000_000;
+        for (i, p) in self.partners.iter().enumerate() {
+            let mut partner = sante_messaging::relay::Partner::new(&p.domain)
+                .map_err(|e| anyhow::anyhow!("key `messaging.partners[{i}].domain`: {e}"))?;
+            if partner.domain == config.domain {
+                bail!("key `messaging.partners[{i}].domain`: the platform's own domain");
+            }
+            if let Some(relay) = &p.relay
+                && !relay.contains(':')
+            {
+                bail!("key `messaging.partners[{i}].relay`: must be host:port");
+            }
+            partner.relay = p.relay.clone();
+            partner.tls = p.tls;
+            for (j, n) in p.networks.iter().enumerate() {
+                partner
+                    .networks
+                    .push(sante_messaging::relay::Network::parse(n).map_err(|e| {
+                        anyhow::anyhow!("key `messaging.partners[{i}].networks[{j}]`: {e}")
+                    })?);
+            }
+            config.partners.push(partner);
+        }
+        Ok(config)
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceClientConfig {
@@ -357,6 +474,16 @@ impl Config {
             }
             if addr == self.server.listen && addr.port() != 0 {
                 bail!("key `server.mtls_listen`: must differ from server.listen");
+            }
+        }
+        if let Some(m) = &self.messaging {
+            m.service_config()?;
+            if m.clamd != "dev" {
+                sante_messaging::antivirus::ClamdAddress::parse(&m.clamd)
+                    .map_err(|e| anyhow::anyhow!("key `messaging.clamd`: {e}"))?;
+            }
+            if m.hostname.trim().is_empty() {
+                bail!("key `messaging.hostname`: required");
             }
         }
         if self.identity.crl_refresh_secs == 0 {
@@ -498,8 +625,13 @@ pub fn example(
     public_url: &str,
     mtls_listen: SocketAddr,
     mtls_url: &str,
+    mail: Option<SocketAddr>,
 ) -> String {
-    format!(
+    let messaging = match mail {
+        Some(first) => demo_messaging(first),
+        None => PRODUCTION_MESSAGING.to_owned(),
+    };
+    let main = format!(
         r#"# Sante configuration.
 # Every key can be overridden by an environment variable SANTE_<SECTION>__<KEY>,
 # e.g. SANTE_SERVER__LISTEN=127.0.0.1:9443. Unknown keys are refused.
@@ -580,6 +712,69 @@ crl_refresh_secs = 60
 format = "json"
 level = "info"
 "#
+    );
+    format!("{main}\n{messaging}")
+}
+
+/// The messaging section `init` writes, commented out: a production platform opens
+/// its mail ports once the operator has set the domain and clamd up.
+const PRODUCTION_MESSAGING: &str = r#"# Secure messaging for professionals (MSG-1 to MSG-20). Mail programs log in with
+# the application passwords professionals make on the portal after a card login, or
+# with their card (SASL EXTERNAL); every connection is TLS.
+# [messaging]
+# domain = "mss.sante.example.lu"        # every professional's address is under it
+# hostname = "mail.sante.example.lu"     # must match the server certificate
+# submission_listen = "0.0.0.0:587"      # STARTTLS, authentication required
+# submissions_listen = "0.0.0.0:465"     # implicit TLS
+# inbound_listen = "0.0.0.0:25"          # partner domains' servers only
+# imap_listen = "0.0.0.0:993"
+# pop3_listen = "0.0.0.0:995"
+# clamd = "unix:/run/clamav/clamd.ctl"   # Debian's clamav-daemon; every message is scanned
+# quota_mb = 100                         # MSG-11
+# max_message_mb = 25
+# inbound_require_tls = true
+# partner_ca_files = ["tls/partners-ca.crt"]
+# [[messaging.partners]]
+# domain = "hopital-nord.example.lu"
+# relay = "mx.hopital-nord.example.lu:25"
+# networks = ["192.0.2.0/24"]
+"#;
+
+/// The demo's messaging section: five ports from `first`, and a clamd of its own
+/// with test signatures.
+fn demo_messaging(first: SocketAddr) -> String {
+    let at = |n: u16| {
+        let port = if first.port() == 0 {
+            0
+        } else {
+            first.port() + n
+        };
+        SocketAddr::new(first.ip(), port)
+    };
+    format!(
+        r#"# Secure messaging for professionals (MSG-1 to MSG-20). Mail programs log in with
+# the application passwords professionals make on the portal after a card login, or
+# with their card (SASL EXTERNAL); every connection is TLS. Production: the domain,
+# ports 587, 465, 25, 993, 995 and clamd = "unix:/run/clamav/clamd.ctl".
+[messaging]
+domain = "mss.sante.example"
+hostname = "localhost"
+submission_listen = "{}"
+submissions_listen = "{}"
+inbound_listen = "{}"
+imap_listen = "{}"
+pop3_listen = "{}"
+# A clamd of the platform's own with test signatures only (the EICAR test file and
+# SANTE-ANTIVIRUS-TEST-SIGNATURE-1c4f9e): the demo cannot download virus databases.
+clamd = "dev"
+quota_mb = 100
+max_message_mb = 25
+"#,
+        at(0),
+        at(1),
+        at(2),
+        at(3),
+        at(4)
     )
 }
 

@@ -49,6 +49,7 @@ pub fn run(
     dir: &Path,
     listen: SocketAddr,
     mtls_listen: SocketAddr,
+    mail: Option<SocketAddr>,
     force: bool,
 ) -> anyhow::Result<Initialised> {
     let config_path = dir.join("sante.toml");
@@ -70,7 +71,7 @@ pub fn run(
     );
     write_file(
         &config_path,
-        config::example(listen, &public_url, mtls_listen, &mtls_url).as_bytes(),
+        config::example(listen, &public_url, mtls_listen, &mtls_url, mail).as_bytes(),
         0o644,
     )?;
 

@@ -13,6 +13,7 @@ mod directory_cmd;
 mod dsp_cmd;
 mod init;
 mod letter_cmd;
+mod mail;
 mod platform;
 mod progress;
 mod sso_cmd;
@@ -452,7 +453,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             force,
         } => {
             let mtls = mtls_listen.unwrap_or_else(|| init::default_mtls(listen));
-            let done = init::run(&dir, listen, mtls, force)?;
+            let done = init::run(&dir, listen, mtls, None, force)?;
             println!("Wrote {}", done.config_path.display());
             println!(
                 "Development CA (import it in a browser to trust the portal): {}",

@@ -188,6 +188,8 @@ pub struct Running {
     /// The listener asking for client certificates, when configured.
     pub mtls_addr: Option<std::net::SocketAddr>,
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// Secure messaging, when configured.
+    pub mail: Option<crate::mail::MailRunning>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     forwarder: Option<Arc<sante_audit::SyslogExporter>>,
 }
@@ -260,6 +262,9 @@ struct CardListener {
 /// configuration to rebuild when a list changes.
 struct RevocationWatch {
     tls: sante_net::SharedTlsConfig,
+    /// The same trust for the mail listeners (no ALPN): card certificates log mail
+    /// programs in (SASL EXTERNAL).
+    mail_tls: sante_net::SharedTlsConfig,
     cert: Vec<u8>,
     key: Vec<u8>,
     ca_files: Vec<std::path::PathBuf>,
@@ -305,20 +310,25 @@ impl RevocationWatch {
             .collect()
     }
 
-    /// The TLS configuration for the current files, and the certificates they revoke.
-    fn load(&mut self) -> anyhow::Result<(Arc<rustls::ServerConfig>, Vec<String>)> {
+    /// Loads the current files into both TLS configurations; returns the
+    /// certificates they revoke.
+    fn load(&mut self) -> anyhow::Result<Vec<String>> {
         let trust = self.trust()?;
         let verifier = sante_net::pki::client_verifier(&trust)
             .context("keys `identity.client_ca_files` / `identity.crl_files`")?;
-        let config = sante_net::server_tls_config_with_clients(
+        let https = sante_net::server_tls_config_with_clients(
             &self.cert,
             &self.key,
             sante_http::ALPN,
-            Some(verifier),
+            Some(verifier.clone()),
         )?;
+        let mail =
+            sante_net::server_tls_config_with_clients(&self.cert, &self.key, &[], Some(verifier))?;
         let keys = revocation_keys(&trust)?;
+        self.tls.replace(https);
+        self.mail_tls.replace(mail);
         self.seen = self.modified();
-        Ok((config, keys))
+        Ok(keys)
     }
 }
 
@@ -334,6 +344,11 @@ impl CardListener {
                 cert,
                 key,
                 sante_http::ALPN,
+            )?),
+            mail_tls: sante_net::SharedTlsConfig::new(sante_net::server_tls_config(
+                cert,
+                key,
+                &[],
             )?),
             cert: cert.to_vec(),
             key: key.to_vec(),
@@ -352,8 +367,7 @@ impl CardListener {
             every: std::time::Duration::from_secs(config.identity.crl_refresh_secs),
             seen: Vec::new(),
         };
-        let (tls, _) = watch.load()?;
-        watch.tls.replace(tls);
+        watch.load()?;
         let listener = sante_net::Listener::bind(sante_net::ListenerSpec::https(
             "https-mtls",
             addr,
@@ -439,8 +453,7 @@ async fn watch_revocation_lists(
             continue;
         }
         match watch.load() {
-            Ok((tls, keys)) => {
-                watch.tls.replace(tls);
+            Ok(keys) => {
                 if let Err(e) = revoke_listed(&identity, &audit, &*clock, &keys).await {
                     tracing::error!(error = %format!("{e:#}"), "applying a revocation list failed");
                 } else {
@@ -590,7 +603,31 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         None => None,
     };
     let mtls_addr = cards.as_ref().map(|c| c.addr);
+    let mail_tls = match &cards {
+        Some(c) => c.watch.mail_tls.clone(),
+        None => sante_net::SharedTlsConfig::new(sante_net::server_tls_config(&cert, &key, &[])?),
+    };
 
+    let mut tasks = Vec::new();
+    let mail = match &config.messaging {
+        Some(section) => Some(
+            crate::mail::start(
+                config,
+                section,
+                &storage,
+                &directory,
+                &identity,
+                &audit,
+                clock.clone(),
+                mail_tls,
+                &shutdown,
+                &mut tasks,
+            )
+            .await
+            .context("starting secure messaging")?,
+        ),
+        None => None,
+    };
     let http_state = sante_http::HttpState::new(
         sante_http::HttpConfig {
             public_url: config.server.public_url.clone(),
@@ -611,8 +648,14 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     .with_terms(terms.clone())
     .with_dsp(dsp.clone())
     .with_service_clients(service_clients(config)?);
+    let http_state = match (&config.messaging, &mail) {
+        (Some(section), Some(mail)) => {
+            http_state.with_mail_setup(crate::mail::setup(section, mail))
+        }
+        _ => http_state,
+    };
     let handler = sante_http::HttpsHandler::new(sante_http::router(http_state));
-    let mut tasks = Vec::new();
+
     let grace = std::time::Duration::from_secs(config.server.shutdown_grace_secs);
     if let Some(cards) = cards {
         // Revocations published while the server was down apply before the first login.
@@ -749,6 +792,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         https_addr,
         mtls_addr,
         shutdown,
+        mail,
         tasks,
         forwarder,
     })

@@ -204,18 +204,28 @@ impl Identity {
     /// account active and the password not revoked. Long mail connections ask this
     /// before each command that reaches messages.
     pub async fn recheck_app_password(&self, who: &Authenticated) -> IdentityResult<()> {
+        self.recheck_mail_credential(who).await
+    }
+
+    /// Whether a mail connection's credential (an application password, or a card
+    /// certificate) is still good now: the account active and the credential not
+    /// revoked.
+    pub async fn recheck_mail_credential(&self, who: &Authenticated) -> IdentityResult<()> {
         let account = self.account(&who.account).await?;
         if !matches!(account.state, AccountState::Active) {
             return Err(IdentityError::SessionRefused("account_not_active"));
         }
-        let credential = who
+        let (kind, credential) = if let Some(id) = who.session.strip_prefix(APP_SESSION_PREFIX) {
+            (CredentialKind::ApplicationPassword, id)
+        } else if let Some(id) = who
             .session
-            .strip_prefix(APP_SESSION_PREFIX)
-            .unwrap_or_default();
-        if !account
-            .active(CredentialKind::ApplicationPassword)
-            .any(|c| c.id == credential)
+            .strip_prefix(super::certificate::CERT_SESSION_PREFIX)
         {
+            (CredentialKind::ClientCertificate, id)
+        } else {
+            return Err(IdentityError::SessionRefused("not_a_mail_session"));
+        };
+        if !account.active(kind).any(|c| c.id == credential) {
             return Err(IdentityError::SessionRefused("credential_revoked"));
         }
         Ok(())

@@ -12,6 +12,10 @@ use super::{ActivationProof, Identity, IdentityError, IdentityResult, NewSession
 use crate::model::{Account, Authenticated, Secret};
 use crate::secrets;
 
+/// How the session of a mail connection authenticated by a card is named: this prefix
+/// and the credential id.
+pub(crate) const CERT_SESSION_PREFIX: &str = "cert:";
+
 fn certificate_secret(cert: &PeerCertificate) -> Secret {
     Secret::Certificate {
         sha256: cert.sha256.clone(),
@@ -151,6 +155,66 @@ impl Identity {
             source,
         )
         .await
+    }
+
+    /// Authenticates a mail program by the card certificate it presented over TLS
+    /// (SMTP AUTH EXTERNAL, IMAP and POP3 on the card listeners): like
+    /// [`Identity::authenticate_app_password`], a connection of its own that opens
+    /// `service` only, traced, checked again by [`Identity::recheck_mail_credential`].
+    pub async fn authenticate_certificate_for(
+        &self,
+        cert: &PeerCertificate,
+        service: sante_types::Service,
+        source: &Source,
+    ) -> IdentityResult<Authenticated> {
+        let found = self
+            .find_by_certificate(cert)
+            .await?
+            .filter(|(a, _)| a.quality == Quality::Professional);
+        let Some((account, _)) = found else {
+            return Err(self
+                .unknown_login(Some(Quality::Professional), source)
+                .await?);
+        };
+        if let Some((code, error)) = self.login_refusal(&account, source) {
+            self.deny_login(&account, code, source).await?;
+            return Err(error);
+        }
+        let Some(credential) = account.credentials.iter().find(
+            |c| matches!(&c.secret, Secret::Certificate { sha256, .. } if secrets::same(sha256, &cert.sha256)),
+        ) else {
+            return Err(self.unknown_login(Some(Quality::Professional), source).await?);
+        };
+        if !credential.is_active() {
+            self.deny_login(&account, "credential_revoked", source)
+                .await?;
+            return Err(IdentityError::CredentialRevoked);
+        }
+        if self.check_validity(cert).is_err() {
+            self.deny_login(&account, "certificate_expired", source)
+                .await?;
+            return Err(IdentityError::CredentialRevoked);
+        }
+        let who = Authenticated {
+            session: format!("{CERT_SESSION_PREFIX}{}", credential.id),
+            account: account.id.clone(),
+            login: crate::service::normalise_login(&account.login),
+            subject: account.subject.clone(),
+            quality: account.quality,
+            assurance: LevelOfAssurance::High,
+            credential: CredentialKind::ClientCertificate,
+            scope: Some(service),
+        };
+        self.trace(
+            sante_audit::EventKind::IdentityLoginSucceeded,
+            actor_of(&who),
+            sante_audit::Action::Execute,
+            Some(&account.id),
+            source,
+            sante_audit::Outcome::Success,
+        )
+        .await?;
+        Ok(who)
     }
 
     /// Revokes the bound certificates that a revocation list names (issuer and

@@ -76,6 +76,38 @@ impl Messaging {
         Err(MessagingError::Conflict("mailbox creation".into()))
     }
 
+    /// Traces a mail program's session opened on the user's mailbox.
+    pub async fn session_opened(
+        &self,
+        user: &MailUser,
+        mailbox: &str,
+        source: &Source,
+    ) -> MessagingResult<()> {
+        self.trace(
+            EventKind::MessagingSessionOpened,
+            user.actor(),
+            Action::Execute,
+            Some(("Mailbox", mailbox)),
+            source,
+            Outcome::Success,
+        )
+        .await
+    }
+
+    /// Traces a login refused by the front end before any credential was checked
+    /// (a password offered on a clear-text connection).
+    pub async fn login_refused(&self, code: &'static str, source: &Source) -> MessagingResult<()> {
+        self.trace(
+            EventKind::MessagingAccessDenied,
+            sante_audit::Actor::default(),
+            Action::Execute,
+            None,
+            source,
+            Outcome::Denied(sante_audit::Token::code(code)),
+        )
+        .await
+    }
+
     /// The mailbox of a user who is already entitled, without creating one: `None`
     /// before his first access.
     pub async fn existing_mailbox(&self, user: &MailUser) -> MessagingResult<Option<Mailbox>> {
@@ -123,10 +155,7 @@ impl Messaging {
 
     /// The mailbox that owns an address of the platform's domain; `None` for an
     /// address never assigned.
-    pub(crate) async fn mailbox_by_address(
-        &self,
-        address: &Address,
-    ) -> MessagingResult<Option<Mailbox>> {
+    pub async fn mailbox_by_address(&self, address: &Address) -> MessagingResult<Option<Mailbox>> {
         if address.domain() != self.config.domain {
             return Ok(None);
         }

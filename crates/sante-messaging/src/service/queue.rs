@@ -24,6 +24,16 @@ pub enum DeliveryOutcome {
         status: String,
         diagnostic: String,
     },
+    /// Delivered to some recipients; these were refused: `(recipient, status,
+    /// diagnostic)`.
+    Partial {
+        refused: Vec<(String, String, String)>,
+    },
+}
+
+enum Failure {
+    All(String, String),
+    Some(Vec<(String, String, String)>),
 }
 
 impl Messaging {
@@ -101,25 +111,36 @@ impl Messaging {
                     .await?;
                 return Ok(());
             }
-            DeliveryOutcome::Temporary(reason) => (
+            DeliveryOutcome::Temporary(reason) => Failure::All(
                 "4.4.7".to_owned(),
                 format!(
                     "delivery time expired after {} attempts; last error: {reason}",
                     current.attempts + 1
                 ),
             ),
-            DeliveryOutcome::Permanent { status, diagnostic } => (status, diagnostic),
+            DeliveryOutcome::Permanent { status, diagnostic } => Failure::All(status, diagnostic),
+            DeliveryOutcome::Partial { refused } => Failure::Some(refused),
         };
         let original = self.queued_body(&current).await.unwrap_or_default();
-        let undelivered: Vec<Undelivered> = current
-            .recipients
-            .iter()
-            .map(|r| Undelivered {
-                recipient: r.clone(),
-                status: failure.0.clone(),
-                diagnostic: failure.1.clone(),
-            })
-            .collect();
+        let undelivered: Vec<Undelivered> = match failure {
+            Failure::All(status, diagnostic) => current
+                .recipients
+                .iter()
+                .map(|r| Undelivered {
+                    recipient: r.clone(),
+                    status: status.clone(),
+                    diagnostic: diagnostic.clone(),
+                })
+                .collect(),
+            Failure::Some(refused) => refused
+                .into_iter()
+                .map(|(recipient, status, diagnostic)| Undelivered {
+                    recipient,
+                    status,
+                    diagnostic,
+                })
+                .collect(),
+        };
         self.notify_sender(
             Some(&current.sender),
             &undelivered,

@@ -331,7 +331,7 @@ storage_test!(
                 tokens.id_token.as_deref().unwrap(),
                 "JWT",
                 "https://portal.example.lu",
-                false,
+                Some(f.clock.now()),
             )
             .unwrap();
         assert_eq!(id.aud, client.id);

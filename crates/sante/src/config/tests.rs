@@ -8,7 +8,49 @@ fn base() -> String {
         "https://localhost:8443",
         "127.0.0.1:8444".parse().unwrap(),
         "https://localhost:8444",
+        None,
     )
+}
+
+fn demo() -> String {
+    example(
+        "127.0.0.1:8443".parse().unwrap(),
+        "https://localhost:8443",
+        "127.0.0.1:8444".parse().unwrap(),
+        "https://localhost:8444",
+        Some("127.0.0.1:8445".parse().unwrap()),
+    )
+}
+
+#[test]
+fn the_demo_configures_messaging_and_bad_values_name_their_key() {
+    let config = parse(&demo(), &[]).unwrap();
+    let m = config.messaging.as_ref().unwrap();
+    assert_eq!(m.submission_listen.unwrap().port(), 8445);
+    assert_eq!(m.pop3_listen.unwrap().port(), 8449);
+    assert_eq!(m.service_config().unwrap().quota_bytes, 100_000_000);
+    assert!(parse(&base(), &[]).unwrap().messaging.is_none());
+    for (key, value, named) in [
+        (
+            "SANTE_MESSAGING__CLAMD",
+            "/run/clamd.ctl",
+            "messaging.clamd",
+        ),
+        (
+            "SANTE_MESSAGING__DOMAIN",
+            "not a domain",
+            "messaging.domain",
+        ),
+        ("SANTE_MESSAGING__QUOTA_MB", "0", "messaging.quota_mb"),
+        (
+            "SANTE_MESSAGING__MAX_MESSAGE_MB",
+            "500",
+            "messaging.max_message_mb",
+        ),
+    ] {
+        let e = error(&demo(), &[(key, value)]);
+        assert!(e.contains(named), "{key}: {e}");
+    }
 }
 
 fn parse(text: &str, env: &[(&str, &str)]) -> anyhow::Result<Config> {

@@ -251,7 +251,7 @@ async fn a_patient_activates_with_an_authenticator_and_logs_in_in_a_real_browser
 async fn demo_logins_work_and_a_blocked_or_locked_account_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let [port, mtls] = free_ports();
-    let server = Server::start(
+    let server = Server::start_with_env(
         dir.path(),
         &[
             "demo",
@@ -262,6 +262,7 @@ async fn demo_logins_work_and_a_blocked_or_locked_account_is_refused() {
             "--mtls-listen",
             &format!("127.0.0.1:{mtls}"),
         ],
+        &MailPorts::free().env(),
     );
     let mut printed = String::new();
     while !printed.contains("administrator (agent") {

@@ -68,6 +68,48 @@ pub fn free_ports<const N: usize>() -> [u16; N] {
     std::array::from_fn(|i| held[i].local_addr().unwrap().port())
 }
 
+/// Free loopback ports for the five mail listeners of a demo, as the environment
+/// overrides that move them there (the demo's defaults follow the card login's port,
+/// which parallel tests could collide on).
+pub struct MailPorts {
+    pub submission: u16,
+    pub submissions: u16,
+    pub inbound: u16,
+    pub imap: u16,
+    pub pop3: u16,
+}
+
+impl MailPorts {
+    pub fn free() -> MailPorts {
+        let [submission, submissions, inbound, imap, pop3] = free_ports();
+        MailPorts {
+            submission,
+            submissions,
+            inbound,
+            imap,
+            pop3,
+        }
+    }
+
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("SUBMISSION", self.submission),
+            ("SUBMISSIONS", self.submissions),
+            ("INBOUND", self.inbound),
+            ("IMAP", self.imap),
+            ("POP3", self.pop3),
+        ]
+        .into_iter()
+        .map(|(key, port)| {
+            (
+                format!("SANTE_MESSAGING__{key}_LISTEN"),
+                format!("127.0.0.1:{port}"),
+            )
+        })
+        .collect()
+    }
+}
+
 /// A running `sante` process; SIGTERM then wait on drop.
 pub struct Server {
     pub child: Child,
@@ -81,14 +123,18 @@ pub struct Server {
 impl Server {
     /// Runs `sante ARGS` in `dir` and waits (bounded) until it prints its portal URL.
     pub fn start(dir: &Path, args: &[&str]) -> Server {
-        Server::start_with_env(dir, args, &[])
+        Server::start_with_env::<&str, &str>(dir, args, &[])
     }
 
     /// The same, with environment overrides (`SANTE_<SECTION>__<KEY>`).
-    pub fn start_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+    pub fn start_with_env<K: AsRef<std::ffi::OsStr>, V: AsRef<std::ffi::OsStr>>(
+        dir: &Path,
+        args: &[&str],
+        env: &[(K, V)],
+    ) -> Server {
         let mut child = sante()
             .args(args)
-            .envs(env.iter().copied())
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .current_dir(dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -16,6 +16,7 @@ mod directory;
 mod dsp;
 mod fhir;
 mod harness;
+mod mail;
 mod portal;
 mod serve;
 mod sso;

@@ -101,7 +101,7 @@ async fn serve_answers_over_https_and_stops_gracefully() {
 async fn demo_initialises_and_prints_every_url() {
     let dir = tempfile::tempdir().unwrap();
     let [port, mtls] = free_ports();
-    let server = Server::start(
+    let server = Server::start_with_env(
         dir.path(),
         &[
             "demo",
@@ -112,6 +112,7 @@ async fn demo_initialises_and_prints_every_url() {
             "--mtls-listen",
             &format!("127.0.0.1:{mtls}"),
         ],
+        &MailPorts::free().env(),
     );
     let http = client(&dir.path().join("demo"));
     let page = http.get(format!("{}/", server.base)).send().await.unwrap();

@@ -1,0 +1,184 @@
+//! The one place where mail programs are authenticated: an application password
+//! (SASL PLAIN or LOGIN, IMAP LOGIN, POP3 USER/PASS), or the card certificate the
+//! client presented in the TLS handshake (SASL EXTERNAL). Only over TLS; the result
+//! opens messaging only, and the user's mailbox is created at his first access.
+
+use sante_audit::{Source, Token};
+use sante_identity::{Authenticated, IdentityError};
+use sante_messaging::address::Address;
+use sante_messaging::model::Mailbox;
+use sante_messaging::{MailUser, MessagingError};
+use sante_net::SessionInfo;
+use sante_types::Service;
+
+use crate::MailContext;
+
+/// A mail program authenticated, with its mailbox.
+#[derive(Debug, Clone)]
+pub struct MailSession {
+    pub who: Authenticated,
+    pub user: MailUser,
+    pub mailbox: Mailbox,
+}
+
+/// Why authentication failed, as the protocols tell it.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Authentication attempted on a clear-text connection: refused before the
+    /// credentials are even read.
+    #[error("encryption required for authentication")]
+    NotEncrypted,
+    /// Wrong login or password, unknown or revoked certificate, blocked account.
+    #[error("authentication failed")]
+    Invalid,
+    /// The account may not use messaging, or its mailbox is closed.
+    #[error("{0}")]
+    NotAllowed(String),
+    /// The platform could not decide (storage or trail unavailable).
+    #[error("temporary failure")]
+    Unavailable,
+}
+
+/// Where a session's events come from.
+pub fn source(session: &SessionInfo, channel: &'static str) -> Source {
+    Source {
+        ip: Some(session.peer.ip()),
+        request_id: Token::new(session.id.simple().to_string()).ok(),
+        channel: Some(Token::code(channel)),
+    }
+}
+
+fn mail_user(who: &Authenticated) -> MailUser {
+    MailUser {
+        account: who.account.clone(),
+        quality: who.quality,
+        assurance: who.assurance,
+        credential: who.credential,
+        subject: who.subject.clone(),
+    }
+}
+
+impl MailContext {
+    /// Traces a refused attempt that never reached the security directory (a
+    /// password offered in clear).
+    pub async fn refuse_plaintext(&self, session: &SessionInfo, channel: &'static str) {
+        if let Err(e) = self
+            .messaging
+            .login_refused("plaintext_login", &source(session, channel))
+            .await
+        {
+            tracing::error!(error = %e, "cannot trace a refused plaintext login");
+        }
+    }
+
+    /// Authenticates `login` with an application password.
+    pub async fn authenticate_password(
+        &self,
+        session: &SessionInfo,
+        channel: &'static str,
+        login: &str,
+        password: &str,
+    ) -> Result<MailSession, AuthError> {
+        if !session.tls {
+            self.refuse_plaintext(session, channel).await;
+            return Err(AuthError::NotEncrypted);
+        }
+        let src = source(session, channel);
+        let login = self.login_name(login).await?;
+        let who = self
+            .identity
+            .authenticate_app_password(&login, password, Service::Messaging, &src)
+            .await
+            .map_err(identity_error)?;
+        self.open(who, &src).await
+    }
+
+    /// Mail programs may log in with the mailbox's address (what autoconfiguration
+    /// tells them) as well as with the account's login name.
+    async fn login_name(&self, login: &str) -> Result<String, AuthError> {
+        if !login.contains('@') {
+            return Ok(login.to_owned());
+        }
+        let Ok(address) = Address::parse(login) else {
+            return Err(AuthError::Invalid);
+        };
+        let mailbox = match self.messaging.mailbox_by_address(&address).await {
+            Ok(Some(m)) => m,
+            Ok(None) => return Err(AuthError::Invalid),
+            Err(e) => {
+                tracing::error!(error = %e, "mailbox directory unavailable");
+                return Err(AuthError::Unavailable);
+            }
+        };
+        match self.identity.account(&mailbox.account).await {
+            Ok(account) => Ok(account.login),
+            Err(e) => Err(identity_error(e)),
+        }
+    }
+
+    /// Authenticates the certificate the client presented (SASL EXTERNAL).
+    pub async fn authenticate_certificate(
+        &self,
+        session: &SessionInfo,
+        channel: &'static str,
+    ) -> Result<MailSession, AuthError> {
+        let Some(cert) = session.peer_certificate.as_deref().filter(|_| session.tls) else {
+            return Err(AuthError::Invalid);
+        };
+        let src = source(session, channel);
+        let who = self
+            .identity
+            .authenticate_certificate_for(cert, Service::Messaging, &src)
+            .await
+            .map_err(identity_error)?;
+        self.open(who, &src).await
+    }
+
+    async fn open(&self, who: Authenticated, src: &Source) -> Result<MailSession, AuthError> {
+        let user = mail_user(&who);
+        let mailbox = match self.messaging.open_mailbox(&user, src).await {
+            Ok(m) => m,
+            Err(MessagingError::NotEntitled(why)) => {
+                return Err(AuthError::NotAllowed(format!(
+                    "secure messaging is not available to this account ({why})"
+                )));
+            }
+            Err(MessagingError::MailboxClosed) => {
+                return Err(AuthError::NotAllowed("this mailbox is closed".into()));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "mailbox unavailable");
+                return Err(AuthError::Unavailable);
+            }
+        };
+        self.messaging
+            .session_opened(&user, &mailbox.id, src)
+            .await
+            .map_err(|_| AuthError::Unavailable)?;
+        Ok(MailSession { who, user, mailbox })
+    }
+
+    /// Whether a session's credential is still good (not revoked, account active,
+    /// mailbox open): long connections ask before each command that reaches mail.
+    pub async fn still_valid(&self, session: &MailSession) -> bool {
+        if self
+            .identity
+            .recheck_mail_credential(&session.who)
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        matches!(self.messaging.mailbox(&session.mailbox.id).await, Ok(m) if m.is_open())
+    }
+}
+
+fn identity_error(e: IdentityError) -> AuthError {
+    match e {
+        IdentityError::Store(_) | IdentityError::Audit(_) => {
+            tracing::error!(error = %e, "authentication unavailable");
+            AuthError::Unavailable
+        }
+        _ => AuthError::Invalid,
+    }
+}

@@ -1,0 +1,433 @@
+//! Secure messaging with real mail clients from the registries (MSG-4, MSG-5, MSG-13,
+//! MSG-15): Python's smtplib and poplib, swaks, curl and mutt against the demo's
+//! listeners; the refusals (plaintext login, unauthenticated submission, spoofed
+//! sender, open relay, infected message); and no acknowledged message lost when the
+//! server is killed right after its 250, on SQLite and on PostgreSQL.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::harness::*;
+
+/// A running demo and its professional's mail credentials.
+struct MailDemo {
+    server: Server,
+    _dir: tempfile::TempDir,
+    /// The demo directory (configuration, `tls/ca.crt`).
+    root: PathBuf,
+    env: Vec<(String, String)>,
+    ports: MailPorts,
+    address: String,
+    login: String,
+    password: String,
+}
+
+impl MailDemo {
+    fn start(extra_env: Vec<(String, String)>) -> MailDemo {
+        let dir = tempfile::tempdir().unwrap();
+        let [port, mtls] = free_ports();
+        let ports = MailPorts::free();
+        let mut env = ports.env();
+        env.extend(extra_env);
+        let server = Server::start_with_env(
+            dir.path(),
+            &[
+                "demo",
+                "--dir",
+                "demo",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--mtls-listen",
+                &format!("127.0.0.1:{mtls}"),
+            ],
+            &env,
+        );
+        let mut printed = Vec::new();
+        let line = loop {
+            let line = server
+                .lines
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("no messaging login printed:\n{}", printed.join("\n")));
+            if line.contains("secure messaging: address") {
+                break line;
+            }
+            printed.push(line);
+        };
+        let after = |what: &str| -> String {
+            line.split(what)
+                .nth(1)
+                .and_then(|rest| rest.split([' ', ',']).next())
+                .unwrap_or_else(|| panic!("no {what:?} in {line:?}"))
+                .to_owned()
+        };
+        MailDemo {
+            address: after("address "),
+            login: after("login "),
+            password: after("application password "),
+            root: dir.path().join("demo"),
+            server,
+            _dir: dir,
+            env,
+            ports,
+        }
+    }
+
+    fn ca(&self) -> String {
+        self.root.join("tls/ca.crt").to_string_lossy().into_owned()
+    }
+
+    /// `python3 -c SCRIPT CONFIG` with this demo's ports and credentials as JSON.
+    fn python(&self, script: &Path) -> Output {
+        let config = serde_json::json!({
+            "ca": self.ca(),
+            "address": self.address,
+            "login": self.login,
+            "password": self.password,
+            "submission": self.ports.submission,
+            "submissions": self.ports.submissions,
+            "inbound": self.ports.inbound,
+            "pop3": self.ports.pop3,
+            "pid": self.server.child.id(),
+        });
+        tool("python3")
+            .arg(script)
+            .arg(config.to_string())
+            .output()
+            .expect("python3")
+    }
+
+    /// The messages POP3 lists, as curl sees them.
+    fn pop3_listing(&self) -> Vec<String> {
+        let out = tool("curl")
+            .args(["-sS", "--cacert", &self.ca(), "--user"])
+            .arg(format!("{}:{}", self.login, self.password))
+            .arg(format!("pop3s://127.0.0.1:{}/", self.ports.pop3))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "curl POP3: {}", stderr(&out));
+        stdout(&out).lines().map(str::to_owned).collect()
+    }
+}
+
+#[allow(clippy::disallowed_methods)]
+fn tool(program: &str) -> Command {
+    Command::new(program)
+}
+
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/it/mail")
+        .join(name)
+}
+
+fn assert_ok(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what}: {}\n{}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_mail_clients_submit_and_fetch_and_every_forbidden_attempt_is_refused() {
+    let demo = MailDemo::start(Vec::new());
+
+    // Python's smtplib and poplib: the rules, step by step.
+    let out = demo.python(&script("clients.py"));
+    assert_ok(&out, "clients.py");
+    let got: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let code = |key: &str| got[key].as_i64().unwrap_or_else(|| panic!("{key}: {got}"));
+    // No password crosses in clear: AUTH is not offered, and refused, before STARTTLS.
+    assert_eq!(got["auth_offered_in_clear"], false, "{got}");
+    assert_eq!(got["starttls_offered"], true, "{got}");
+    assert_eq!(code("plaintext_auth"), 538, "{got}");
+    for ext in [
+        "8bitmime",
+        "auth",
+        "enhancedstatuscodes",
+        "pipelining",
+        "size",
+        "smtputf8",
+    ] {
+        assert!(
+            got["extensions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e == ext),
+            "{ext} missing: {got}"
+        );
+    }
+    // Unauthenticated submission, wrong password, spoofed sender, open relay, virus.
+    assert_eq!(code("unauthenticated_mail"), 530, "{got}");
+    assert_eq!(code("wrong_password"), 535, "{got}");
+    assert_eq!(code("spoofed_sender"), 553, "{got}");
+    assert_eq!(code("relay_to_outside"), 550, "{got}");
+    assert_eq!(code("infected"), 554, "{got}");
+    assert_eq!(got["utf8_refusals"], serde_json::json!({}), "{got}");
+    assert_eq!(got["implicit_tls_refusals"], serde_json::json!({}), "{got}");
+    // Port 25: TLS first, no AUTH, no relay, strangers refused.
+    assert_eq!(code("inbound_clear_mail"), 530, "{got}");
+    assert_eq!(got["inbound_auth_offered"], false, "{got}");
+    assert_eq!(code("inbound_open_relay"), 550, "{got}");
+    assert_eq!(code("inbound_from_stranger"), 550, "{got}");
+    // POP3: the two accepted messages, UIDL, TOP without the body, RETR with it.
+    assert_eq!(code("pop3_count"), 2, "{got}");
+    for capa in ["UIDL", "TOP", "SASL", "USER"] {
+        assert!(
+            got["pop3_capa"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c == capa),
+            "{capa}: {got}"
+        );
+    }
+    assert!(
+        got["pop3_wrong_password"]
+            .as_str()
+            .unwrap()
+            .starts_with("-ERR [AUTH]"),
+        "{got}"
+    );
+    assert_eq!(got["pop3_uidl"].as_array().unwrap().len(), 2, "{got}");
+    assert_eq!(got["pop3_top_has_subject"], true, "{got}");
+    assert_eq!(got["pop3_top_has_no_body"], true, "{got}");
+    assert_eq!(got["pop3_retr_has_body"], true, "{got}");
+
+    // swaks, over STARTTLS and over implicit TLS; and refused without AUTH.
+    let swaks = |args: &[&str]| {
+        tool("swaks")
+            .args([
+                "--server",
+                "127.0.0.1",
+                "--from",
+                &demo.address,
+                "--to",
+                &demo.address,
+            ])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let submission = demo.ports.submission.to_string();
+    let submissions = demo.ports.submissions.to_string();
+    let auth = [
+        "--auth-user",
+        demo.login.as_str(),
+        "--auth-password",
+        demo.password.as_str(),
+    ];
+    let out = swaks(
+        &[
+            &["--port", &submission, "--tls", "--auth", "PLAIN"][..],
+            &auth,
+            &["--header", "Subject: swaks over STARTTLS"],
+        ]
+        .concat(),
+    );
+    assert_ok(&out, "swaks STARTTLS");
+    let out = swaks(
+        &[
+            &[
+                "--port",
+                &submissions,
+                "--tls-on-connect",
+                "--auth",
+                "LOGIN",
+            ][..],
+            &auth,
+            &["--header", "Subject: swaks over implicit TLS"],
+        ]
+        .concat(),
+    );
+    assert_ok(&out, "swaks implicit TLS");
+    let out = swaks(&["--port", &submission, "--tls", "--quit-after", "RCPT"]);
+    assert!(!out.status.success());
+    assert!(stdout(&out).contains("530 5.7.0"), "{}", stdout(&out));
+
+    // curl: SMTP with STARTTLS required.
+    let eml = demo.root.join("curl.eml");
+    std::fs::write(
+        &eml,
+        format!(
+            "From: {0}\r\nTo: {0}\r\nSubject: sent by curl\r\n\r\nCompte rendu.\r\n",
+            demo.address
+        ),
+    )
+    .unwrap();
+    let out = tool("curl")
+        .args(["-sS", "--ssl-reqd", "--cacert", &demo.ca()])
+        .arg("--url")
+        .arg(format!("smtp://127.0.0.1:{}", demo.ports.submission))
+        .args(["--mail-from", &demo.address, "--mail-rcpt", &demo.address])
+        .arg("--upload-file")
+        .arg(&eml)
+        .arg("--user")
+        .arg(format!("{}:{}", demo.login, demo.password))
+        .output()
+        .unwrap();
+    assert_ok(&out, "curl SMTP");
+
+    // mutt, a full mail program, sends in batch mode over implicit TLS.
+    let muttrc = demo.root.join("muttrc");
+    std::fs::write(
+        &muttrc,
+        format!(
+            "set from=\"{address}\"\nset realname=\"Petra Meyer\"\n\
+             set smtp_url=\"smtps://{login}@127.0.0.1:{port}/\"\nset smtp_pass=\"{password}\"\n\
+             set ssl_ca_certificates_file=\"{ca}\"\nset ssl_force_tls=yes\n\
+             set certificate_file=\"{certs}\"\nset record=\"\"\nset charset=\"utf-8\"\n",
+            address = demo.address,
+            login = demo.login,
+            port = demo.ports.submissions,
+            password = demo.password,
+            ca = demo.ca(),
+            certs = demo.root.join("mutt-certs").display(),
+        ),
+    )
+    .unwrap();
+    let mut mutt = tool("mutt")
+        .arg("-n")
+        .arg("-F")
+        .arg(&muttrc)
+        .args(["-s", "sent by mutt", &demo.address])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        mutt.stdin
+            .take()
+            .unwrap()
+            .write_all("Compte rendu envoyé par mutt.\n".as_bytes())
+            .unwrap();
+    }
+    let out = mutt.wait_with_output().unwrap();
+    assert_ok(&out, "mutt");
+
+    // Everything accepted is in the inbox, as curl's POP3 lists it.
+    let listing = demo.pop3_listing();
+    assert_eq!(listing.len(), 6, "{listing:?}");
+
+    // Mail programs configure themselves from the address, and log in with it.
+    let http = client(&demo.root);
+    let config = http
+        .get(format!(
+            "{}/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress={}",
+            demo.server.base, demo.address
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(config.status(), 200);
+    let config = config.text().await.unwrap();
+    assert!(
+        config.contains(&format!(
+            "<incomingServer type=\"pop3\">\n      <hostname>localhost</hostname>\n      <port>{}</port>",
+            demo.ports.pop3
+        )),
+        "{config}"
+    );
+    assert!(config.contains(&format!("<port>{}</port>", demo.ports.submissions)));
+    let stranger = http
+        .get(format!(
+            "{}/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=someone@gmail.com",
+            demo.server.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stranger.status(), 404);
+    let outlook = http
+        .post(format!("{}/autodiscover/autodiscover.xml", demo.server.base))
+        .body(format!(
+            "<?xml version=\"1.0\"?><Autodiscover xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006\"><Request><EMailAddress>{}</EMailAddress><AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema></Request></Autodiscover>",
+            demo.address
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(outlook.status(), 200);
+    let outlook = outlook.text().await.unwrap();
+    assert!(
+        outlook.contains(&format!("<LoginName>{}</LoginName>", demo.address)),
+        "{outlook}"
+    );
+    let by_address = tool("curl")
+        .args(["-sS", "--cacert", &demo.ca(), "--user"])
+        .arg(format!("{}:{}", demo.address, demo.password))
+        .arg(format!("pop3s://127.0.0.1:{}/", demo.ports.pop3))
+        .output()
+        .unwrap();
+    assert_ok(&by_address, "curl POP3 with the address as login");
+    assert_eq!(stdout(&by_address).lines().count(), 6);
+    assert!(demo.server.stop().success());
+}
+
+/// Sends one message, kills the server with SIGKILL as soon as the 250 arrives,
+/// restarts it, and finds the message.
+fn acknowledged_message_survives_a_kill(extra_env: Vec<(String, String)>) {
+    let demo = MailDemo::start(extra_env);
+    let out = demo.python(&script("kill_after_ack.py"));
+    assert_ok(&out, "kill_after_ack.py");
+    let subject = stdout(&out).trim().to_owned();
+    assert!(subject.starts_with("acknowledged "), "{subject}");
+    let MailDemo {
+        mut server,
+        root,
+        env,
+        ports,
+        address,
+        login,
+        password,
+        _dir,
+    } = demo;
+    let status = server.child.wait().unwrap();
+    assert!(!status.success(), "the server was killed: {status}");
+    drop(server);
+
+    let server = Server::start_with_env(&root, &["serve"], &env);
+    let again = MailDemo {
+        server,
+        _dir,
+        root,
+        env,
+        ports,
+        address,
+        login,
+        password,
+    };
+    let listing = again.pop3_listing();
+    assert_eq!(listing.len(), 1, "{listing:?}");
+    let out = tool("curl")
+        .args(["-sS", "--cacert", &again.ca(), "--user"])
+        .arg(format!("{}:{}", again.login, again.password))
+        .arg(format!("pop3s://127.0.0.1:{}/1", again.ports.pop3))
+        .output()
+        .unwrap();
+    assert_ok(&out, "curl RETR");
+    assert!(stdout(&out).contains(&subject), "{}", stdout(&out));
+    assert!(again.server.stop().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledged_message_survives_a_kill_on_sqlite() {
+    acknowledged_message_survives_a_kill(Vec::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledged_message_survives_a_kill_on_postgres() {
+    let url = std::env::var("SANTE_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = sante_store::testing::unique_schema("mail");
+    acknowledged_message_survives_a_kill(vec![
+        ("SANTE_STORAGE__DATABASE_URL".into(), url),
+        ("SANTE_STORAGE__POSTGRES_SCHEMA".into(), schema),
+    ]);
+}
