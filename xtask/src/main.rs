@@ -88,7 +88,12 @@ fn deps() -> anyhow::Result<()> {
         // The anti-virus daemon the messaging tests scan with (test signatures only).
         apt.push("clamav-daemon");
     }
-    for (command, package) in [("swaks", "swaks"), ("curl", "curl"), ("mutt", "mutt")] {
+    for (command, package) in [
+        ("swaks", "swaks"),
+        ("curl", "curl"),
+        ("mutt", "mutt"),
+        ("mbsync", "isync"),
+    ] {
         // Real mail clients for the interoperability tests.
         if !have(command) {
             apt.push(package);

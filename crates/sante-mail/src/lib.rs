@@ -19,6 +19,7 @@ use sante_identity::Identity;
 use sante_messaging::Messaging;
 
 pub mod auth;
+pub mod imap;
 pub mod pop3;
 pub mod relay;
 pub mod smtp;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sante_mail::MailContext;
+use sante_mail::imap::ImapServer;
 use sante_mail::pop3::Pop3Server;
 use sante_mail::smtp::{SmtpMode, SmtpServer};
 use sante_messaging::Messaging;
@@ -97,10 +98,6 @@ pub async fn start(
     shutdown: &tokio_util::sync::CancellationToken,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
 ) -> anyhow::Result<MailRunning> {
-    if let Some(addr) = section.imap_listen {
-        // Said plainly rather than silently ignored: mail programs use POP3 for now.
-        tracing::warn!(%addr, "IMAP is not served by this version yet (messaging.imap_listen is ignored); mail programs use POP3");
-    }
     let (clamd, dev_clamd) = antivirus(config, section)?;
     if let Err(e) = clamd.ping().await {
         // Mail is refused (temporarily) while the anti-virus is down; say it loudly.
@@ -114,7 +111,7 @@ pub async fn start(
     ));
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let mut listeners = Vec::new();
-    let specs: [(&'static str, Option<SocketAddr>, TlsMode, Option<SmtpMode>); 4] = [
+    let specs: [(&'static str, Option<SocketAddr>, TlsMode, Option<SmtpMode>); 5] = [
         (
             "submission",
             section.submission_listen,
@@ -140,6 +137,12 @@ pub async fn start(
             }),
         ),
         (
+            "imap",
+            section.imap_listen,
+            TlsMode::Implicit(tls.clone()),
+            None,
+        ),
+        (
             "pop3",
             section.pop3_listen,
             TlsMode::Implicit(tls.clone()),
@@ -162,6 +165,12 @@ pub async fn start(
         match smtp {
             Some(smtp) => {
                 let handler = SmtpServer::new(ctx.clone(), smtp);
+                tasks.push(tokio::spawn(async move {
+                    listener.serve(handler, token, grace).await;
+                }));
+            }
+            None if name == "imap" => {
+                let handler = ImapServer::new(ctx.clone());
                 tasks.push(tokio::spawn(async move {
                     listener.serve(handler, token, grace).await;
                 }));

@@ -1,8 +1,9 @@
-//! Secure messaging with real mail clients from the registries (MSG-4, MSG-5, MSG-13,
-//! MSG-15): Python's smtplib and poplib, swaks, curl and mutt against the demo's
-//! listeners; the refusals (plaintext login, unauthenticated submission, spoofed
-//! sender, open relay, infected message); and no acknowledged message lost when the
-//! server is killed right after its 250, on SQLite and on PostgreSQL.
+//! Secure messaging with real mail clients from the registries (MSG-4, MSG-5, MSG-11,
+//! MSG-13, MSG-15): Python's smtplib, poplib and imaplib, swaks, curl, mutt and
+//! isync (mbsync) against the demo's listeners; the refusals (plaintext login,
+//! unauthenticated submission, spoofed sender, open relay, infected message); and
+//! no acknowledged message lost when the server is killed right after its 250, on
+//! SQLite and on PostgreSQL.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -89,6 +90,7 @@ impl MailDemo {
             "submissions": self.ports.submissions,
             "inbound": self.ports.inbound,
             "pop3": self.ports.pop3,
+            "imap": self.ports.imap,
             "pid": self.server.child.id(),
         });
         tool("python3")
@@ -367,6 +369,159 @@ async fn real_mail_clients_submit_and_fetch_and_every_forbidden_attempt_is_refus
         .unwrap();
     assert_ok(&by_address, "curl POP3 with the address as login");
     assert_eq!(stdout(&by_address).lines().count(), 6);
+    assert!(demo.server.stop().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imap_clients_read_file_search_and_synchronise_the_mailbox() {
+    let demo = MailDemo::start(Vec::new());
+    let out = demo.python(&script("imap_client.py"));
+    assert_ok(&out, "imap_client.py");
+    let got: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let text = |key: &str| got[key].to_string();
+    for cap in [
+        "IMAP4REV2",
+        "IMAP4REV1",
+        "IDLE",
+        "MOVE",
+        "UIDPLUS",
+        "QUOTA",
+        "CONDSTORE",
+        "SPECIAL-USE",
+    ] {
+        assert!(text("capabilities").contains(cap), "{cap}: {got}");
+    }
+    assert!(
+        text("wrong_password").contains("AUTHENTICATIONFAILED"),
+        "{got}"
+    );
+    assert!(text("folders").contains(r#"\\Sent"#), "{got}");
+    assert_eq!(got["create"], "OK", "{got}");
+    assert_eq!(got["create_again"], "NO", "{got}");
+    assert_eq!(got["append"], "OK", "{got}");
+    assert_eq!(got["appenduid"].as_array().unwrap().len(), 1, "{got}");
+    assert_eq!(got["append_nowhere"], "NO", "{got}");
+    assert_eq!(got["select_exists"], 1, "{got}");
+    // ENVELOPE and BODYSTRUCTURE describe the multipart message.
+    let meta = text("fetch_meta");
+    assert!(
+        meta.contains("Bilan cardiaque") && meta.contains("<bilan-1@sante.example>"),
+        "{meta}"
+    );
+    assert!(meta.contains(r#"\"APPLICATION\" \"PDF\""#), "{meta}");
+    assert!(meta.contains(r#"\"MIXED\""#), "{meta}");
+    // Parts, header fields and partial ranges; PEEK leaves \Seen alone, a read sets it.
+    assert_eq!(got["part1"], "Le bilan est normal.", "{got}");
+    assert_eq!(got["part2_mime_has_pdf"], true, "{got}");
+    assert_eq!(
+        got["subject_field"], "Subject: Bilan cardiaque\r\n\r\n",
+        "{got}"
+    );
+    assert_eq!(got["partial"], "From: Dr Meyer <petr", "{got}");
+    assert!(!text("flags_after_peek").contains("Seen"), "{got}");
+    assert!(text("flags_after_read").contains(r#"\\Seen"#), "{got}");
+    assert!(text("flags_after_read").contains("MODSEQ"), "{got}");
+    // SEARCH by header, body and flags.
+    assert_eq!(got["search_subject"], "1", "{got}");
+    assert_eq!(got["search_body"], "1", "{got}");
+    assert_eq!(got["search_none"], "", "{got}");
+    // CONDSTORE: a STORE on a stale MODSEQ is refused with MODIFIED.
+    assert!(text("store_stale").contains("[b'1']"), "{got}");
+    assert!(text("store").contains("$Urgent"), "{got}");
+    // UIDPLUS COPYUID, MOVE, EXPUNGE, STATUS and the quota.
+    assert_eq!(got["copy"], "OK", "{got}");
+    assert_eq!(got["copyuid"].as_array().unwrap().len(), 1, "{got}");
+    assert_eq!(got["move"], "OK", "{got}");
+    assert_eq!(got["after_move_exists"], 0, "{got}");
+    assert!(text("quota").contains("STORAGE"), "{got}");
+    assert!(
+        text("quota").contains("97656"),
+        "100 MB quota in KiB: {got}"
+    );
+    assert_eq!(got["inbox_before"], 2, "{got}");
+    assert_eq!(got["expunged"], serde_json::json!(["2"]), "{got}");
+    assert!(text("status").contains("MESSAGES 1"), "{got}");
+    // IDLE is woken by a delivery.
+    assert_eq!(got["idle_continuation"], "+ idling", "{got}");
+    assert_eq!(got["idle_push"], "* 2 EXISTS", "{got}");
+    assert_eq!(got["idle_done"], "I1 OK IDLE terminated", "{got}");
+    assert_eq!(got["delete_folder"], "OK", "{got}");
+    assert!(text("bad_command").contains("BAD"), "{got}");
+
+    // curl: list the folders, fetch by UID, search.
+    let curl = |url: String| {
+        let out = tool("curl")
+            .args(["-sS", "--cacert", &demo.ca(), "--user"])
+            .arg(format!("{}:{}", demo.login, demo.password))
+            .arg(url)
+            .output()
+            .unwrap();
+        assert_ok(&out, "curl IMAP");
+        stdout(&out)
+    };
+    let base = format!("imaps://127.0.0.1:{}", demo.ports.imap);
+    assert!(curl(format!("{base}/")).contains(r#""Trash""#));
+    assert!(curl(format!("{base}/INBOX;UID=1")).contains("Subject: Bilan cardiaque"));
+    assert_eq!(
+        curl(format!("{base}/INBOX?SUBJECT%20IDLE")).trim(),
+        "* SEARCH 2"
+    );
+
+    // isync (mbsync) mirrors the mailbox into a Maildir, then sends back a message
+    // filed locally and a flag set locally.
+    let maildir = demo.root.join("Maildir");
+    std::fs::create_dir_all(&maildir).unwrap();
+    let rc = demo.root.join("mbsyncrc");
+    std::fs::write(
+        &rc,
+        format!(
+            "IMAPAccount sante\nHost localhost\nPort {port}\nUser {address}\nPass {password}\n\
+             SSLType IMAPS\nCertificateFile {ca}\nAuthMechs PLAIN\n\n\
+             IMAPStore remote\nAccount sante\n\n\
+             MaildirStore local\nPath {dir}/\nInbox {dir}/INBOX\nSubFolders Verbatim\n\n\
+             Channel sante\nFar :remote:\nNear :local:\nPatterns *\nCreate Both\n\
+             Expunge Both\nSyncState *\n",
+            port = demo.ports.imap,
+            address = demo.address,
+            password = demo.password,
+            ca = demo.ca(),
+            dir = maildir.display(),
+        ),
+    )
+    .unwrap();
+    let mbsync = || {
+        let out = tool("mbsync")
+            .arg("-c")
+            .arg(&rc)
+            .arg("-a")
+            .output()
+            .unwrap();
+        assert_ok(&out, "mbsync");
+    };
+    mbsync();
+    let files = |folder: &str| -> Vec<PathBuf> {
+        ["cur", "new"]
+            .iter()
+            .flat_map(|sub| std::fs::read_dir(maildir.join(folder).join(sub)).unwrap())
+            .map(|e| e.unwrap().path())
+            .collect()
+    };
+    assert_eq!(files("INBOX").len(), 2);
+    assert!(maildir.join("Sent").is_dir() && maildir.join("Trash").is_dir());
+    std::fs::create_dir_all(maildir.join("Archives/cur")).unwrap();
+    std::fs::create_dir_all(maildir.join("Archives/new")).unwrap();
+    std::fs::create_dir_all(maildir.join("Archives/tmp")).unwrap();
+    std::fs::write(
+        maildir.join("Archives/new/1.local"),
+        format!(
+            "From: {0}\r\nTo: {0}\r\nSubject: archived by isync\r\n\r\nNote.\r\n",
+            demo.address
+        ),
+    )
+    .unwrap();
+    mbsync();
+    let archived = curl(format!("{base}/Archives?SUBJECT%20isync"));
+    assert_eq!(archived.trim(), "* SEARCH 1", "{archived}");
     assert!(demo.server.stop().success());
 }
 
