@@ -700,9 +700,9 @@ impl Session {
 
     async fn select(&mut self, args: &mut Args<'_>, read_only: bool) -> Done {
         self.selected = None;
-        let name = match args.space().and_then(|()| args.astring_text()) {
+        let name = match folder_name(args) {
             Ok(n) => n,
-            Err(e) => return bad(&e),
+            Err(done) => return done,
         };
         // SELECT parameters: (CONDSTORE) enables it.
         if args.maybe_space() {
@@ -776,9 +776,9 @@ impl Session {
     }
 
     async fn create(&mut self, args: &mut Args<'_>) -> Done {
-        let name = match args.space().and_then(|()| args.astring_text()) {
+        let name = match folder_name(args) {
             Ok(n) => n,
-            Err(e) => return bad(&e),
+            Err(done) => return done,
         };
         match self
             .ctx
@@ -792,9 +792,9 @@ impl Session {
     }
 
     async fn delete(&mut self, args: &mut Args<'_>) -> Done {
-        let name = match args.space().and_then(|()| args.astring_text()) {
+        let name = match folder_name(args) {
             Ok(n) => n,
-            Err(e) => return bad(&e),
+            Err(done) => return done,
         };
         match self
             .ctx
@@ -833,9 +833,9 @@ impl Session {
     }
 
     async fn subscribe(&mut self, args: &mut Args<'_>, on: bool) -> Done {
-        let name = match args.space().and_then(|()| args.astring_text()) {
+        let name = match folder_name(args) {
             Ok(n) => n,
-            Err(e) => return bad(&e),
+            Err(done) => return done,
         };
         match self
             .ctx
@@ -1055,9 +1055,9 @@ impl Session {
     }
 
     async fn quota(&mut self, args: &mut Args<'_>, root: bool) -> Done {
-        let name = match args.space().and_then(|()| args.astring_text()) {
+        let name = match folder_name(args) {
             Ok(n) => n,
-            Err(e) => return bad(&e),
+            Err(done) => return done,
         };
         if !root && !name.is_empty() {
             return no_code("NONEXISTENT", "the only quota root is \"\"");
@@ -1712,6 +1712,13 @@ impl Session {
             ok_code(code, "COPY completed")
         }
     }
+}
+
+/// The one folder name a command takes.
+fn folder_name(args: &mut Args<'_>) -> Result<String, Done> {
+    args.space()
+        .and_then(|()| args.astring_text())
+        .map_err(|e| bad(&e))
 }
 
 /// APPEND's folder, flags, date and message.
