@@ -49,7 +49,7 @@ export SANTE_MESSAGING__POP3_LISTEN=127.0.0.1:$SANTE_995
 export SANTE_MESSAGING__INBOUND_REQUIRE_TLS=false
 export SANTE_MESSAGING__QUOTA_MB=100000
 export SANTE_LOG__LEVEL=warn
-(cd "$work" && "$sante" demo --dir sante --listen 127.0.0.1:$SANTE_HTTPS --mtls-listen 127.0.0.1:$SANTE_MTLS > demo.out 2> demo.err) &
+(cd "$work" && exec "$sante" demo --dir sante --listen 127.0.0.1:$SANTE_HTTPS --mtls-listen 127.0.0.1:$SANTE_MTLS > demo.out 2> demo.err) &
 sante_pid=$!
 for _ in $(seq 180); do grep -q "secure messaging: address" "$work/demo.out" 2>/dev/null && break; sleep 1; done
 line=$(grep "secure messaging: address" "$work/demo.out")
@@ -62,7 +62,7 @@ cat >> "$work/sante/sante.toml" <<EOF
 domain = "partner.bench"
 networks = ["127.0.0.1/32"]
 EOF
-(cd "$work/sante" && "$sante" serve > ../serve.out 2> ../serve.err) &
+(cd "$work/sante" && exec "$sante" serve > ../serve.out 2> ../serve.err) &
 sante_pid=$!
 for _ in $(seq 120); do grep -q "^Portal: " "$work/serve.out" 2>/dev/null && break; sleep 1; done
 
@@ -120,7 +120,7 @@ dovecot -c "$work/dovecot/dovecot.conf"
 pf="$work/postfix"
 mkdir -p "$pf"
 cp /etc/postfix/master.cf "$pf/master.cf"
-sed -i -E "s/^smtp +inet .*/127.0.0.1:$PF_25 inet n - y - - smtpd/" "$pf/master.cf"
+sed -i -E "s/^smtp +inet .*/127.0.0.1:$PF_25 inet n - n - - smtpd/" "$pf/master.cf"
 cat > "$pf/main.cf" <<EOF
 compatibility_level = 3.6
 queue_directory = $pf/queue
@@ -135,6 +135,7 @@ virtual_mailbox_domains = mss.bench
 virtual_transport = lmtp:unix:$work/dovecot/lmtp
 smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination
 maillog_file = $pf/maillog
+maillog_file_prefixes = /tmp, /var, /dev/stdout
 message_size_limit = 52428800
 default_process_limit = 200
 smtpd_client_connection_count_limit = 0
@@ -144,12 +145,14 @@ virtual_destination_concurrency_limit = 32
 EOF
 postconf -e "alternate_config_directories = $pf"
 mkdir -p "$pf/queue" "$pf/data"
-postfix -c "$pf" check >/dev/null 2>&1 || true
+postconf -c "$pf" -F '*/*/chroot = n'
+chown postfix "$pf/data"
+postfix -c "$pf" set-permissions >/dev/null 2>&1 || true
 postfix -c "$pf" start >/dev/null
 sleep 2
 
 maildir_count() {
-  find "$work/vmail/$1/Maildir/new" "$work/vmail/$1/Maildir/cur" -type f 2>/dev/null | wc -l
+  { find "$work/vmail/$1/Maildir/new" "$work/vmail/$1/Maildir/cur" -type f 2>/dev/null || true; } | wc -l
 }
 
 results="$work/results.tsv"

@@ -85,6 +85,9 @@ struct Known {
 struct Selected {
     folder: u32,
     read_only: bool,
+    /// UIDNEXT and HIGHESTMODSEQ when the client was last told of the folder: every
+    /// change (new message, flags, expunge) moves one of them.
+    state: (u32, u64),
     /// In sequence-number order.
     known: Vec<Known>,
 }
@@ -756,6 +759,7 @@ impl Session {
         self.selected = Some(Selected {
             folder: folder.number,
             read_only,
+            state: (folder.uidnext, folder.highest_modseq),
             known: entries
                 .iter()
                 .map(|e| Known {
@@ -1186,13 +1190,19 @@ impl Session {
             return;
         };
         let folder = selected.folder;
-        let current = match self
-            .ctx
-            .messaging
-            .messages(&self.mailbox_id(), folder)
-            .await
-        {
-            Ok((_, entries)) => entries,
+        let known_state = selected.state;
+        let mailbox = self.mailbox_id();
+        // One record read tells whether anything changed at all.
+        match self.ctx.messaging.folder_by_number(&mailbox, folder).await {
+            Ok((f, _)) if (f.uidnext, f.highest_modseq) == known_state => return,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "IMAP: cannot refresh the selected folder");
+                return;
+            }
+        }
+        let (state, current) = match self.ctx.messaging.messages(&mailbox, folder).await {
+            Ok((f, entries)) => ((f.uidnext, f.highest_modseq), entries),
             Err(e) => {
                 tracing::warn!(error = %e, "IMAP: cannot refresh the selected folder");
                 return;
@@ -1205,6 +1215,11 @@ impl Session {
         };
         let by_uid: std::collections::HashMap<u32, &MessageEntry> =
             current.iter().map(|e| (e.uid, e)).collect();
+        let removed = selected.known.iter().any(|k| !by_uid.contains_key(&k.uid));
+        // Expunges not yet told keep the folder "changed" until they can be.
+        if allow_expunge || !removed {
+            selected.state = state;
+        }
         if allow_expunge {
             for i in (0..selected.known.len()).rev() {
                 if !by_uid.contains_key(&selected.known[i].uid) {
@@ -1297,6 +1312,23 @@ impl Session {
             .await
         {
             Ok((_, entries)) => Ok(entries.into_iter().map(|e| (e.uid, e)).collect()),
+            Err(e) => Err(refusal(&e)),
+        }
+    }
+
+    /// Only the messages `uids` of the selected folder, by UID.
+    async fn current_of(
+        &mut self,
+        uids: &[u32],
+    ) -> Result<std::collections::HashMap<u32, MessageEntry>, Done> {
+        let folder = self.selected.as_ref().map(|s| s.folder).unwrap_or_default();
+        match self
+            .ctx
+            .messaging
+            .messages_by_uid(&self.mailbox_id(), folder, uids)
+            .await
+        {
+            Ok(entries) => Ok(entries.into_iter().map(|e| (e.uid, e)).collect()),
             Err(e) => Err(refusal(&e)),
         }
     }
@@ -1454,7 +1486,8 @@ impl Session {
         }
         let targets = self.resolve(&set, by_uid);
         let read_only = self.selected.as_ref().is_none_or(|s| s.read_only);
-        let mut current = match self.current().await {
+        let uids: Vec<u32> = targets.iter().map(|(_, u)| *u).collect();
+        let mut current = match self.current_of(&uids).await {
             Ok(c) => c,
             Err(done) => return done,
         };

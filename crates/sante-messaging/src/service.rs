@@ -251,6 +251,14 @@ pub type MessagingResult<T> = Result<T, MessagingError>;
 /// Optimistic writes that met a concurrent one are retried this many times.
 pub(crate) const WRITE_ATTEMPTS: usize = 64;
 
+/// A short random pause before retrying a write that met a concurrent one, so that
+/// writers in several processes stop colliding.
+pub(crate) async fn conflict_pause() {
+    use rand::Rng;
+    let micros = rand::thread_rng().gen_range(200..5_000);
+    tokio::time::sleep(Duration::from_micros(micros)).await;
+}
+
 /// The messaging service.
 #[derive(Clone)]
 pub struct Messaging {
@@ -263,6 +271,10 @@ pub struct Messaging {
     pub(crate) config: Arc<MessagingConfig>,
     /// One channel per mailbox in use, bumped at every change: IMAP IDLE waits on it.
     pub(crate) changes: Arc<Mutex<HashMap<String, watch::Sender<u64>>>>,
+    /// One lock per mailbox being written: writers in this process take turns
+    /// instead of all failing their optimistic writes at once (32 SMTP sessions
+    /// delivering to one mailbox); other processes are still caught by the versions.
+    pub(crate) turns: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl std::fmt::Debug for Messaging {
@@ -292,7 +304,34 @@ impl Messaging {
             antivirus,
             config: Arc::new(config),
             changes: Arc::new(Mutex::new(HashMap::new())),
+            turns: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// Waits for this process's turn to write these mailboxes (taken in sorted order,
+    /// so that two deliveries to the same recipients never wait on each other).
+    pub(crate) async fn write_turn(
+        &self,
+        mailboxes: &[&str],
+    ) -> Vec<tokio::sync::OwnedMutexGuard<()>> {
+        let mut ids: Vec<&str> = mailboxes.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let locks: Vec<Arc<tokio::sync::Mutex<()>>> = {
+            let mut map = match self.turns.lock() {
+                Ok(m) => m,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            map.retain(|_, lock| Arc::strong_count(lock) > 1);
+            ids.iter()
+                .map(|id| map.entry((*id).to_owned()).or_default().clone())
+                .collect()
+        };
+        let mut guards = Vec::with_capacity(locks.len());
+        for lock in locks {
+            guards.push(lock.lock_owned().await);
+        }
+        guards
     }
 
     pub fn config(&self) -> &MessagingConfig {

@@ -352,6 +352,8 @@ impl Messaging {
             failed: Vec::new(),
         };
         let mut committed = false;
+        let local_ids: Vec<&str> = local.iter().map(|(m, _)| m.as_str()).collect();
+        let turn = self.write_turn(&local_ids).await;
         for _ in 0..super::WRITE_ATTEMPTS {
             let mut ops: Vec<WriteOp> = Vec::new();
             accepted.delivered.clear();
@@ -396,10 +398,14 @@ impl Messaging {
                     committed = true;
                     break;
                 }
-                Err(StoreError::Conflict(_)) => continue,
+                Err(StoreError::Conflict(_)) => {
+                    super::conflict_pause().await;
+                    continue;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
+        drop(turn);
         if !committed {
             for (mailbox, blob) in &blobs {
                 let _ = self.blobs.delete(mailbox, blob).await;

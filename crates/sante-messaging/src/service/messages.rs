@@ -136,6 +136,23 @@ impl Messaging {
         Ok((folder, entries))
     }
 
+    /// Only the messages `uids` of a folder (those that still exist), by UID: what a
+    /// FETCH of a few messages needs without reading the whole folder's index.
+    pub async fn messages_by_uid(
+        &self,
+        mailbox: &str,
+        folder: u32,
+        uids: &[u32],
+    ) -> MessagingResult<Vec<MessageEntry>> {
+        self.open(mailbox).await?;
+        Ok(self
+            .selected(mailbox, folder, uids)
+            .await?
+            .into_iter()
+            .map(|(_, e, _)| e)
+            .collect())
+    }
+
     /// The bytes of a message.
     pub async fn body(&self, mailbox: &str, entry: &MessageEntry) -> MessagingResult<Vec<u8>> {
         Ok(self.blobs.get(mailbox, &entry.blob).await?)
@@ -239,19 +256,25 @@ impl Messaging {
         let flags = normalise_flags(flags);
         let date = internal_date.unwrap_or_else(|| self.now());
         for _ in 0..super::WRITE_ATTEMPTS {
+            let turn = self.write_turn(&[mailbox]).await;
             let mut p = self.placement(mailbox, target.number).await?;
             if self.over_quota(&p.mailbox, size) {
                 self.blobs.delete(mailbox, &blob).await?;
                 return Err(Refusal::RecipientFull.into());
             }
             let entry = p.place(blob.clone(), size, flags.clone(), date, true);
-            match self.db.write_batch(&p.ops(true)?, self.micros()).await {
+            let written = self.db.write_batch(&p.ops(true)?, self.micros()).await;
+            drop(turn);
+            match written {
                 Ok(_) => {
                     self.changed(mailbox);
                     self.quota_notice_if_due(mailbox).await?;
                     return Ok((p.folder.uidvalidity, entry.uid));
                 }
-                Err(StoreError::Conflict(_)) => continue,
+                Err(StoreError::Conflict(_)) => {
+                    super::conflict_pause().await;
+                    continue;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -270,6 +293,7 @@ impl Messaging {
         unchanged_since: Option<u64>,
     ) -> MessagingResult<FlagUpdate> {
         let flags = normalise_flags(flags);
+        let _turn = self.write_turn(&[mailbox]).await;
         for _ in 0..super::WRITE_ATTEMPTS {
             self.open(mailbox).await?;
             let (mut f, folder_version) = self.folder_by_number(mailbox, folder).await?;
@@ -331,7 +355,10 @@ impl Messaging {
                     self.changed(mailbox);
                     return Ok(update);
                 }
-                Err(StoreError::Conflict(_)) => continue,
+                Err(StoreError::Conflict(_)) => {
+                    super::conflict_pause().await;
+                    continue;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -410,7 +437,10 @@ impl Messaging {
                     .await?;
                     return Ok(gone.into_iter().map(|(_, e, _)| e.uid).collect());
                 }
-                Err(StoreError::Conflict(_)) => continue,
+                Err(StoreError::Conflict(_)) => {
+                    super::conflict_pause().await;
+                    continue;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -460,7 +490,10 @@ impl Messaging {
                     self.quota_notice_if_due(mailbox).await?;
                     return Ok((p.folder.uidvalidity, pairs));
                 }
-                Err(StoreError::Conflict(_)) => continue,
+                Err(StoreError::Conflict(_)) => {
+                    super::conflict_pause().await;
+                    continue;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -516,7 +549,10 @@ impl Messaging {
                     self.changed(mailbox);
                     return Ok((p.folder.uidvalidity, pairs));
                 }
-                Err(StoreError::Conflict(_)) => continue,
+                Err(StoreError::Conflict(_)) => {
+                    super::conflict_pause().await;
+                    continue;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -593,7 +629,10 @@ impl Messaging {
                     .await?;
                     return Ok(());
                 }
-                Err(StoreError::Conflict(_)) => continue,
+                Err(StoreError::Conflict(_)) => {
+                    super::conflict_pause().await;
+                    continue;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -618,7 +657,10 @@ impl Messaging {
                     self.changed(mailbox);
                     return Ok(());
                 }
-                Err(StoreError::Conflict(_)) => continue,
+                Err(StoreError::Conflict(_)) => {
+                    super::conflict_pause().await;
+                    continue;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
