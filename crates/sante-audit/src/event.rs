@@ -237,6 +237,7 @@ pub enum EventKind {
     MessagingDeliveryFailed = 809,
     MessagingMetadataPurged = 810,
     MessagingMessagesDeleted = 811,
+    MessagingIndicatorsRead = 812,
 }
 
 impl EventKind {
@@ -325,6 +326,7 @@ impl EventKind {
             EventKind::MessagingDeliveryFailed => "MessagingDeliveryFailed",
             EventKind::MessagingMetadataPurged => "MessagingMetadataPurged",
             EventKind::MessagingMessagesDeleted => "MessagingMessagesDeleted",
+            EventKind::MessagingIndicatorsRead => "MessagingIndicatorsRead",
         }
     }
 
@@ -407,6 +409,7 @@ impl EventKind {
         EventKind::MessagingDeliveryFailed,
         EventKind::MessagingMetadataPurged,
         EventKind::MessagingMessagesDeleted,
+        EventKind::MessagingIndicatorsRead,
     ];
 }
 

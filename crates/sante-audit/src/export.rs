@@ -100,6 +100,7 @@ fn event_type(kind: EventKind) -> Value {
         EventKind::MessagingMailboxPurged
         | EventKind::MessagingMetadataPurged
         | EventKind::MessagingMessagesDeleted => (AUDIT_EVENT_TYPE, "rest", "RESTful Operation"),
+        EventKind::MessagingIndicatorsRead => (DCM, "110106", "Export"),
     };
     json!({"system": system, "code": code, "display": display})
 }

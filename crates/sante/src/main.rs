@@ -14,6 +14,7 @@ mod dsp_cmd;
 mod init;
 mod letter_cmd;
 mod mail;
+mod messaging_cmd;
 mod platform;
 mod progress;
 mod sso_cmd;
@@ -123,6 +124,11 @@ enum Command {
     Dsp {
         #[command(subcommand)]
         command: DspCommand,
+    },
+    /// Secure messaging: usage indicators, the outbound queue, housekeeping.
+    Messaging {
+        #[command(subcommand)]
+        command: MessagingCommand,
     },
     /// Terms of use: publish a new version, list the versions in force.
     Terms {
@@ -310,6 +316,25 @@ enum DspCommand {
     /// Anonymised statistics for public-health bodies (DSP-33): counts only, small
     /// cells suppressed.
     Statistics,
+}
+
+#[derive(Debug, Subcommand)]
+enum MessagingCommand {
+    /// The usage indicators of a period (MSG-17): volumes, flows, frequency,
+    /// attachment formats and sizes, from envelopes and MIME structure only.
+    Indicators {
+        /// First day, included (YYYY-MM-DD).
+        #[arg(long)]
+        from: String,
+        /// Last day, excluded (YYYY-MM-DD).
+        #[arg(long)]
+        until: String,
+    },
+    /// The messages waiting for a partner domain's server.
+    Queue,
+    /// Purge the mailboxes whose closure is due and the metadata past 12 months now
+    /// (the server does it every hour).
+    Housekeeping,
 }
 
 #[derive(Debug, Subcommand)]
@@ -550,6 +575,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } => dsp_cmd::referent(&cli.config, &holder, &professional, &from).await,
             DspCommand::Housekeeping => dsp_cmd::housekeeping(&cli.config).await,
             DspCommand::Statistics => dsp_cmd::statistics(&cli.config).await,
+        },
+        Command::Messaging { command } => match command {
+            MessagingCommand::Indicators { from, until } => {
+                messaging_cmd::indicators(&cli.config, &from, &until).await
+            }
+            MessagingCommand::Queue => messaging_cmd::queue(&cli.config).await,
+            MessagingCommand::Housekeeping => messaging_cmd::housekeeping(&cli.config).await,
         },
         Command::Terms { command } => match command {
             TermsCommand::Publish {

@@ -352,7 +352,7 @@ impl Messaging {
             failed: Vec::new(),
         };
         let mut committed = false;
-        let local_ids: Vec<&str> = local.iter().map(|(m, _)| m.as_str()).collect();
+        let local_ids: Vec<&str> = local.keys().map(String::as_str).collect();
         let turn = self.write_turn(&local_ids).await;
         for _ in 0..super::WRITE_ATTEMPTS {
             let mut ops: Vec<WriteOp> = Vec::new();

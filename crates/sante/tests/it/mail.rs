@@ -369,6 +369,54 @@ async fn real_mail_clients_submit_and_fetch_and_every_forbidden_attempt_is_refus
         .unwrap();
     assert_ok(&by_address, "curl POP3 with the address as login");
     assert_eq!(stdout(&by_address).lines().count(), 6);
+
+    // The operator's usage indicators count envelopes and refusals, nothing more
+    // (MSG-17); the outbound queue is empty (no partner domain in the demo).
+    let config = demo.root.join("sante.toml");
+    let config = config.to_str().unwrap();
+    let out = run(
+        &demo.root,
+        &[
+            "--config",
+            config,
+            "messaging",
+            "indicators",
+            "--from",
+            "2000-01-01",
+            "--until",
+            "2100-01-01",
+        ],
+    );
+    assert_ok(&out, "sante messaging indicators");
+    let indicators: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        indicators["accepted"]["submission"]["messages"], 6,
+        "{indicators}"
+    );
+    assert_eq!(indicators["refused"]["virus_found"], 1, "{indicators}");
+    assert!(!stdout(&out).contains("cordialement"));
+    let out = run(&demo.root, &["--config", config, "messaging", "queue"]);
+    assert_ok(&out, "sante messaging queue");
+    assert!(
+        stdout(&out).contains("0 message(s) queued"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(
+        &demo.root,
+        &[
+            "--config",
+            config,
+            "messaging",
+            "indicators",
+            "--from",
+            "yesterday",
+            "--until",
+            "2100-01-01",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--from"), "{}", stderr(&out));
     assert!(demo.server.stop().success());
 }
 

@@ -1,0 +1,107 @@
+//! `sante messaging ...`: the operator's view of secure messaging: the usage
+//! indicators of a period (MSG-17, from envelopes and MIME structure only), the
+//! outbound queue (envelopes, never content), and the housekeeping on demand
+//! (closures due, the metadata log's 12 months).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::{DateTime, NaiveDate, Utc};
+use sante_messaging::Messaging;
+
+use crate::account_cmd::Opened;
+use crate::commands::load;
+use crate::config::Config;
+use crate::platform;
+
+fn service(config: &Config, opened: &Opened) -> anyhow::Result<Messaging> {
+    let section = config
+        .messaging
+        .as_ref()
+        .context("secure messaging is not configured (no [messaging] section)")?;
+    crate::mail::service(
+        section,
+        &opened.storage,
+        &opened.directory,
+        &opened.audit,
+        platform::clock(),
+        crate::mail::clamd_client(config, section)?,
+    )
+}
+
+fn day(flag: &str, text: &str) -> anyhow::Result<DateTime<Utc>> {
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .with_context(|| format!("{flag}: a date such as 2026-12-01, not {text:?}"))?;
+    Ok(date.and_time(chrono::NaiveTime::MIN).and_utc())
+}
+
+/// The usage indicators from `from` (inclusive) to `until` (exclusive), as JSON.
+pub async fn indicators(config_path: &Path, from: &str, until: &str) -> anyhow::Result<ExitCode> {
+    let (from, until) = (day("--from", from)?, day("--until", until)?);
+    if until <= from {
+        anyhow::bail!("--until must be after --from");
+    }
+    let config = load(config_path)?;
+    let opened = Opened::new(&config).await?;
+    let result = async {
+        let indicators = service(&config, &opened)?.indicators(from, until).await?;
+        platform::trace_cli(
+            &config,
+            &opened.storage,
+            sante_audit::EventKind::MessagingIndicatorsRead,
+            sante_audit::Action::Read,
+            Some(("Indicators", "messaging-usage")),
+            sante_audit::Outcome::Success,
+        )
+        .await?;
+        anyhow::Ok(indicators)
+    }
+    .await;
+    opened.close().await;
+    println!("{}", serde_json::to_string_pretty(&result?)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The outbound queue: one line per message waiting for a partner's server.
+pub async fn queue(config_path: &Path) -> anyhow::Result<ExitCode> {
+    let config = load(config_path)?;
+    let opened = Opened::new(&config).await?;
+    let result = async { anyhow::Ok(service(&config, &opened)?.queue().await?) }.await;
+    opened.close().await;
+    let queue = result?;
+    for q in &queue {
+        println!(
+            "{}  to {} ({} recipient{})  {} bytes  queued {}  attempts {}  next {}{}",
+            q.id,
+            q.domain,
+            q.recipients.len(),
+            if q.recipients.len() == 1 { "" } else { "s" },
+            q.size,
+            q.queued.format("%Y-%m-%d %H:%M"),
+            q.attempts,
+            q.next_attempt.format("%Y-%m-%d %H:%M"),
+            q.last_error
+                .as_deref()
+                .map(|e| format!("  last error: {e}"))
+                .unwrap_or_default()
+        );
+    }
+    println!("{} message(s) queued", queue.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Purges the mailboxes whose closure is due and the metadata past 12 months, as
+/// the server does every hour.
+pub async fn housekeeping(config_path: &Path) -> anyhow::Result<ExitCode> {
+    let config = load(config_path)?;
+    let opened = Opened::new(&config).await?;
+    let result = async { anyhow::Ok(service(&config, &opened)?.housekeeping().await?) }.await;
+    opened.close().await;
+    let report = result?;
+    println!(
+        "mailboxes purged: {}; metadata lines past retention deleted: {}",
+        report.mailboxes_purged, report.metadata_purged
+    );
+    Ok(ExitCode::SUCCESS)
+}
