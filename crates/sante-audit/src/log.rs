@@ -300,6 +300,36 @@ impl Writer {
         Ok(())
     }
 
+    /// Moves the heads of `streams` past the records another writer appended to
+    /// their open epochs. `false` when that is not enough (nothing new, or an epoch
+    /// sealed or opened meanwhile): the caller reloads everything.
+    async fn catch_up(&mut self, streams: &[Stream]) -> Result<bool, AuditError> {
+        let mut names: Vec<&'static str> = streams.iter().map(|s| s.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut moved = false;
+        for name in names {
+            let Some(tip) = self.db.audit_head(name).await? else {
+                return Ok(false);
+            };
+            let Some(head) = self.heads.get_mut(name) else {
+                return Ok(false);
+            };
+            if tip.seq == head.seq {
+                continue;
+            }
+            if tip.seq < head.seq || !head.open || tip.epoch != head.epoch {
+                return Ok(false);
+            }
+            head.epoch_count += tip.seq - head.seq;
+            head.seq = tip.seq;
+            head.hash = tip.hash;
+            head.epoch_last_recorded_at = tip.recorded_at;
+            moved = true;
+        }
+        Ok(moved)
+    }
+
     fn head(&self, stream: Stream) -> Result<Head, AuditError> {
         self.heads
             .get(stream.as_str())
@@ -360,10 +390,16 @@ impl Writer {
                     return Ok(());
                 }
                 Err(StoreError::Conflict(_)) if attempt + 1 < MAX_RETRIES => {
-                    // Another process appended: start again from the new heads, after a
-                    // random pause so that two busy writers stop colliding.
-                    backoff(attempt + 1).await;
-                    self.reload().await?;
+                    // Another process appended. Catching up with its last records is one
+                    // query, so the retry comes before the other writer's next commit
+                    // (a full reload is slow enough to lose every race against a busy
+                    // server); anything else (a seal, a new epoch) reloads everything,
+                    // after a random pause.
+                    let streams: Vec<Stream> = encoded.iter().map(|(s, _)| *s).collect();
+                    if !self.catch_up(&streams).await? {
+                        backoff(attempt + 1).await;
+                        self.reload().await?;
+                    }
                 }
                 Err(e) => {
                     // The head may be stale after a failed commit: re-read it.

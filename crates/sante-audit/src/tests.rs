@@ -429,6 +429,59 @@ storage_test!(
 );
 
 storage_test!(
+    a_lone_writer_is_not_starved_by_a_busy_one,
+    |db: Db| async move {
+        // The CLI beside a busy server: the server appends without pause while the
+        // CLI records a few events one at a time; none of the CLI's may fail.
+        let busy = filled(&db).await;
+        let signer = CheckpointSigner::generate();
+        let mut keys = busy.keys.clone();
+        keys.add(signer.verifying_key());
+        let lone = AuditLog::open(
+            db.clone(),
+            signer,
+            Arc::new(busy.clock.clone()),
+            SealPolicy::default(),
+        )
+        .await
+        .unwrap();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut pressure = Vec::new();
+        for task in 0..4u32 {
+            let log = busy.log.clone();
+            let clock = busy.clock.clone();
+            let stop = stop.clone();
+            pressure.push(tokio::spawn(async move {
+                let mut n = 0u32;
+                // Bounded: at most 2000 events per task.
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && n < 2000 {
+                    log.record(event(&clock, Service::Portal, 10_000 * (task + 1) + n))
+                        .await
+                        .unwrap();
+                    n += 1;
+                }
+                n
+            }));
+        }
+        for n in 0..20 {
+            lone.record(event(&busy.clock, Service::Portal, 500 + n))
+                .await
+                .unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut written = 0;
+        for p in pressure {
+            written += p.await.unwrap();
+        }
+        lone.seal_now().await.unwrap();
+        busy.log.seal_now().await.unwrap();
+        let report = verify(&db, &keys).await.unwrap();
+        assert!(report.is_clean(), "{report}");
+        assert_eq!(report.records, 22 + 20 + u64::from(written));
+    }
+);
+
+storage_test!(
     fhir_export_writes_one_audit_event_per_line,
     |db: Db| async move {
         let t = filled(&db).await;

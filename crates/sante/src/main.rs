@@ -332,6 +332,12 @@ enum MessagingCommand {
     },
     /// The messages waiting for a partner domain's server.
     Queue,
+    /// Close a mailbox at its holder's request made through the help desk (MSG-12):
+    /// closed at once, purged within 5 working days, the address never reassigned.
+    Close {
+        #[arg(long)]
+        address: String,
+    },
     /// Purge the mailboxes whose closure is due and the metadata past 12 months now
     /// (the server does it every hour).
     Housekeeping,
@@ -581,6 +587,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 messaging_cmd::indicators(&cli.config, &from, &until).await
             }
             MessagingCommand::Queue => messaging_cmd::queue(&cli.config).await,
+            MessagingCommand::Close { address } => {
+                messaging_cmd::close(&cli.config, &address).await
+            }
             MessagingCommand::Housekeeping => messaging_cmd::housekeeping(&cli.config).await,
         },
         Command::Terms { command } => match command {

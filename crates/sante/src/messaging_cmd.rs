@@ -1,7 +1,8 @@
-//! `sante messaging ...`: the operator's view of secure messaging: the usage
+//! `sante messaging ...`: the operator's side of secure messaging: the usage
 //! indicators of a period (MSG-17, from envelopes and MIME structure only), the
-//! outbound queue (envelopes, never content), and the housekeeping on demand
-//! (closures due, the metadata log's 12 months).
+//! outbound queue (envelopes, never content), a closure the holder asked for
+//! through the help desk (MSG-12), and the housekeeping on demand (closures due,
+//! the metadata log's 12 months).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -88,6 +89,37 @@ pub async fn queue(config_path: &Path) -> anyhow::Result<ExitCode> {
         );
     }
     println!("{} message(s) queued", queue.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Records the closure a holder asked for through the help desk: the mailbox
+/// closes at once and is purged within 5 working days; the address stays retired.
+pub async fn close(config_path: &Path, address: &str) -> anyhow::Result<ExitCode> {
+    let address = sante_messaging::address::Address::parse(address)
+        .map_err(|e| anyhow::anyhow!("--address: {e}"))?;
+    let config = load(config_path)?;
+    let opened = Opened::new(&config).await?;
+    let operator = sante_audit::Actor {
+        person: sante_audit::Token::new("operator").ok(),
+        ..sante_audit::Actor::default()
+    };
+    let result = async {
+        anyhow::Ok(
+            service(&config, &opened)?
+                .request_closure_for(&address, operator, &crate::account_cmd::cli_source())
+                .await?,
+        )
+    }
+    .await;
+    opened.close().await;
+    let mailbox = result?;
+    match mailbox.purge_due {
+        Some(due) => println!(
+            "{address} is closed; its content will be purged by {} (the address stays retired)",
+            due.format("%Y-%m-%d")
+        ),
+        None => println!("{address} was already closed"),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -41,9 +41,31 @@ impl Messaging {
         let Some(current) = self.existing_mailbox(user).await? else {
             return Err(MessagingError::NotFound("mailbox".into()));
         };
+        self.close(&current.id, user.actor(), source).await
+    }
+
+    /// The same request, made by the holder through the help desk (a signed letter)
+    /// and recorded by an operator: traced as the operator acting for the holder.
+    pub async fn request_closure_for(
+        &self,
+        address: &crate::address::Address,
+        operator: Actor,
+        source: &Source,
+    ) -> MessagingResult<Mailbox> {
+        let Some(mailbox) = self.mailbox_by_address(address).await? else {
+            return Err(MessagingError::NotFound(format!("mailbox {address}")));
+        };
+        let actor = Actor {
+            on_behalf_of: sante_audit::Token::new(mailbox.account.clone()).ok(),
+            ..operator
+        };
+        self.close(&mailbox.id, actor, source).await
+    }
+
+    async fn close(&self, id: &str, actor: Actor, source: &Source) -> MessagingResult<Mailbox> {
         for _ in 0..super::WRITE_ATTEMPTS {
             let (mut mbx, version): (Mailbox, i64) = self
-                .get(MAILBOXES, &current.id)
+                .get(MAILBOXES, id)
                 .await?
                 .ok_or_else(|| MessagingError::NotFound("mailbox".into()))?;
             if mbx.state != MailboxState::Open {
@@ -66,7 +88,7 @@ impl Messaging {
                     self.changed(&mbx.id);
                     self.trace(
                         EventKind::MessagingClosureRequested,
-                        user.actor(),
+                        actor,
                         Action::Update,
                         Some(("Mailbox", &mbx.id)),
                         source,
@@ -75,7 +97,10 @@ impl Messaging {
                     .await?;
                     return Ok(mbx);
                 }
-                Err(sante_store::StoreError::Conflict(_)) => continue,
+                Err(sante_store::StoreError::Conflict(_)) => {
+                    super::conflict_pause().await;
+                    continue;
+                }
                 Err(e) => return Err(e.into()),
             }
         }

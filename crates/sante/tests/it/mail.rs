@@ -417,6 +417,45 @@ async fn real_mail_clients_submit_and_fetch_and_every_forbidden_attempt_is_refus
     );
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--from"), "{}", stderr(&out));
+
+    // Closure at the holder's request (MSG-12): logins and mail stop at once.
+    let out = run(
+        &demo.root,
+        &[
+            "--config",
+            config,
+            "messaging",
+            "close",
+            "--address",
+            &demo.address,
+        ],
+    );
+    assert_ok(&out, "sante messaging close");
+    assert!(
+        stdout(&out).contains("will be purged by"),
+        "{}",
+        stdout(&out)
+    );
+    let closed = tool("curl")
+        .args(["-sS", "--cacert", &demo.ca(), "--user"])
+        .arg(format!("{}:{}", demo.login, demo.password))
+        .arg(format!("pop3s://127.0.0.1:{}/", demo.ports.pop3))
+        .output()
+        .unwrap();
+    assert!(!closed.status.success(), "a closed mailbox still logs in");
+    let out = run(
+        &demo.root,
+        &[
+            "--config",
+            config,
+            "messaging",
+            "close",
+            "--address",
+            "not an address",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--address"), "{}", stderr(&out));
     assert!(demo.server.stop().success());
 }
 
