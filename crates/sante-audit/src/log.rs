@@ -101,7 +101,7 @@ impl std::fmt::Debug for AuditLog {
 }
 
 /// The chain position of one stream.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Head {
     seq: i64,
     hash: Vec<u8>,
@@ -119,6 +119,8 @@ struct Head {
 
 struct Writer {
     db: Db,
+    /// This writer's name when it takes the turn.
+    id: String,
     signer: CheckpointSigner,
     clock: Arc<dyn Clock>,
     policy: SealPolicy,
@@ -135,6 +137,7 @@ impl AuditLog {
     ) -> Result<AuditLog, AuditError> {
         let mut writer = Writer {
             db,
+            id: uuid::Uuid::new_v4().simple().to_string(),
             signer,
             clock,
             policy,
@@ -222,6 +225,11 @@ impl Recorder for AuditLog {
 
 const MAX_BATCH: usize = 1024;
 const MAX_RETRIES: usize = 16;
+/// Lost races after which a writer takes the turn.
+const TURN_AFTER: usize = 2;
+/// How long a turn lasts at most (a writer that dies holding it blocks the others
+/// no longer than this).
+const TURN_MICROS: i64 = 5_000_000;
 
 impl Writer {
     async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
@@ -300,9 +308,12 @@ impl Writer {
         Ok(())
     }
 
-    /// Moves the heads of `streams` past the records another writer appended to
-    /// their open epochs. `false` when that is not enough (nothing new, or an epoch
-    /// sealed or opened meanwhile): the caller reloads everything.
+    /// Moves the heads of `streams` to where another writer left them: past the
+    /// records it appended, into the epoch it opened after sealing one. A few
+    /// queries per stream, so that the retry comes before that writer's next commit
+    /// (reloading every stream is slow enough to lose every race against a busy
+    /// server). `false` when nothing moved or the chain is in a state only a full
+    /// reload reads (after a purge): the caller reloads.
     async fn catch_up(&mut self, streams: &[Stream]) -> Result<bool, AuditError> {
         let mut names: Vec<&'static str> = streams.iter().map(|s| s.as_str()).collect();
         names.sort_unstable();
@@ -312,20 +323,62 @@ impl Writer {
             let Some(tip) = self.db.audit_head(name).await? else {
                 return Ok(false);
             };
-            let Some(head) = self.heads.get_mut(name) else {
+            let Some(current) = self.heads.get(name).cloned() else {
                 return Ok(false);
             };
-            if tip.seq == head.seq {
-                continue;
+            let checkpoint = self.db.audit_last_checkpoint(name).await?;
+            let last_checkpoint_hash = checkpoint
+                .as_ref()
+                .map(|c| c.checkpoint_hash.clone())
+                .unwrap_or_else(|| current.last_checkpoint_hash.clone());
+            let next = if checkpoint.as_ref().is_some_and(|c| c.epoch >= tip.epoch) {
+                // The tip's epoch is sealed: the next record opens the following one.
+                Head {
+                    seq: tip.seq,
+                    hash: tip.hash.clone(),
+                    epoch: tip.epoch + 1,
+                    open: false,
+                    epoch_first_seq: 0,
+                    epoch_start_hash: Vec::new(),
+                    epoch_count: 0,
+                    epoch_first_recorded_at: 0,
+                    epoch_last_recorded_at: 0,
+                    last_checkpoint_hash,
+                }
+            } else if current.open && tip.epoch == current.epoch && tip.seq >= current.seq {
+                Head {
+                    epoch_count: current.epoch_count + (tip.seq - current.seq),
+                    seq: tip.seq,
+                    hash: tip.hash.clone(),
+                    epoch_last_recorded_at: tip.recorded_at,
+                    ..current.clone()
+                }
+            } else {
+                // An epoch opened by the other writer right after its last checkpoint.
+                let Some(cp) = checkpoint.filter(|c| c.epoch + 1 == tip.epoch) else {
+                    return Ok(false);
+                };
+                let first = self.db.audit_records(name, cp.last_seq, 1).await?;
+                let Some(first) = first.first() else {
+                    return Ok(false);
+                };
+                Head {
+                    seq: tip.seq,
+                    hash: tip.hash.clone(),
+                    epoch: tip.epoch,
+                    open: true,
+                    epoch_first_seq: first.seq,
+                    epoch_start_hash: first.prev_hash.clone(),
+                    epoch_count: tip.seq - first.seq + 1,
+                    epoch_first_recorded_at: first.recorded_at,
+                    epoch_last_recorded_at: tip.recorded_at,
+                    last_checkpoint_hash: cp.checkpoint_hash,
+                }
+            };
+            if next != current {
+                moved = true;
+                self.heads.insert(name, next);
             }
-            if tip.seq < head.seq || !head.open || tip.epoch != head.epoch {
-                return Ok(false);
-            }
-            head.epoch_count += tip.seq - head.seq;
-            head.seq = tip.seq;
-            head.hash = tip.hash;
-            head.epoch_last_recorded_at = tip.recorded_at;
-            moved = true;
         }
         Ok(moved)
     }
@@ -343,12 +396,26 @@ impl Writer {
             let bytes = serde_json::to_vec(event).map_err(|e| AuditError::Write(e.to_string()))?;
             encoded.push((event.stream(), bytes));
         }
+        let mut has_turn = false;
+        let result = self.append_encoded(&encoded, &mut has_turn).await;
+        if has_turn && let Err(e) = self.db.audit_give_turn(&self.id).await {
+            // It expires on its own.
+            tracing::warn!(error = %e, "cannot give the audit turn back");
+        }
+        result
+    }
+
+    async fn append_encoded(
+        &mut self,
+        encoded: &[(Stream, Vec<u8>)],
+        has_turn: &mut bool,
+    ) -> Result<(), AuditError> {
         for attempt in 0..MAX_RETRIES {
             let now = self.clock.now().timestamp_micros();
             let mut heads = self.heads.clone();
             let mut rows = Vec::with_capacity(encoded.len());
             let mut checkpoints = Vec::new();
-            for (stream, bytes) in &encoded {
+            for (stream, bytes) in encoded {
                 let name = stream.as_str();
                 let mut head = heads
                     .get(name)
@@ -384,21 +451,32 @@ impl Writer {
                 }
                 heads.insert(name_static(*stream), head);
             }
-            match self.db.audit_append(&rows, &checkpoints).await {
+            match self
+                .db
+                .audit_append(&self.id, now, &rows, &checkpoints)
+                .await
+            {
                 Ok(()) => {
                     self.heads = heads;
                     return Ok(());
                 }
                 Err(StoreError::Conflict(_)) if attempt + 1 < MAX_RETRIES => {
-                    // Another process appended. Catching up with its last records is one
-                    // query, so the retry comes before the other writer's next commit
-                    // (a full reload is slow enough to lose every race against a busy
-                    // server); anything else (a seal, a new epoch) reloads everything,
-                    // after a random pause.
+                    // Another process appended (or holds the turn). After a few lost
+                    // races, take the turn: the others wait while this writer catches
+                    // up and appends, so a busy server cannot starve a CLI command.
+                    if attempt + 1 >= TURN_AFTER && !*has_turn {
+                        *has_turn = self
+                            .db
+                            .audit_take_turn(&self.id, now, now + TURN_MICROS)
+                            .await?;
+                    }
                     let streams: Vec<Stream> = encoded.iter().map(|(s, _)| *s).collect();
                     if !self.catch_up(&streams).await? {
                         backoff(attempt + 1).await;
                         self.reload().await?;
+                    } else if !*has_turn {
+                        // Equal writers would otherwise collide in step.
+                        backoff(0).await;
                     }
                 }
                 Err(e) => {
@@ -480,7 +558,7 @@ impl Writer {
             if checkpoints.is_empty() {
                 return Ok(sealed);
             }
-            match self.db.audit_append(&[], &checkpoints).await {
+            match self.db.audit_append(&self.id, now, &[], &checkpoints).await {
                 Ok(()) => {
                     self.heads = heads;
                     return Ok(sealed);
@@ -626,7 +704,10 @@ async fn load_head(db: &Db, stream: &str) -> Result<Option<Head>, AuditError> {
             match spans.last() {
                 Some(span) if span.epoch == head.epoch => {
                     head.epoch_first_seq = span.first_seq;
-                    head.epoch_count = span.count;
+                    // From the sequence numbers, not the span's count: the count is
+                    // read after the last record and may include a record another
+                    // writer added in between (an epoch's records are contiguous).
+                    head.epoch_count = head.seq - span.first_seq + 1;
                     head.epoch_first_recorded_at = span.first_recorded_at;
                     head.epoch_last_recorded_at = span.last_recorded_at;
                     let before = db.audit_records(stream, span.first_seq - 1, 1).await?;

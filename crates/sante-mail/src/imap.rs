@@ -32,6 +32,8 @@ use parse::{Args, SequenceSet};
 const CHANNEL: &str = "imap";
 const MAX_LINE: usize = 64 * 1024;
 const MAX_AUTH_FAILURES: u32 = 3;
+/// The largest literal accepted before login.
+const PRE_AUTH_LITERAL: usize = 8 * 1024;
 const SEPARATOR: &str = "/";
 
 /// An IMAP listener's session handler.
@@ -330,7 +332,12 @@ impl Session {
             let Some((n, plus)) = literal else {
                 return Ok(Some(Ok(command)));
             };
-            let limit = self.ctx.messaging.config().max_message_bytes as usize + 64 * 1024;
+            // Before login only LOGIN and AUTHENTICATE take literals: a few bytes.
+            let limit = if self.auth.is_some() {
+                self.ctx.messaging.config().max_message_bytes as usize + 64 * 1024
+            } else {
+                PRE_AUTH_LITERAL
+            };
             if n > limit {
                 if plus {
                     // The client sends it anyway: it cannot be skipped safely.

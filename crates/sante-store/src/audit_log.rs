@@ -152,10 +152,41 @@ impl Db {
         Ok(row.map(record))
     }
 
-    /// Appends records (and, optionally, checkpoints sealing epochs) in one transaction.
-    /// A position already taken gives [`StoreError::Conflict`] and writes nothing.
+    /// Gives `writer` the turn until `until` (unix microseconds) unless another
+    /// writer holds one that has not expired at `now`. Returns whether it has it.
+    pub async fn audit_take_turn(&self, writer: &str, now: i64, until: i64) -> StoreResult<bool> {
+        let sql = "INSERT INTO audit_turn (id, holder, until) VALUES (1, $1, $2) \
+                   ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, until = excluded.until \
+                   WHERE audit_turn.holder = excluded.holder OR audit_turn.until < $3";
+        let taken = on_pool!(&self.pool, |p| sqlx::query(sql)
+            .bind(writer)
+            .bind(until)
+            .bind(now)
+            .execute(p)
+            .await?
+            .rows_affected());
+        Ok(taken == 1)
+    }
+
+    /// Gives the turn back (nothing happens if `writer` does not hold it).
+    pub async fn audit_give_turn(&self, writer: &str) -> StoreResult<()> {
+        on_pool!(&self.pool, |p| sqlx::query(
+            "DELETE FROM audit_turn WHERE holder = $1"
+        )
+        .bind(writer)
+        .execute(p)
+        .await?
+        .rows_affected());
+        Ok(())
+    }
+
+    /// Appends records (and, optionally, checkpoints sealing epochs) in one transaction,
+    /// for `writer` at `now` (unix microseconds). A position already taken, or the turn
+    /// held by another writer, gives [`StoreError::Conflict`] and writes nothing.
     pub async fn audit_append(
         &self,
+        writer: &str,
+        now: i64,
         rows: &[AuditRow],
         checkpoints: &[CheckpointRow],
     ) -> StoreResult<()> {
@@ -190,6 +221,19 @@ impl Db {
                         .await?
                         .rows_affected();
                 }
+            }
+            // Another writer has the turn: wait for it.
+            let turn: Option<String> = sqlx::query_scalar(
+                "SELECT holder FROM audit_turn WHERE id = 1 AND until >= $1 AND holder <> $2",
+            )
+            .bind(now)
+            .bind(writer)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if turn.is_some() {
+                return Err(StoreError::Conflict(
+                    "another audit writer has the turn".into(),
+                ));
             }
             // A record must not land in an epoch another writer has sealed.
             for (stream, epoch) in &epochs {
