@@ -95,6 +95,7 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
             "sante-audit",
             "sante-net",
             "sante-identity",
+            "sante-terms",
             "sante-messaging",
         ],
     ),

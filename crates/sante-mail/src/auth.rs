@@ -136,6 +136,30 @@ impl MailContext {
 
     async fn open(&self, who: Authenticated, src: &Source) -> Result<MailSession, AuthError> {
         let user = mail_user(&who);
+        if let Some(terms) = &self.terms {
+            let actor = sante_audit::Actor {
+                person: Token::new(who.account.clone()).ok(),
+                quality: Some(who.quality),
+                credential: Some(who.credential),
+                assurance: Some(who.assurance),
+                ..sante_audit::Actor::default()
+            };
+            match terms
+                .require(actor, &who.account, Service::Messaging, src)
+                .await
+            {
+                Ok(()) => {}
+                Err(sante_terms::TermsError::NotAccepted(_)) => {
+                    return Err(AuthError::NotAllowed(
+                        "accept the terms of use of secure messaging on the portal first".into(),
+                    ));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "terms of use unavailable");
+                    return Err(AuthError::Unavailable);
+                }
+            }
+        }
         let mailbox = match self.messaging.open_mailbox(&user, src).await {
             Ok(m) => m,
             Err(MessagingError::NotEntitled(why)) => {

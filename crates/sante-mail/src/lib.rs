@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use sante_identity::Identity;
 use sante_messaging::Messaging;
+use sante_terms::Terms;
 
 pub mod auth;
 pub mod imap;
@@ -29,6 +30,9 @@ pub mod smtp;
 pub struct MailContext {
     pub messaging: Messaging,
     pub identity: Identity,
+    /// The terms of use that must be accepted before the service is used (TOU-1);
+    /// none configured, none checked (tests of the protocols alone).
+    pub terms: Option<Terms>,
     /// The name the servers give themselves in greetings.
     pub hostname: String,
     /// A session waiting longer than this for a command is closed.
@@ -46,10 +50,17 @@ impl std::fmt::Debug for MailContext {
 }
 
 impl MailContext {
+    /// Requires the acceptance of `terms` before a mail program may log in.
+    pub fn with_terms(mut self, terms: Terms) -> MailContext {
+        self.terms = Some(terms);
+        self
+    }
+
     pub fn new(messaging: Messaging, identity: Identity, hostname: &str) -> MailContext {
         MailContext {
             messaging,
             identity,
+            terms: None,
             hostname: hostname.to_owned(),
             idle_timeout: Duration::from_secs(300),
             tls_timeout: Duration::from_secs(10),

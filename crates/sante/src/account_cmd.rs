@@ -505,6 +505,30 @@ async fn demo_professional(config: &Config, opened: &Opened) -> anyhow::Result<S
                 &cli_source(),
             )
             .await?;
+        // As at his first portal login, he accepts the terms that govern messaging, so
+        // that his mail program works at once (TOU-1).
+        let terms = opened.terms();
+        let actor = sante_audit::Actor {
+            person: sante_audit::Token::new(who.account.clone()).ok(),
+            quality: Some(who.quality),
+            credential: Some(who.credential),
+            assurance: Some(who.assurance),
+            ..sante_audit::Actor::default()
+        };
+        for document in sante_terms::Document::governing(sante_types::Service::Messaging) {
+            if let Some(current) = terms.current(document).await? {
+                terms
+                    .accept(
+                        actor.clone(),
+                        &who.account,
+                        document,
+                        current.version,
+                        "en",
+                        &cli_source(),
+                    )
+                    .await?;
+            }
+        }
         text.push_str(&format!(
             "    secure messaging: address {}, mail program login {} with the application password {} \
              (or the card: SASL EXTERNAL)\n",

@@ -246,13 +246,15 @@ pub async fn demo(
         );
     }
     let demo = crate::directory_cmd::load_demo(&config).await?;
-    let logins = crate::account_cmd::demo_logins(&config).await?;
     {
+        // Before the demo logins: the professional's mail program needs the terms
+        // of messaging accepted.
         let opened = crate::account_cmd::Opened::new(&config).await?;
         let published = crate::terms_cmd::publish_shipped(&opened.terms()).await;
         opened.close().await;
         published?;
     }
+    let logins = crate::account_cmd::demo_logins(&config).await?;
     serve_config(&config, |running| {
         let url = portal_url(&config, running);
         println!("Sante demo is running. Stop it with Ctrl-C.");

@@ -92,6 +92,7 @@ pub async fn start(
     storage: &Storage,
     directory: &sante_directory::Directory,
     identity: &sante_identity::Identity,
+    terms: &sante_terms::Terms,
     audit: &sante_audit::AuditLog,
     clock: Arc<dyn Clock>,
     tls: SharedTlsConfig,
@@ -104,11 +105,10 @@ pub async fn start(
         tracing::error!(error = %e, "the anti-virus does not answer: incoming mail will be refused until it does");
     }
     let messaging = service(section, storage, directory, audit, clock, clamd)?;
-    let ctx = Arc::new(MailContext::new(
-        messaging.clone(),
-        identity.clone(),
-        &section.hostname,
-    ));
+    let ctx = Arc::new(
+        MailContext::new(messaging.clone(), identity.clone(), &section.hostname)
+            .with_terms(terms.clone()),
+    );
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let mut listeners = Vec::new();
     let specs: [(&'static str, Option<SocketAddr>, TlsMode, Option<SmtpMode>); 5] = [

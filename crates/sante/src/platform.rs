@@ -617,6 +617,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
                 &storage,
                 &directory,
                 &identity,
+                &terms,
                 &audit,
                 clock.clone(),
                 mail_tls,

@@ -418,6 +418,62 @@ async fn real_mail_clients_submit_and_fetch_and_every_forbidden_attempt_is_refus
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--from"), "{}", stderr(&out));
 
+    // A new version of the messaging terms: mail programs are refused until the
+    // professional accepts it on the portal (TOU-1).
+    for (lang, text) in [
+        ("fr", "Conditions v2\nTexte."),
+        ("de", "Bedingungen v2\nText."),
+        ("en", "Terms v2\nText."),
+    ] {
+        std::fs::write(demo.root.join(format!("terms-{lang}.md")), text).unwrap();
+    }
+    let file = |lang: &str| {
+        demo.root
+            .join(format!("terms-{lang}.md"))
+            .display()
+            .to_string()
+    };
+    let out = run(
+        &demo.root,
+        &[
+            "--config",
+            config,
+            "terms",
+            "publish",
+            "--document",
+            "messaging",
+            "--fr",
+            &file("fr"),
+            "--de",
+            &file("de"),
+            "--en",
+            &file("en"),
+        ],
+    );
+    assert_ok(&out, "sante terms publish");
+    let refused = tool("python3")
+        .arg("-c")
+        .arg(
+            "import poplib, ssl, sys\n\
+             c = ssl.create_default_context(cafile=sys.argv[1])\n\
+             p = poplib.POP3_SSL('127.0.0.1', int(sys.argv[2]), context=c)\n\
+             p.user(sys.argv[3])\n\
+             try:\n    p.pass_(sys.argv[4]); print('accepted')\n\
+             except poplib.error_proto as e:\n    print(e.args[0].decode())\n",
+        )
+        .arg(demo.ca())
+        .arg(demo.ports.pop3.to_string())
+        .arg(&demo.login)
+        .arg(&demo.password)
+        .output()
+        .unwrap();
+    assert_ok(&refused, "poplib");
+    assert!(
+        stdout(&refused).contains("-ERR [AUTH] accept the terms of use"),
+        "{}",
+        stdout(&refused)
+    );
+
     // Closure at the holder's request (MSG-12): logins and mail stop at once.
     let out = run(
         &demo.root,
