@@ -26,6 +26,7 @@ use zeroize::Zeroizing;
 
 use crate::MailContext;
 use crate::auth::{AuthError, MailSession, source};
+use crate::wire::{Waited, Wire};
 use fetch::{Item, Label, Parsed};
 use parse::{Args, SequenceSet};
 
@@ -57,12 +58,11 @@ impl SessionHandler for ImapServer {
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
         let ctx = self.ctx.clone();
         Box::pin(async move {
+            let idle = ctx.idle_timeout;
             let mut s = Session {
                 ctx,
-                stream,
+                wire: Wire::new(stream, idle),
                 info: session,
-                input: Vec::new(),
-                output: Vec::new(),
                 auth: None,
                 selected: None,
                 failures: 0,
@@ -96,10 +96,8 @@ struct Selected {
 
 struct Session {
     ctx: Arc<MailContext>,
-    stream: Box<dyn IoStream>,
+    wire: Wire,
     info: SessionInfo,
-    input: Vec<u8>,
-    output: Vec<u8>,
     auth: Option<MailSession>,
     selected: Option<Selected>,
     failures: u32,
@@ -235,34 +233,30 @@ fn pattern_matches(pattern: &[char], name: &[char]) -> bool {
 
 impl Session {
     fn untagged(&mut self, line: &str) {
-        self.output.extend_from_slice(b"* ");
-        self.output.extend_from_slice(line.as_bytes());
-        self.output.extend_from_slice(b"\r\n");
+        self.wire.output.extend_from_slice(b"* ");
+        self.wire.output.extend_from_slice(line.as_bytes());
+        self.wire.output.extend_from_slice(b"\r\n");
     }
 
     fn tagged(&mut self, tag: &str, done: Done) {
         let code = done.code.map(|c| format!("[{c}] ")).unwrap_or_default();
-        self.output
+        self.wire
+            .output
             .extend_from_slice(format!("{tag} {} {code}{}\r\n", done.status, done.text).as_bytes());
     }
 
     async fn flush(&mut self) -> std::io::Result<()> {
-        if !self.output.is_empty() {
-            self.stream.write_all(&self.output).await?;
-            self.stream.flush().await?;
-            self.output.clear();
-        }
-        Ok(())
+        self.wire.flush().await
     }
 
     /// Reads until `\n` is buffered (bounded); `None` on end of stream, idle
     /// timeout or shutdown.
     async fn fill_line(&mut self, shutdown: &CancellationToken) -> std::io::Result<Option<usize>> {
         loop {
-            if let Some(pos) = self.input.iter().position(|&b| b == b'\n') {
+            if let Some(pos) = self.wire.line_end() {
                 return Ok(Some(pos));
             }
-            if self.input.len() > MAX_LINE {
+            if self.wire.input.len() > MAX_LINE {
                 self.untagged("BYE line too long");
                 self.flush().await?;
                 return Ok(None);
@@ -273,30 +267,16 @@ impl Session {
         }
     }
 
+    /// Waits for more input; `false` when the session must end (after saying why).
     async fn read_more(&mut self, shutdown: &CancellationToken) -> std::io::Result<bool> {
-        self.flush().await?;
-        let mut chunk = [0u8; 16 * 1024];
-        let read = tokio::select! {
-            _ = shutdown.cancelled() => {
-                self.untagged("BYE [UNAVAILABLE] server shutting down");
-                self.flush().await?;
-                return Ok(false);
-            }
-            r = tokio::time::timeout(self.ctx.idle_timeout, self.stream.read(&mut chunk)) => r,
-        };
-        match read {
-            Ok(Ok(0)) => Ok(false),
-            Ok(Ok(n)) => {
-                self.input.extend_from_slice(&chunk[..n]);
-                Ok(true)
-            }
-            Ok(Err(e)) => Err(e),
-            Err(_) => {
-                self.untagged("BYE idle for too long");
-                self.flush().await?;
-                Ok(false)
-            }
+        match self.wire.read_more(shutdown).await? {
+            Waited::Data => return Ok(true),
+            Waited::Closed => return Ok(false),
+            Waited::Shutdown => self.untagged("BYE [UNAVAILABLE] server shutting down"),
+            Waited::Idle => self.untagged("BYE idle for too long"),
         }
+        self.flush().await?;
+        Ok(false)
     }
 
     /// One whole command, its literals read in (announcing continuation for
@@ -311,7 +291,7 @@ impl Session {
             let Some(pos) = self.fill_line(shutdown).await? else {
                 return Ok(None);
             };
-            let line: Vec<u8> = self.input.drain(..=pos).collect();
+            let line: Vec<u8> = self.wire.input.drain(..=pos).collect();
             let line = Zeroizing::new(line);
             let body = line
                 .strip_suffix(b"\r\n")
@@ -348,15 +328,15 @@ impl Session {
                 return Ok(Some(Err(format!("[TOOBIG] literal of {n} bytes refused"))));
             }
             if !plus {
-                self.output.extend_from_slice(b"+ go ahead\r\n");
+                self.wire.output.extend_from_slice(b"+ go ahead\r\n");
             }
             command.extend_from_slice(b"\r\n");
-            while self.input.len() < n {
+            while self.wire.input.len() < n {
                 if !self.read_more(shutdown).await? {
                     return Ok(None);
                 }
             }
-            command.extend(self.input.drain(..n));
+            command.extend(self.wire.input.drain(..n));
         }
     }
 
@@ -392,7 +372,7 @@ impl Session {
             }
         }
         self.flush().await?;
-        let _ = self.stream.shutdown().await;
+        let _ = self.wire.stream.shutdown().await;
         Ok(())
     }
 
@@ -666,11 +646,11 @@ impl Session {
         &mut self,
         shutdown: &CancellationToken,
     ) -> std::io::Result<Option<Zeroizing<Vec<u8>>>> {
-        self.output.extend_from_slice(b"+ \r\n");
+        self.wire.output.extend_from_slice(b"+ \r\n");
         let Some(pos) = self.fill_line(shutdown).await? else {
             return Ok(None);
         };
-        let line: Vec<u8> = self.input.drain(..=pos).collect();
+        let line: Vec<u8> = self.wire.input.drain(..=pos).collect();
         let line = Zeroizing::new(line);
         let trimmed = line
             .strip_suffix(b"\r\n")
@@ -1092,11 +1072,11 @@ impl Session {
     async fn idle(&mut self, tag: &str, shutdown: &CancellationToken) -> std::io::Result<Flow> {
         let mut changes = self.ctx.messaging.watch(&self.mailbox_id());
         changes.borrow_and_update();
-        self.output.extend_from_slice(b"+ idling\r\n");
+        self.wire.output.extend_from_slice(b"+ idling\r\n");
         self.flush().await?;
         loop {
-            if let Some(pos) = self.input.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = self.input.drain(..=pos).collect();
+            if let Some(pos) = self.wire.input.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.wire.input.drain(..=pos).collect();
                 if line.trim_ascii().eq_ignore_ascii_case(b"DONE") {
                     self.tagged(tag, ok("IDLE terminated"));
                 } else {
@@ -1124,10 +1104,10 @@ impl Session {
                     self.sync(true).await;
                     self.flush().await?;
                 }
-                read = tokio::time::timeout(idle_limit, self.stream.read(&mut chunk)) => {
+                read = tokio::time::timeout(idle_limit, self.wire.stream.read(&mut chunk)) => {
                     match read {
                         Ok(Ok(0)) | Err(_) => return Ok(Flow::Logout),
-                        Ok(Ok(n)) => self.input.extend_from_slice(&chunk[..n]),
+                        Ok(Ok(n)) => self.wire.input.extend_from_slice(&chunk[..n]),
                         Ok(Err(e)) => return Err(e),
                     }
                 }
@@ -1556,7 +1536,7 @@ impl Session {
                 write_item(&mut out, item, entry, parsed.as_ref());
             }
             out.extend_from_slice(b")\r\n");
-            self.output.extend_from_slice(&out);
+            self.wire.output.extend_from_slice(&out);
             // Keep the session's view of the flags in step with what it just said.
             if let Some(k) = self
                 .selected

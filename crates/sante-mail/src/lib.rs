@@ -24,6 +24,7 @@ pub mod imap;
 pub mod pop3;
 pub mod relay;
 pub mod smtp;
+mod wire;
 
 /// What every mail front end shares.
 #[derive(Clone)]

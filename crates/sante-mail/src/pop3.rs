@@ -10,12 +10,13 @@ use base64::Engine;
 use sante_messaging::FlagChange;
 use sante_messaging::model::{DELETED, MessageEntry};
 use sante_net::{IoStream, SessionHandler, SessionInfo};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
 
 use crate::MailContext;
 use crate::auth::{AuthError, MailSession, source};
+use crate::wire::{Waited, Wire};
 
 const MAX_LINE: usize = 1024;
 const MAX_AUTH_FAILURES: u32 = 3;
@@ -42,12 +43,11 @@ impl SessionHandler for Pop3Server {
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
         let ctx = self.ctx.clone();
         Box::pin(async move {
+            let idle = ctx.idle_timeout;
             let mut s = Session {
                 ctx,
-                stream,
+                wire: Wire::new(stream, idle),
                 info: session,
-                input: Vec::new(),
-                output: Vec::new(),
                 user: None,
                 auth: None,
                 maildrop: Vec::new(),
@@ -64,10 +64,8 @@ impl SessionHandler for Pop3Server {
 
 struct Session {
     ctx: Arc<MailContext>,
-    stream: Box<dyn IoStream>,
+    wire: Wire,
     info: SessionInfo,
-    input: Vec<u8>,
-    output: Vec<u8>,
     /// The name given with USER, waiting for PASS.
     user: Option<String>,
     auth: Option<MailSession>,
@@ -80,28 +78,25 @@ struct Session {
 
 impl Session {
     fn ok(&mut self, text: &str) {
-        self.output
+        self.wire
+            .output
             .extend_from_slice(format!("+OK {text}\r\n").as_bytes());
     }
 
     fn err(&mut self, text: &str) {
-        self.output
+        self.wire
+            .output
             .extend_from_slice(format!("-ERR {text}\r\n").as_bytes());
     }
 
     async fn flush(&mut self) -> std::io::Result<()> {
-        if !self.output.is_empty() {
-            self.stream.write_all(&self.output).await?;
-            self.stream.flush().await?;
-            self.output.clear();
-        }
-        Ok(())
+        self.wire.flush().await
     }
 
     async fn line(&mut self, shutdown: &CancellationToken) -> std::io::Result<Option<String>> {
         loop {
-            if let Some(pos) = self.input.iter().position(|&b| b == b'\n') {
-                let raw: Vec<u8> = self.input.drain(..=pos).collect();
+            if let Some(pos) = self.wire.line_end() {
+                let raw: Vec<u8> = self.wire.input.drain(..=pos).collect();
                 let raw = Zeroizing::new(raw);
                 return Ok(Some(
                     String::from_utf8_lossy(&raw)
@@ -109,31 +104,19 @@ impl Session {
                         .to_owned(),
                 ));
             }
-            if self.input.len() > MAX_LINE {
+            if self.wire.input.len() > MAX_LINE {
                 self.err("line too long");
                 self.flush().await?;
                 return Ok(None);
             }
-            self.flush().await?;
-            let mut chunk = [0u8; 4096];
-            let read = tokio::select! {
-                _ = shutdown.cancelled() => {
-                    self.err("[SYS/TEMP] server shutting down");
-                    self.flush().await?;
-                    return Ok(None);
-                }
-                r = tokio::time::timeout(self.ctx.idle_timeout, self.stream.read(&mut chunk)) => r,
-            };
-            match read {
-                Ok(Ok(0)) => return Ok(None),
-                Ok(Ok(n)) => self.input.extend_from_slice(&chunk[..n]),
-                Ok(Err(e)) => return Err(e),
-                Err(_) => {
-                    self.err("idle for too long");
-                    self.flush().await?;
-                    return Ok(None);
-                }
+            match self.wire.read_more(shutdown).await? {
+                Waited::Data => continue,
+                Waited::Closed => return Ok(None),
+                Waited::Shutdown => self.err("[SYS/TEMP] server shutting down"),
+                Waited::Idle => self.err("idle for too long"),
             }
+            self.flush().await?;
+            return Ok(None);
         }
     }
 
@@ -163,7 +146,7 @@ impl Session {
             self.transaction(&verb, &args).await;
         }
         self.flush().await?;
-        let _ = self.stream.shutdown().await;
+        let _ = self.wire.stream.shutdown().await;
         Ok(())
     }
 
@@ -180,8 +163,8 @@ impl Session {
             "IMPLEMENTATION Sante",
             ".",
         ] {
-            self.output.extend_from_slice(c.as_bytes());
-            self.output.extend_from_slice(b"\r\n");
+            self.wire.output.extend_from_slice(c.as_bytes());
+            self.wire.output.extend_from_slice(b"\r\n");
         }
     }
 
@@ -223,7 +206,7 @@ impl Session {
                 let initial = match parts.next() {
                     Some(i) => Zeroizing::new(i.to_owned()),
                     None => {
-                        self.output.extend_from_slice(b"+ \r\n");
+                        self.wire.output.extend_from_slice(b"+ \r\n");
                         let Some(l) = self.line(shutdown).await? else {
                             return Ok(false);
                         };
@@ -347,10 +330,11 @@ impl Session {
                         } else {
                             self.maildrop[i].size.to_string()
                         };
-                        self.output
+                        self.wire
+                            .output
                             .extend_from_slice(format!("{} {value}\r\n", i + 1).as_bytes());
                     }
-                    self.output.extend_from_slice(b".\r\n");
+                    self.wire.output.extend_from_slice(b".\r\n");
                 } else {
                     match self.message(args) {
                         Ok(i) => {
@@ -398,7 +382,7 @@ impl Session {
                             Some(n) => top(&body, n),
                             None => &body[..],
                         };
-                        byte_stuff(body, &mut self.output);
+                        byte_stuff(body, &mut self.wire.output);
                         if verb == "RETR" {
                             self.mark_seen(i).await;
                         }

@@ -331,10 +331,29 @@ pub mod dev {
         let is_clamd = std::fs::read(format!("/proc/{pid}/cmdline"))
             .is_ok_and(|cmd| cmd.windows(5).any(|w| w == b"clamd"));
         if is_clamd {
-            #[allow(clippy::disallowed_methods)]
-            let _ = Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status();
+            let signal = |sig: &str| {
+                #[allow(clippy::disallowed_methods)]
+                let _ = Command::new("kill").args([sig, &pid.to_string()]).status();
+            };
+            signal("-TERM");
+            // The next clamd must not start while this one still holds the socket.
+            // Alive: its /proc entry is there and it is not a zombie left unreaped.
+            let alive = || {
+                std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                    !stat
+                        .rsplit(')')
+                        .next()
+                        .is_some_and(|r| r.trim_start().starts_with('Z'))
+                })
+            };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while alive() && Instant::now() < deadline {
+                #[allow(clippy::disallowed_methods)]
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if alive() {
+                signal("-KILL");
+            }
         }
         let _ = std::fs::remove_file(pid_file);
     }
