@@ -1393,7 +1393,7 @@ impl Session {
                 highest = highest.max(entry.modseq);
             }
         }
-        let uses_modseq = format!("{key:?}").contains("ModSeq(");
+        let uses_modseq = key.uses_modseq();
         if self.rev2 || returns.is_some() {
             let wanted = returns
                 .filter(|r| !r.is_empty())

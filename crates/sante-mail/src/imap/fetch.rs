@@ -369,18 +369,14 @@ pub fn envelope(out: &mut Vec<u8>, parsed: &Parsed<'_>) {
     out.push(b' ');
     nstring(out, raw("Subject"));
     let from = m.from();
-    for (i, list) in [
+    for list in [
         from,
         m.sender().or(from),
         m.reply_to().or(from),
         m.to(),
         m.cc(),
         m.bcc(),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let _ = i;
+    ] {
         out.push(b' ');
         addresses(out, list);
     }

@@ -2,7 +2,7 @@
 //! message's index entry and, when a key needs it, its bytes.
 
 use chrono::NaiveDate;
-use mail_parser::{MessageParser, MimeHeaders};
+use mail_parser::MessageParser;
 use sante_messaging::model::{ANSWERED, DELETED, DRAFT, FLAGGED, MessageEntry, SEEN};
 
 use super::parse::{self, Args, ParseResult, SequenceSet};
@@ -186,6 +186,18 @@ impl Key {
         }
     }
 
+    /// Whether a MODSEQ key is among the keys (the answer then reports the highest
+    /// modification sequence, RFC 7162 §3.1.5).
+    pub fn uses_modseq(&self) -> bool {
+        match self {
+            Key::ModSeq(_) => true,
+            Key::Not(k) => k.uses_modseq(),
+            Key::Or(a, b) => a.uses_modseq() || b.uses_modseq(),
+            Key::And(all) => all.iter().any(Key::uses_modseq),
+            _ => false,
+        }
+    }
+
     /// Whether the message matches; `raw` is given when [`Key::needs_body`].
     pub fn matches(&self, m: &Candidate<'_>) -> bool {
         let e = m.entry;
@@ -285,7 +297,6 @@ impl Candidate<'_> {
             if decoded {
                 return true;
             }
-            let _ = m.root_part().content_type();
         }
         contains_ci(&String::from_utf8_lossy(self.split().1), value)
     }

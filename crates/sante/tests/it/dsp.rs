@@ -55,6 +55,21 @@ where
     panic!("{what} never happened");
 }
 
+/// Clicks and waits until the browser has loaded the next page (the marker set on
+/// the current one is gone).
+async fn click_then_next_page(browser: &Browser, css: &str) {
+    browser.eval("window.__santeBefore = true").await.unwrap();
+    browser.click(css).await.unwrap();
+    eventually("the next page", || async {
+        browser
+            .eval("return window.__santeBefore === true")
+            .await
+            .is_ok_and(|v| v == serde_json::Value::Bool(false))
+    })
+    .await;
+}
+
+/// Accepts each terms-of-use page shown (the general terms, then a service's).
 async fn accept_terms_if_asked(browser: &Browser) {
     for _ in 0..3 {
         if browser
@@ -62,8 +77,7 @@ async fn accept_terms_if_asked(browser: &Browser) {
             .await
             .is_ok_and(|h| h.contains("Terms of use"))
         {
-            browser.click("#terms-accept").await.unwrap();
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            click_then_next_page(browser, "#terms-accept").await;
         }
     }
 }
@@ -252,8 +266,7 @@ async fn the_holder_and_his_physician_use_the_dsp_in_the_portal_and_through_mhd(
         .await
         .unwrap();
     pro.select("#c-quality", "professional").await.unwrap();
-    pro.click("#c-submit").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    click_then_next_page(pro, "#c-submit").await;
     accept_terms_if_asked(pro).await;
     pro.goto(&format!("{base}/pro/dsp")).await.unwrap();
     accept_terms_if_asked(pro).await;

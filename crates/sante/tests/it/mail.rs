@@ -100,14 +100,28 @@ impl MailDemo {
             .expect("python3")
     }
 
+    /// `curl URL` as `user` with this demo's application password, trusting its CA.
+    fn curl_as(&self, user: &str, url: &str) -> Output {
+        tool("curl")
+            .args(["-sS", "--cacert", &self.ca(), "--user"])
+            .arg(format!("{user}:{}", self.password))
+            .arg(url)
+            .output()
+            .unwrap()
+    }
+
+    /// `curl URL` with the demo professional's login.
+    fn curl(&self, url: &str) -> Output {
+        self.curl_as(&self.login, url)
+    }
+
+    fn pop3_url(&self, path: &str) -> String {
+        format!("pop3s://127.0.0.1:{}/{path}", self.ports.pop3)
+    }
+
     /// The messages POP3 lists, as curl sees them.
     fn pop3_listing(&self) -> Vec<String> {
-        let out = tool("curl")
-            .args(["-sS", "--cacert", &self.ca(), "--user"])
-            .arg(format!("{}:{}", self.login, self.password))
-            .arg(format!("pop3s://127.0.0.1:{}/", self.ports.pop3))
-            .output()
-            .unwrap();
+        let out = self.curl(&self.pop3_url(""));
         assert!(out.status.success(), "curl POP3: {}", stderr(&out));
         stdout(&out).lines().map(str::to_owned).collect()
     }
@@ -361,12 +375,7 @@ async fn real_mail_clients_submit_and_fetch_and_every_forbidden_attempt_is_refus
         outlook.contains(&format!("<LoginName>{}</LoginName>", demo.address)),
         "{outlook}"
     );
-    let by_address = tool("curl")
-        .args(["-sS", "--cacert", &demo.ca(), "--user"])
-        .arg(format!("{}:{}", demo.address, demo.password))
-        .arg(format!("pop3s://127.0.0.1:{}/", demo.ports.pop3))
-        .output()
-        .unwrap();
+    let by_address = demo.curl_as(&demo.address, &demo.pop3_url(""));
     assert_ok(&by_address, "curl POP3 with the address as login");
     assert_eq!(stdout(&by_address).lines().count(), 6);
 
@@ -492,12 +501,7 @@ async fn real_mail_clients_submit_and_fetch_and_every_forbidden_attempt_is_refus
         "{}",
         stdout(&out)
     );
-    let closed = tool("curl")
-        .args(["-sS", "--cacert", &demo.ca(), "--user"])
-        .arg(format!("{}:{}", demo.login, demo.password))
-        .arg(format!("pop3s://127.0.0.1:{}/", demo.ports.pop3))
-        .output()
-        .unwrap();
+    let closed = demo.curl(&demo.pop3_url(""));
     assert!(!closed.status.success(), "a closed mailbox still logs in");
     let out = run(
         &demo.root,
@@ -593,12 +597,7 @@ async fn imap_clients_read_file_search_and_synchronise_the_mailbox() {
 
     // curl: list the folders, fetch by UID, search.
     let curl = |url: String| {
-        let out = tool("curl")
-            .args(["-sS", "--cacert", &demo.ca(), "--user"])
-            .arg(format!("{}:{}", demo.login, demo.password))
-            .arg(url)
-            .output()
-            .unwrap();
+        let out = demo.curl(&url);
         assert_ok(&out, "curl IMAP");
         stdout(&out)
     };
@@ -703,12 +702,7 @@ fn acknowledged_message_survives_a_kill(extra_env: Vec<(String, String)>) {
     };
     let listing = again.pop3_listing();
     assert_eq!(listing.len(), 1, "{listing:?}");
-    let out = tool("curl")
-        .args(["-sS", "--cacert", &again.ca(), "--user"])
-        .arg(format!("{}:{}", again.login, again.password))
-        .arg(format!("pop3s://127.0.0.1:{}/1", again.ports.pop3))
-        .output()
-        .unwrap();
+    let out = again.curl(&again.pop3_url("1"));
     assert_ok(&out, "curl RETR");
     assert!(stdout(&out).contains(&subject), "{}", stdout(&out));
     assert!(again.server.stop().success());
