@@ -26,8 +26,8 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
         "sante-identity",
         &["sante-types", "sante-store", "sante-audit"],
     ),
-    // Letters as PDF: text in, bytes out.
-    ("sante-letters", &[]),
+    // Letters as PDF: text in, bytes out; only the shared vocabulary (error codes).
+    ("sante-letters", &["sante-types"]),
     // Terms of use and their acceptance: a platform context.
     (
         "sante-terms",

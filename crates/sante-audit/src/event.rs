@@ -25,6 +25,16 @@ pub struct Token(String);
 #[error("audit token refused: {0}")]
 pub struct TokenError(&'static str);
 
+impl sante_types::Coded for TokenError {
+    fn code(&self) -> &'static str {
+        "AUD010"
+    }
+
+    fn kind(&self) -> sante_types::ErrorKind {
+        sante_types::ErrorKind::Invalid
+    }
+}
+
 impl Token {
     /// Accepts 1 to 128 characters among ASCII letters, digits and `._:-@/+=`.
     pub fn new(value: impl Into<String>) -> Result<Token, TokenError> {

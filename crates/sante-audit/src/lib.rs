@@ -4,12 +4,14 @@
 //! secrets (see [`event::Token`]). The trail is append-only and tamper-evident.
 
 mod chain;
+pub mod error;
 pub mod event;
 mod export;
 mod log;
 mod signer;
 mod verify;
 
+pub use error::{AuditError, PlatformError, RecordError};
 pub use export::{SyslogExporter, export_fhir_ndjson, to_fhir_audit_event, to_syslog};
 pub use log::{AuditLog, PurgeReport, Retention, SealPolicy, SealedEpoch};
 pub use signer::{CheckpointSigner, VerifyingKeys};
@@ -21,27 +23,6 @@ pub use event::{
 
 use std::future::Future;
 use std::pin::Pin;
-
-/// What can go wrong with the audit trail.
-#[derive(Debug, thiserror::Error)]
-pub enum AuditError {
-    #[error("audit storage: {0}")]
-    Store(#[from] sante_store::StoreError),
-    #[error("audit write failed: {0}")]
-    Write(String),
-    #[error("audit signing key: {0}")]
-    Key(String),
-    #[error("audit export: {0}")]
-    Export(String),
-    #[error("the audit log is closed")]
-    Closed,
-}
-
-/// Why an event could not be recorded. Callers must treat this as a failure of the
-/// action itself: an untraced access is not allowed to proceed (PLT-6).
-#[derive(Debug, thiserror::Error)]
-#[error("audit trail unavailable: {0}")]
-pub struct RecordError(pub String);
 
 /// Something that durably records audit events. Implemented by the real trail; front
 /// ends and services take an `Arc<dyn Recorder>` so that they do not care how.

@@ -6,7 +6,7 @@
 //! a session below the required level of assurance is refused.
 
 use sante_audit::{Actor, Source, Token};
-use sante_types::{CredentialKind, LevelOfAssurance, Quality, Service};
+use sante_types::{Coded, CredentialKind, ErrorKind, LevelOfAssurance, Quality, Service};
 
 use crate::model::AgentRole;
 
@@ -121,8 +121,8 @@ pub enum Denied {
 }
 
 impl Denied {
-    /// The stable code recorded in the trace.
-    pub fn code(self) -> &'static str {
+    /// The reason recorded in the trace.
+    pub fn reason(self) -> &'static str {
         match self {
             Denied::NotAuthenticated => "not-authenticated",
             Denied::ServiceNotEntitled => "service-not-entitled",
@@ -130,6 +130,26 @@ impl Denied {
             Denied::AssuranceTooLow => "assurance-too-low",
             Denied::NotIdentityVigilance => "not-identity-vigilance",
             Denied::OperatorOnly => "operator-only",
+        }
+    }
+}
+
+impl Coded for Denied {
+    fn code(&self) -> &'static str {
+        match self {
+            Denied::NotAuthenticated => "DIR050",
+            Denied::ServiceNotEntitled => "DIR051",
+            Denied::QualityNotEntitled => "DIR052",
+            Denied::AssuranceTooLow => "DIR053",
+            Denied::NotIdentityVigilance => "DIR054",
+            Denied::OperatorOnly => "DIR055",
+        }
+    }
+
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Denied::NotAuthenticated => ErrorKind::Unauthenticated,
+            _ => ErrorKind::Denied,
         }
     }
 }

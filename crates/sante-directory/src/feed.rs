@@ -18,6 +18,7 @@ use crate::access::Request;
 use crate::model::*;
 use crate::nin::NationalId;
 use crate::service::{BatchOutcome, Directory, DirectoryError, DirectoryResult, Entry};
+use sante_types::{Coded, ErrorKind};
 
 /// Which register a file feeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -147,6 +148,24 @@ pub enum FeedError {
     Csv(#[from] csv::Error),
     #[error("{0}")]
     Directory(#[from] DirectoryError),
+}
+
+impl Coded for FeedError {
+    fn code(&self) -> &'static str {
+        match self {
+            FeedError::MissingColumn(_) => "DIR030",
+            FeedError::UnknownColumn(_) => "DIR031",
+            FeedError::Csv(_) => "DIR032",
+            FeedError::Directory(e) => e.code(),
+        }
+    }
+
+    fn kind(&self) -> ErrorKind {
+        match self {
+            FeedError::Directory(e) => e.kind(),
+            _ => ErrorKind::Invalid,
+        }
+    }
 }
 
 /// One refused line.

@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::nin::NationalId;
+use sante_types::{Coded, ErrorKind};
 
 /// Why an entry was refused, naming the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -17,6 +18,16 @@ use crate::nin::NationalId;
 pub struct InvalidEntry {
     pub field: &'static str,
     pub reason: String,
+}
+
+impl Coded for InvalidEntry {
+    fn code(&self) -> &'static str {
+        "DIR020"
+    }
+
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Invalid
+    }
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> InvalidEntry {

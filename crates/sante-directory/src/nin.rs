@@ -4,6 +4,7 @@
 //! with `00` for the day or the month, as registers do for people born abroad.
 
 use chrono::NaiveDate;
+use sante_types::{Coded, ErrorKind};
 
 /// A validated national identification number.
 #[derive(
@@ -23,6 +24,21 @@ pub enum NinError {
     Luhn,
     #[error("check digit 13 (Verhoeff) does not match")]
     Verhoeff,
+}
+
+impl Coded for NinError {
+    fn code(&self) -> &'static str {
+        match self {
+            NinError::Format => "DIR010",
+            NinError::BirthDate => "DIR011",
+            NinError::Luhn => "DIR012",
+            NinError::Verhoeff => "DIR013",
+        }
+    }
+
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Invalid
+    }
 }
 
 impl NationalId {

@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 
 use crate::matching::{IdentityFields, Matcher, Metrics, Prepared, evaluate};
 use crate::synthetic::SyntheticRecord;
+use sante_types::{Coded, ErrorKind};
 
 /// A problem with a register or truth file, naming the line.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,24 @@ pub enum FileError {
     Csv(#[from] csv::Error),
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl Coded for FileError {
+    fn code(&self) -> &'static str {
+        match self {
+            FileError::Line { .. } => "DIR040",
+            FileError::MissingColumn(_) => "DIR041",
+            FileError::Csv(_) => "DIR042",
+            FileError::Io(_) => "DIR043",
+        }
+    }
+
+    fn kind(&self) -> ErrorKind {
+        match self {
+            FileError::Io(_) => ErrorKind::Unavailable,
+            _ => ErrorKind::Invalid,
+        }
+    }
 }
 
 /// A register read from a file: record ids and their fields, in file order.

@@ -6,9 +6,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use sante_audit::{Action, AuditEvent, EventKind, Outcome, RecordError, Recorder, Token};
-use sante_store::{Db, Expect, Record, StoreError, Term, TermQuery, WriteOp};
-use sante_types::{Clock, Service};
+use sante_audit::{Action, AuditEvent, EventKind, Outcome, PlatformError, Recorder, Token};
+use sante_store::{Db, Expect, Record, Term, TermQuery, WriteOp};
+use sante_types::{Clock, Coded, ErrorKind, Service};
 use serde::{Deserialize, Serialize};
 
 use crate::access::{Denied, DirectoryAction, Request, authorise};
@@ -44,19 +44,31 @@ pub enum DirectoryError {
     NotFound(String),
     #[error("conflict: {0}")]
     Conflict(String),
-    #[error("storage: {0}")]
-    Store(#[source] StoreError),
-    #[error("audit trail unavailable: {0}")]
-    Audit(#[from] RecordError),
-    #[error("stored entry {0} cannot be read")]
-    Corrupt(String),
+    #[error(transparent)]
+    Platform(PlatformError),
 }
 
-impl From<StoreError> for DirectoryError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Conflict(what) => DirectoryError::Conflict(what),
-            other => DirectoryError::Store(other),
+sante_audit::platform_error_conversions!(DirectoryError);
+
+impl Coded for DirectoryError {
+    fn code(&self) -> &'static str {
+        match self {
+            DirectoryError::Denied(_) => "DIR001",
+            DirectoryError::Invalid(_) => "DIR002",
+            DirectoryError::NotFound(_) => "DIR003",
+            DirectoryError::Conflict(_) => "DIR004",
+            DirectoryError::Platform(e) => e.code(),
+        }
+    }
+
+    fn kind(&self) -> ErrorKind {
+        match self {
+            DirectoryError::Denied(Denied::NotAuthenticated) => ErrorKind::Unauthenticated,
+            DirectoryError::Denied(_) => ErrorKind::Denied,
+            DirectoryError::Invalid(_) => ErrorKind::Invalid,
+            DirectoryError::NotFound(_) => ErrorKind::NotFound,
+            DirectoryError::Conflict(_) => ErrorKind::Conflict,
+            DirectoryError::Platform(e) => e.kind(),
         }
     }
 }
@@ -624,11 +636,13 @@ impl std::fmt::Debug for Directory {
 }
 
 fn decode<T: for<'de> Deserialize<'de>>(record: &Record) -> DirectoryResult<T> {
-    serde_json::from_slice(&record.value).map_err(|_| DirectoryError::Corrupt(record.key.clone()))
+    serde_json::from_slice(&record.value)
+        .map_err(|_| DirectoryError::from(PlatformError::corrupt(record.key.clone())))
 }
 
 fn encode<T: Serialize>(value: &T) -> DirectoryResult<Vec<u8>> {
-    serde_json::to_vec(value).map_err(|e| DirectoryError::Corrupt(e.to_string()))
+    serde_json::to_vec(value)
+        .map_err(|e| DirectoryError::from(PlatformError::corrupt(e.to_string())))
 }
 
 fn token(value: &str) -> Token {
@@ -679,7 +693,7 @@ impl Directory {
         if let Err(denied) = authorise(&req.caller, action) {
             let event = self
                 .event(req, EventKind::DirectoryAccessDenied, audit_action)
-                .outcome(Outcome::Denied(Token::code(denied.code())));
+                .outcome(Outcome::Denied(Token::code(denied.reason())));
             self.recorder.record(event).await?;
             return Err(denied.into());
         }
@@ -1054,7 +1068,7 @@ impl Directory {
         while let Some(next) = current.merged_into.clone() {
             hops += 1;
             if hops > 8 {
-                return Err(DirectoryError::Corrupt(id.to_owned()));
+                return Err(PlatformError::corrupt(id).into());
             }
             current = self.load_patient(&next).await?;
         }

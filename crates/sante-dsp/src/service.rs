@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use sante_audit::{
-    Action, Actor, AuditEvent, EventKind, Outcome, RecordError, Recorder, Source, Token,
+    Action, Actor, AuditEvent, EventKind, Outcome, PlatformError, Recorder, Source, Token,
 };
 use sante_directory::Directory;
 use sante_store::blob::BlobStore;
 use sante_store::{Db, Expect, StoreError, Term, TermQuery, WriteOp};
-use sante_types::{Clock, CredentialKind, LevelOfAssurance, Quality, Service};
+use sante_types::{Clock, Coded, CredentialKind, ErrorKind, LevelOfAssurance, Quality, Service};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -78,22 +78,38 @@ pub enum DspError {
     Invalid(String),
     #[error("conflict: {0}")]
     Conflict(String),
-    #[error("storage: {0}")]
-    Store(#[source] StoreError),
-    #[error("audit trail unavailable: {0}")]
-    Audit(#[from] RecordError),
+    /// The directories could not answer the DSP service.
     #[error("directory: {0}")]
-    Directory(String),
-    #[error("stored DSP data cannot be read: {0}")]
-    Corrupt(String),
+    Directory(#[source] sante_directory::DirectoryError),
+    #[error(transparent)]
+    Platform(PlatformError),
 }
 
-impl From<StoreError> for DspError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Conflict(what) => DspError::Conflict(what),
-            StoreError::NotFound(what) => DspError::NotFound(what),
-            other => DspError::Store(other),
+sante_audit::platform_error_conversions!(DspError);
+
+impl Coded for DspError {
+    fn code(&self) -> &'static str {
+        match self {
+            DspError::Denied(_) => "DSP001",
+            DspError::NotFound(_) => "DSP002",
+            DspError::Invalid(_) => "DSP003",
+            DspError::Conflict(_) => "DSP004",
+            DspError::Directory(_) => "DSP005",
+            DspError::Platform(e) => e.code(),
+        }
+    }
+
+    fn kind(&self) -> ErrorKind {
+        match self {
+            DspError::Denied(_) => ErrorKind::Denied,
+            DspError::NotFound(_) => ErrorKind::NotFound,
+            DspError::Invalid(_) => ErrorKind::Invalid,
+            DspError::Conflict(_) => ErrorKind::Conflict,
+            // The DSP asks the directories as a platform service: a refusal or a bad
+            // answer there is the platform's fault, not the caller's.
+            DspError::Directory(e) if e.kind() == ErrorKind::Unavailable => ErrorKind::Unavailable,
+            DspError::Directory(_) => ErrorKind::Internal,
+            DspError::Platform(e) => e.kind(),
         }
     }
 }
@@ -217,7 +233,7 @@ impl DspService {
         match self.db.get(collection, key).await? {
             Some(r) => Ok(Some((
                 serde_json::from_slice(&r.value)
-                    .map_err(|_| DspError::Corrupt(collection.to_owned()))?,
+                    .map_err(|_| DspError::from(PlatformError::corrupt(collection.to_owned())))?,
                 r.version,
             ))),
             None => Ok(None),
@@ -233,7 +249,8 @@ impl DspService {
         Ok(WriteOp::Put {
             collection: collection.into(),
             key: key.into(),
-            value: serde_json::to_vec(value).map_err(|_| DspError::Corrupt(collection.into()))?,
+            value: serde_json::to_vec(value)
+                .map_err(|_| DspError::from(PlatformError::corrupt(collection)))?,
             expect,
         })
     }
@@ -262,7 +279,7 @@ impl DspService {
             .iter()
             .map(|r| {
                 serde_json::from_slice(&r.value)
-                    .map_err(|_| DspError::Corrupt(collection.to_owned()))
+                    .map_err(|_| DspError::from(PlatformError::corrupt(collection.to_owned())))
             })
             .collect()
     }
@@ -328,7 +345,7 @@ impl DspService {
                     Err(sante_directory::DirectoryError::NotFound(_)) => {
                         return Ok(Resolved { role: Role::Agent });
                     }
-                    Err(e) => return Err(DspError::Directory(e.to_string())),
+                    Err(e) => return Err(DspError::Directory(e)),
                 };
                 let via = caller.system.as_ref().map(|(_, e)| e.clone());
                 let affiliated = via.as_ref().is_some_and(|e| {

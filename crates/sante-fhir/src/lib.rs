@@ -46,6 +46,20 @@ pub enum FhirError {
     NotSupported { parameter: String },
 }
 
+impl sante_types::Coded for FhirError {
+    fn code(&self) -> &'static str {
+        match self {
+            FhirError::Resource { .. } => "FHR001",
+            FhirError::Invalid { .. } => "FHR002",
+            FhirError::NotSupported { .. } => "FHR003",
+        }
+    }
+
+    fn kind(&self) -> sante_types::ErrorKind {
+        sante_types::ErrorKind::Invalid
+    }
+}
+
 pub(crate) fn resource_error(element: &str, reason: impl Into<String>) -> FhirError {
     FhirError::Resource {
         element: element.to_owned(),

@@ -57,7 +57,7 @@ fn oauth_error(e: &SsoError) -> Response {
     };
     let mut res = json(
         status,
-        serde_json::json!({"error": e.code(), "error_description": e.description()}),
+        serde_json::json!({"error": e.oauth_code(), "error_description": e.description()}),
     );
     if let SsoError::InvalidToken(_) = e {
         res.headers_mut().insert(

@@ -3,7 +3,7 @@
 //! serve, the service is not offered. The one decision front ends ask before routing a
 //! person to a service.
 
-use sante_types::{LevelOfAssurance, Quality, Service};
+use sante_types::{Coded, ErrorKind, LevelOfAssurance, Quality, Service};
 
 use crate::model::Authenticated;
 
@@ -19,13 +19,27 @@ pub enum ServiceRefusal {
 }
 
 impl ServiceRefusal {
-    /// The code recorded in the trace.
-    pub fn code(self) -> &'static str {
+    /// The reason recorded in the trace.
+    pub fn reason(self) -> &'static str {
         match self {
             ServiceRefusal::QualityNotServed => "quality_not_served",
             ServiceRefusal::AssuranceTooLow { .. } => "assurance_too_low",
             ServiceRefusal::OutOfScope => "credential_out_of_scope",
         }
+    }
+}
+
+impl Coded for ServiceRefusal {
+    fn code(&self) -> &'static str {
+        match self {
+            ServiceRefusal::QualityNotServed => "IDN040",
+            ServiceRefusal::AssuranceTooLow { .. } => "IDN041",
+            ServiceRefusal::OutOfScope => "IDN042",
+        }
+    }
+
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Denied
     }
 }
 

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use sante_audit::{
-    Action, Actor, AuditEvent, EventKind, Outcome, RecordError, Recorder, Source, Token,
+    Action, Actor, AuditEvent, EventKind, Outcome, PlatformError, Recorder, Source, Token,
 };
-use sante_store::{Db, Expect, StoreError, Term, TermQuery, WriteOp};
-use sante_types::{Clock, CredentialKind, LevelOfAssurance, Quality, Service};
+use sante_store::{Db, Expect, Term, TermQuery, WriteOp};
+use sante_types::{Clock, Coded, CredentialKind, ErrorKind, LevelOfAssurance, Quality, Service};
 use zeroize::Zeroizing;
 
 use crate::model::{
@@ -70,19 +70,51 @@ pub enum IdentityError {
     NotFound(String),
     #[error("conflict: {0}")]
     Conflict(String),
-    #[error("storage: {0}")]
-    Store(#[source] StoreError),
-    #[error("audit trail unavailable: {0}")]
-    Audit(#[from] RecordError),
-    #[error("stored account {0} cannot be read")]
-    Corrupt(String),
+    #[error(transparent)]
+    Platform(PlatformError),
 }
 
-impl From<StoreError> for IdentityError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Conflict(what) => IdentityError::Conflict(what),
-            other => IdentityError::Store(other),
+sante_audit::platform_error_conversions!(IdentityError);
+
+impl Coded for IdentityError {
+    fn code(&self) -> &'static str {
+        match self {
+            IdentityError::BadCredentials => "IDN001",
+            IdentityError::Locked(_) => "IDN002",
+            IdentityError::CredentialRevoked => "IDN003",
+            IdentityError::NotActivated => "IDN004",
+            IdentityError::Blocked => "IDN005",
+            IdentityError::Closed => "IDN006",
+            IdentityError::NetworkNotAllowed => "IDN007",
+            IdentityError::MethodChangeOverdue => "IDN008",
+            IdentityError::BadActivation => "IDN009",
+            IdentityError::Invalid(_) => "IDN010",
+            IdentityError::NoSession => "IDN011",
+            IdentityError::SessionRefused(_) => "IDN012",
+            IdentityError::ServiceRefused(_) => "IDN013",
+            IdentityError::NotFound(_) => "IDN014",
+            IdentityError::Conflict(_) => "IDN015",
+            IdentityError::Platform(e) => e.code(),
+        }
+    }
+
+    fn kind(&self) -> ErrorKind {
+        match self {
+            IdentityError::BadCredentials
+            | IdentityError::Locked(_)
+            | IdentityError::CredentialRevoked
+            | IdentityError::NoSession
+            | IdentityError::SessionRefused(_) => ErrorKind::Unauthenticated,
+            IdentityError::NotActivated
+            | IdentityError::Blocked
+            | IdentityError::Closed
+            | IdentityError::NetworkNotAllowed
+            | IdentityError::MethodChangeOverdue
+            | IdentityError::ServiceRefused(_) => ErrorKind::Denied,
+            IdentityError::BadActivation | IdentityError::Invalid(_) => ErrorKind::Invalid,
+            IdentityError::NotFound(_) => ErrorKind::NotFound,
+            IdentityError::Conflict(_) => ErrorKind::Conflict,
+            IdentityError::Platform(e) => e.kind(),
         }
     }
 }
@@ -395,7 +427,7 @@ impl Identity {
             return Ok(None);
         };
         let account: Account = serde_json::from_slice(&record.value)
-            .map_err(|_| IdentityError::Corrupt(id.to_owned()))?;
+            .map_err(|_| IdentityError::from(PlatformError::corrupt(id.to_owned())))?;
         Ok(Some((account, record.version)))
     }
 
@@ -455,8 +487,8 @@ impl Identity {
     }
 
     pub(crate) async fn save(&self, account: &Account, version: i64) -> IdentityResult<()> {
-        let value =
-            serde_json::to_vec(account).map_err(|_| IdentityError::Corrupt(account.id.clone()))?;
+        let value = serde_json::to_vec(account)
+            .map_err(|_| IdentityError::from(PlatformError::corrupt(account.id.clone())))?;
         self.db
             .put(
                 ACCOUNTS,
@@ -471,8 +503,8 @@ impl Identity {
 
     /// Saves an account whose credentials changed, with its search terms.
     pub(crate) async fn save_indexed(&self, account: &Account, version: i64) -> IdentityResult<()> {
-        let value =
-            serde_json::to_vec(account).map_err(|_| IdentityError::Corrupt(account.id.clone()))?;
+        let value = serde_json::to_vec(account)
+            .map_err(|_| IdentityError::from(PlatformError::corrupt(account.id.clone())))?;
         self.db
             .write_batch(
                 &[
@@ -606,8 +638,8 @@ impl Identity {
             method_change: None,
             created: self.now(),
         };
-        let value =
-            serde_json::to_vec(&account).map_err(|_| IdentityError::Corrupt(account.id.clone()))?;
+        let value = serde_json::to_vec(&account)
+            .map_err(|_| IdentityError::from(PlatformError::corrupt(account.id.clone())))?;
         self.db
             .write_batch(
                 &[
@@ -1034,8 +1066,8 @@ impl Identity {
         session: &Session,
         expect: Expect,
     ) -> IdentityResult<()> {
-        let value =
-            serde_json::to_vec(session).map_err(|_| IdentityError::Corrupt(session.id.clone()))?;
+        let value = serde_json::to_vec(session)
+            .map_err(|_| IdentityError::from(PlatformError::corrupt(session.id.clone())))?;
         let mut ops = vec![WriteOp::Put {
             collection: SESSIONS.into(),
             key: key.to_owned(),
@@ -1136,7 +1168,7 @@ impl Identity {
         source: &Source,
     ) -> IdentityResult<Authenticated> {
         let mut session: Session = serde_json::from_slice(&record.value)
-            .map_err(|_| IdentityError::Corrupt("session".into()))?;
+            .map_err(|_| IdentityError::from(PlatformError::corrupt("session")))?;
         let now = self.now();
         if now - session.last_seen > self.limits.idle
             || now - session.created > self.limits.absolute
@@ -1246,7 +1278,7 @@ impl Identity {
                 Action::Execute,
                 Some(&who.account),
                 source,
-                Outcome::Denied(Token::code(refusal.code())),
+                Outcome::Denied(Token::code(refusal.reason())),
             )
             .await?;
             return Err(refusal.into());

@@ -25,6 +25,18 @@ pub enum LetterError {
     Unencodable(char),
 }
 
+impl sante_types::Coded for LetterError {
+    fn code(&self) -> &'static str {
+        match self {
+            LetterError::Unencodable(_) => "LET001",
+        }
+    }
+
+    fn kind(&self) -> sante_types::ErrorKind {
+        sante_types::ErrorKind::Invalid
+    }
+}
+
 /// One block of a letter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Block {

@@ -9,7 +9,7 @@ use sante_messaging::address::Address;
 use sante_messaging::model::Mailbox;
 use sante_messaging::{MailUser, MessagingError};
 use sante_net::SessionInfo;
-use sante_types::Service;
+use sante_types::{Coded, ErrorKind, Service};
 
 use crate::MailContext;
 
@@ -37,6 +37,26 @@ pub enum AuthError {
     /// The platform could not decide (storage or trail unavailable).
     #[error("temporary failure")]
     Unavailable,
+}
+
+impl Coded for AuthError {
+    fn code(&self) -> &'static str {
+        match self {
+            AuthError::NotEncrypted => "MAL001",
+            AuthError::Invalid => "MAL002",
+            AuthError::NotAllowed(_) => "MAL003",
+            AuthError::Unavailable => "MAL004",
+        }
+    }
+
+    fn kind(&self) -> ErrorKind {
+        match self {
+            AuthError::NotEncrypted => ErrorKind::Invalid,
+            AuthError::Invalid => ErrorKind::Unauthenticated,
+            AuthError::NotAllowed(_) => ErrorKind::Denied,
+            AuthError::Unavailable => ErrorKind::Unavailable,
+        }
+    }
 }
 
 /// Where a session's events come from.
@@ -198,11 +218,10 @@ impl MailContext {
 }
 
 fn identity_error(e: IdentityError) -> AuthError {
-    match e {
-        IdentityError::Store(_) | IdentityError::Audit(_) => {
-            tracing::error!(error = %e, "authentication unavailable");
-            AuthError::Unavailable
-        }
-        _ => AuthError::Invalid,
+    if e.kind().is_platform_fault() {
+        tracing::error!(error = %e, code = e.code(), "authentication unavailable");
+        AuthError::Unavailable
+    } else {
+        AuthError::Invalid
     }
 }

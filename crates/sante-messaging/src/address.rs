@@ -22,6 +22,16 @@ pub struct Address {
 #[error("invalid address: {0}")]
 pub struct AddressError(pub &'static str);
 
+impl sante_types::Coded for AddressError {
+    fn code(&self) -> &'static str {
+        "MSG030"
+    }
+
+    fn kind(&self) -> sante_types::ErrorKind {
+        sante_types::ErrorKind::Invalid
+    }
+}
+
 impl Address {
     /// Reads an envelope address. Quoted local parts and address literals are refused:
     /// no professional's mailbox has one, and they are a classic of relay abuse.

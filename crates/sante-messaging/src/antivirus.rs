@@ -70,6 +70,20 @@ pub enum ScanError {
     Refused(String),
 }
 
+impl sante_types::Coded for ScanError {
+    fn code(&self) -> &'static str {
+        match self {
+            ScanError::Unreachable(..) => "MSG020",
+            ScanError::Timeout(_) => "MSG021",
+            ScanError::Refused(_) => "MSG022",
+        }
+    }
+
+    fn kind(&self) -> sante_types::ErrorKind {
+        sante_types::ErrorKind::Unavailable
+    }
+}
+
 /// A clamd client.
 #[derive(Debug, Clone)]
 pub struct Clamd {

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sante_audit::{
-    Action, Actor, AuditEvent, EventKind, Outcome, RecordError, Recorder, Source, Token,
+    Action, Actor, AuditEvent, EventKind, Outcome, PlatformError, Recorder, Source, Token,
 };
 use sante_directory::Directory;
 use sante_store::blob::BlobStore;
-use sante_store::{Db, Expect, StoreError, Term, WriteOp};
-use sante_types::{Clock, CredentialKind, LevelOfAssurance, Quality, Service};
+use sante_store::{Db, Expect, Term, WriteOp};
+use sante_types::{Clock, Coded, CredentialKind, ErrorKind, LevelOfAssurance, Quality, Service};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
@@ -171,6 +171,24 @@ impl Refusal {
     pub fn is_temporary(&self) -> bool {
         matches!(self, Refusal::ScanUnavailable)
     }
+
+    /// What kind of failure the refusal is, for front ends without reply codes of
+    /// their own.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Refusal::UnknownRecipient => ErrorKind::NotFound,
+            Refusal::RelayDenied
+            | Refusal::RecipientDisabled
+            | Refusal::SenderMismatch
+            | Refusal::SenderNotPartner
+            | Refusal::Infected(_) => ErrorKind::Denied,
+            Refusal::RecipientFull | Refusal::SenderFull => ErrorKind::Conflict,
+            Refusal::TooBig | Refusal::TooManyRecipients | Refusal::Malformed(_) => {
+                ErrorKind::Invalid
+            }
+            Refusal::ScanUnavailable => ErrorKind::Unavailable,
+        }
+    }
 }
 
 impl std::fmt::Display for Refusal {
@@ -218,24 +236,47 @@ pub enum MessagingError {
     Exists(String),
     #[error("conflict: {0}")]
     Conflict(String),
-    #[error("storage: {0}")]
-    Store(#[source] StoreError),
-    #[error("audit trail unavailable: {0}")]
-    Audit(#[from] RecordError),
+    /// The professional directory could not answer the messaging service.
     #[error("directory: {0}")]
-    Directory(String),
+    Directory(#[source] sante_directory::DirectoryError),
     #[error("anti-virus: {0}")]
     Scan(#[from] ScanError),
-    #[error("stored messaging data cannot be read: {0}")]
-    Corrupt(String),
+    #[error(transparent)]
+    Platform(PlatformError),
 }
 
-impl From<StoreError> for MessagingError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Conflict(what) => MessagingError::Conflict(what),
-            StoreError::NotFound(what) => MessagingError::NotFound(what),
-            other => MessagingError::Store(other),
+sante_audit::platform_error_conversions!(MessagingError);
+
+impl Coded for MessagingError {
+    fn code(&self) -> &'static str {
+        match self {
+            MessagingError::NotEntitled(_) => "MSG001",
+            MessagingError::MailboxClosed => "MSG002",
+            MessagingError::Refused(_) => "MSG003",
+            MessagingError::NotFound(_) => "MSG004",
+            MessagingError::Invalid(_) => "MSG005",
+            MessagingError::Exists(_) => "MSG006",
+            MessagingError::Conflict(_) => "MSG007",
+            MessagingError::Directory(_) => "MSG008",
+            MessagingError::Scan(e) => e.code(),
+            MessagingError::Platform(e) => e.code(),
+        }
+    }
+
+    fn kind(&self) -> ErrorKind {
+        match self {
+            MessagingError::NotEntitled(_) | MessagingError::MailboxClosed => ErrorKind::Denied,
+            MessagingError::Refused(r) => r.kind(),
+            MessagingError::NotFound(_) => ErrorKind::NotFound,
+            MessagingError::Invalid(_) => ErrorKind::Invalid,
+            MessagingError::Exists(_) | MessagingError::Conflict(_) => ErrorKind::Conflict,
+            // Messaging asks the directory as a platform service: its failure is ours.
+            MessagingError::Directory(e) if e.kind() == ErrorKind::Unavailable => {
+                ErrorKind::Unavailable
+            }
+            MessagingError::Directory(_) => ErrorKind::Internal,
+            MessagingError::Scan(e) => e.kind(),
+            MessagingError::Platform(e) => e.kind(),
         }
     }
 }
@@ -417,7 +458,7 @@ impl Messaging {
             collection: collection.into(),
             key: key.into(),
             value: serde_json::to_vec(value)
-                .map_err(|_| MessagingError::Corrupt(collection.into()))?,
+                .map_err(|_| MessagingError::from(PlatformError::corrupt(collection)))?,
             expect,
         })
     }
@@ -489,7 +530,8 @@ impl Messaging {
 }
 
 pub(crate) fn decode<T: DeserializeOwned>(collection: &str, bytes: &[u8]) -> MessagingResult<T> {
-    serde_json::from_slice(bytes).map_err(|_| MessagingError::Corrupt(collection.to_owned()))
+    serde_json::from_slice(bytes)
+        .map_err(|_| MessagingError::from(PlatformError::corrupt(collection.to_owned())))
 }
 
 /// The key of a folder record.

@@ -48,6 +48,21 @@ pub enum NetError {
     },
 }
 
+impl sante_types::Coded for NetError {
+    fn code(&self) -> &'static str {
+        match self {
+            NetError::Certificate(_) => "NET001",
+            NetError::PrivateKey(_) => "NET002",
+            NetError::Tls(_) => "NET003",
+            NetError::Bind { .. } => "NET004",
+        }
+    }
+
+    fn kind(&self) -> sante_types::ErrorKind {
+        sante_types::ErrorKind::Internal
+    }
+}
+
 /// A TLS server configuration from PEM files' contents: TLS 1.2 and 1.3 only.
 pub fn server_tls_config(
     cert_chain_pem: &[u8],

@@ -1,9 +1,10 @@
 //! What can go wrong, as OAuth 2.0 and OpenID Connect name it: the front end answers
 //! each with its error code (RFC 6749 §5.2) and status.
 
-use sante_audit::RecordError;
+use sante_audit::{PlatformError, RecordError};
 use sante_identity::IdentityError;
 use sante_store::StoreError;
+use sante_types::{Coded, ErrorKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SsoError {
@@ -46,16 +47,58 @@ pub enum SsoError {
 impl From<IdentityError> for SsoError {
     fn from(e: IdentityError) -> Self {
         match e {
-            IdentityError::Audit(r) => SsoError::Audit(r),
-            IdentityError::Store(s) => SsoError::Store(s),
+            IdentityError::Platform(PlatformError::Audit(r)) => SsoError::Audit(r),
+            IdentityError::Platform(PlatformError::Store(s)) => SsoError::Store(s),
             other => SsoError::Identity(other),
         }
     }
 }
 
+impl Coded for SsoError {
+    fn code(&self) -> &'static str {
+        match self {
+            SsoError::InvalidRequest(_) => "SSO001",
+            SsoError::InvalidClient(_) => "SSO002",
+            SsoError::InvalidGrant(_) => "SSO003",
+            SsoError::UnauthorizedClient(_) => "SSO004",
+            SsoError::UnsupportedGrantType(_) => "SSO005",
+            SsoError::InvalidScope(_) => "SSO006",
+            SsoError::AccessDenied(_) => "SSO007",
+            SsoError::InvalidToken(_) => "SSO008",
+            SsoError::UnregisteredRedirect => "SSO009",
+            SsoError::Signing(_) => "SSO010",
+            SsoError::Identity(e) => e.code(),
+            SsoError::Store(e) => e.code(),
+            SsoError::Audit(e) => e.code(),
+        }
+    }
+
+    fn kind(&self) -> ErrorKind {
+        match self {
+            // RFC 6749 §5.2 and RFC 6750 §3: a client that failed to authenticate
+            // and a bad bearer token are answered 401; the rest of the request
+            // errors 400.
+            SsoError::InvalidClient(_) | SsoError::InvalidToken(_) => ErrorKind::Unauthenticated,
+            SsoError::Identity(e) if e.kind().is_platform_fault() => e.kind(),
+            SsoError::AccessDenied(_) | SsoError::Identity(_) => ErrorKind::Denied,
+            SsoError::InvalidRequest(_)
+            | SsoError::InvalidGrant(_)
+            | SsoError::UnauthorizedClient(_)
+            | SsoError::UnsupportedGrantType(_)
+            | SsoError::InvalidScope(_)
+            | SsoError::UnregisteredRedirect => ErrorKind::Invalid,
+            // Signing covers the keys and the services the provider asks (terms of
+            // use, back-channel logout): the request may succeed later.
+            SsoError::Store(_) | SsoError::Audit(_) | SsoError::Signing(_) => {
+                ErrorKind::Unavailable
+            }
+        }
+    }
+}
+
 impl SsoError {
-    /// The OAuth error code.
-    pub fn code(&self) -> &'static str {
+    /// The OAuth error code (RFC 6749 §5.2, RFC 6750 §3.1).
+    pub fn oauth_code(&self) -> &'static str {
         match self {
             SsoError::InvalidRequest(_) | SsoError::UnregisteredRedirect => "invalid_request",
             SsoError::InvalidClient(_) => "invalid_client",
@@ -65,6 +108,7 @@ impl SsoError {
             SsoError::InvalidScope(_) => "invalid_scope",
             SsoError::AccessDenied(_) => "access_denied",
             SsoError::InvalidToken(_) => "invalid_token",
+            _ if self.is_internal() => "temporarily_unavailable",
             SsoError::Identity(_) => "access_denied",
             SsoError::Store(_) | SsoError::Audit(_) | SsoError::Signing(_) => {
                 "temporarily_unavailable"
@@ -74,18 +118,13 @@ impl SsoError {
 
     /// Whether the platform, not the request, is at fault.
     pub fn is_internal(&self) -> bool {
-        matches!(
-            self,
-            SsoError::Store(_) | SsoError::Audit(_) | SsoError::Signing(_)
-        )
+        self.kind().is_platform_fault()
     }
 
     /// The description given to the client: never a secret, never internal detail.
     pub fn description(&self) -> String {
         match self {
-            SsoError::Store(_) | SsoError::Audit(_) | SsoError::Signing(_) => {
-                "the service is temporarily unavailable".to_owned()
-            }
+            _ if self.is_internal() => "the service is temporarily unavailable".to_owned(),
             SsoError::Identity(e) => e.to_string(),
             other => {
                 let text = other.to_string();

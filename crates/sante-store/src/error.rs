@@ -1,5 +1,7 @@
 //! The storage error type.
 
+use sante_types::{Coded, ErrorKind};
+
 /// What can go wrong in storage. Callers act on `NotFound` and `Conflict`; the others
 /// are reported with their source.
 #[derive(Debug, thiserror::Error)]
@@ -35,9 +37,8 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
 }
 
-impl StoreError {
-    /// A stable code, greppable in logs and reused in API error details.
-    pub fn code(&self) -> &'static str {
+impl Coded for StoreError {
+    fn code(&self) -> &'static str {
         match self {
             StoreError::NotFound(_) => "STO001",
             StoreError::Conflict(_) => "STO002",
@@ -49,6 +50,23 @@ impl StoreError {
             StoreError::Migrate(_) => "STO101",
             StoreError::ObjectStore(_) => "STO102",
             StoreError::Io(_) => "STO103",
+        }
+    }
+
+    fn kind(&self) -> ErrorKind {
+        match self {
+            StoreError::NotFound(_) => ErrorKind::NotFound,
+            StoreError::Conflict(_) => ErrorKind::Conflict,
+            StoreError::Invalid { .. } => ErrorKind::Invalid,
+            // Data altered at rest, a key gone, a configuration or schema that cannot
+            // work: waiting will not help, the operator must look.
+            StoreError::Config(_)
+            | StoreError::Integrity(_)
+            | StoreError::KeyUnavailable(_)
+            | StoreError::Migrate(_) => ErrorKind::Internal,
+            StoreError::Database(_) | StoreError::ObjectStore(_) | StoreError::Io(_) => {
+                ErrorKind::Unavailable
+            }
         }
     }
 }

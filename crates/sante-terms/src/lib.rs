@@ -15,10 +15,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sante_audit::{
-    Action, Actor, AuditEvent, EventKind, Outcome, RecordError, Recorder, Source, Token,
+    Action, Actor, AuditEvent, EventKind, Outcome, PlatformError, Recorder, Source, Token,
 };
 use sante_store::{Db, Expect, StoreError, Term, TermQuery, WriteOp};
-use sante_types::{Clock, Service};
+use sante_types::{Clock, Coded, ErrorKind, Service};
 use serde::{Deserialize, Serialize};
 
 const DOCUMENTS: &str = "terms-document";
@@ -114,12 +114,43 @@ pub enum TermsError {
     NotCurrent(String),
     #[error("the current terms of use must be accepted first")]
     NotAccepted(Vec<Version>),
-    #[error("storage: {0}")]
-    Store(#[from] StoreError),
-    #[error("audit trail unavailable: {0}")]
-    Audit(#[from] RecordError),
-    #[error("stored terms cannot be read")]
-    Corrupt,
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Platform(PlatformError),
+}
+
+sante_audit::platform_error_conversions!(TermsError);
+
+impl Coded for TermsError {
+    fn code(&self) -> &'static str {
+        match self {
+            TermsError::Invalid(_) => "TRM001",
+            TermsError::NotCurrent(_) => "TRM002",
+            TermsError::NotAccepted(_) => "TRM003",
+            TermsError::NotFound(_) => "TRM004",
+            TermsError::Conflict(_) => "TRM005",
+            TermsError::Platform(e) => e.code(),
+        }
+    }
+
+    fn kind(&self) -> ErrorKind {
+        match self {
+            TermsError::Invalid(_) => ErrorKind::Invalid,
+            // A newer version was published meanwhile: the same request cannot succeed.
+            TermsError::NotCurrent(_) | TermsError::Conflict(_) => ErrorKind::Conflict,
+            TermsError::NotAccepted(_) => ErrorKind::Denied,
+            TermsError::NotFound(_) => ErrorKind::NotFound,
+            TermsError::Platform(e) => e.kind(),
+        }
+    }
+}
+
+/// Stored terms that cannot be read back.
+fn corrupt() -> TermsError {
+    PlatformError::corrupt("terms").into()
 }
 
 pub type TermsResult<T> = Result<T, TermsError>;
@@ -200,7 +231,7 @@ impl Terms {
         };
         serde_json::from_slice(&record.value)
             .map(Some)
-            .map_err(|_| TermsError::Corrupt)
+            .map_err(|_| corrupt())
     }
 
     /// A given version of `document`.
@@ -212,7 +243,7 @@ impl Terms {
         {
             Some(record) => serde_json::from_slice(&record.value)
                 .map(Some)
-                .map_err(|_| TermsError::Corrupt),
+                .map_err(|_| corrupt()),
             None => Ok(None),
         }
     }
@@ -250,7 +281,7 @@ impl Terms {
             body,
         };
         let key = version_key(document, version);
-        let value = serde_json::to_vec(&published).map_err(|_| TermsError::Corrupt)?;
+        let value = serde_json::to_vec(&published).map_err(|_| corrupt())?;
         self.db
             .write_batch(
                 &[
@@ -295,7 +326,7 @@ impl Terms {
         {
             Some(record) => serde_json::from_slice(&record.value)
                 .map(Some)
-                .map_err(|_| TermsError::Corrupt),
+                .map_err(|_| corrupt()),
             None => Ok(None),
         }
     }
@@ -366,7 +397,7 @@ impl Terms {
             at: self.clock.now(),
             lang: lang.to_owned(),
         };
-        let value = serde_json::to_vec(&acceptance).map_err(|_| TermsError::Corrupt)?;
+        let value = serde_json::to_vec(&acceptance).map_err(|_| corrupt())?;
         match self
             .db
             .put(
@@ -384,7 +415,7 @@ impl Terms {
                 return self
                     .acceptance(account, document, version)
                     .await?
-                    .ok_or(TermsError::Corrupt);
+                    .ok_or_else(corrupt);
             }
             Err(e) => return Err(e.into()),
         }

@@ -6,8 +6,10 @@
 
 mod cert;
 mod clock;
+pub mod error;
 mod quality;
 
 pub use cert::{PeerCertificate, revocation_key};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{Coded, ErrorKind};
 pub use quality::{CredentialKind, LevelOfAssurance, Quality, Service};

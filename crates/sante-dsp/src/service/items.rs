@@ -399,7 +399,7 @@ impl DspService {
             .await?;
         let content = self.blobs.get(&blob_owner(&item.record), &item.id).await?;
         if hex::encode(Sha256::digest(&content)) != item.sha256 {
-            return Err(DspError::Corrupt("document content".into()));
+            return Err(sante_audit::PlatformError::corrupt("document content").into());
         }
         self.note(
             caller,

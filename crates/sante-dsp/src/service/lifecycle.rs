@@ -81,7 +81,7 @@ impl DspService {
                 sante_directory::DirectoryError::NotFound(_) => {
                     DspError::NotFound(format!("patient {holder}"))
                 }
-                other => DspError::Directory(other.to_string()),
+                other => DspError::Directory(other),
             })?;
         let now = self.now();
         let record = CareRecord {

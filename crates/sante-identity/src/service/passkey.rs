@@ -90,7 +90,8 @@ fn label(text: &str) -> String {
 }
 
 fn user_id(account: &Account) -> IdentityResult<uuid::Uuid> {
-    uuid::Uuid::parse_str(&account.id).map_err(|_| IdentityError::Corrupt(account.id.clone()))
+    uuid::Uuid::parse_str(&account.id)
+        .map_err(|_| IdentityError::from(sante_audit::PlatformError::corrupt(account.id.clone())))
 }
 
 impl Identity {
@@ -100,8 +101,8 @@ impl Identity {
             purpose,
             expires: self.now() + Duration::minutes(CEREMONY_MINUTES),
         };
-        let value =
-            serde_json::to_vec(&ceremony).map_err(|_| IdentityError::Corrupt("ceremony".into()))?;
+        let value = serde_json::to_vec(&ceremony)
+            .map_err(|_| IdentityError::from(sante_audit::PlatformError::corrupt("ceremony")))?;
         self.db()
             .put(
                 CEREMONIES,
@@ -126,7 +127,7 @@ impl Identity {
             .delete(CEREMONIES, &key, Expect::Version(record.version))
             .await?;
         let ceremony: Ceremony = serde_json::from_slice(&record.value)
-            .map_err(|_| IdentityError::Corrupt("ceremony".into()))?;
+            .map_err(|_| IdentityError::from(sante_audit::PlatformError::corrupt("ceremony")))?;
         if self.now() > ceremony.expires {
             return Err(IdentityError::Invalid(
                 "this passkey request expired: start again".into(),

@@ -195,7 +195,7 @@ impl Messaging {
             .directory
             .professional(&user.subject)
             .await
-            .map_err(|e| MessagingError::Directory(e.to_string()))?;
+            .map_err(MessagingError::Directory)?;
         let given = professional
             .given_names
             .first()
