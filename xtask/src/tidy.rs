@@ -70,18 +70,55 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
         "sante-fhir",
         &["sante-types", "sante-directory", "sante-dsp"],
     ),
-    // Front ends never reach storage directly (no sante-store): only through a
-    // service API that has already decided access.
+    // The HTTPS kernel every web area stands on: sessions (the security directory)
+    // and the terms a service page requires; never a service, never storage.
     (
         "sante-http",
         &[
             "sante-types",
             "sante-audit",
             "sante-net",
-            "sante-directory",
             "sante-identity",
-            "sante-sso",
             "sante-terms",
+        ],
+    ),
+    // Web areas: the kernel, their one service (if any) and platform contexts; never
+    // storage, another service or another area (see FRONT_ENDS below).
+    (
+        "sante-portal",
+        &[
+            "sante-types",
+            "sante-audit",
+            "sante-http",
+            "sante-identity",
+            "sante-terms",
+            "sante-directory",
+            "sante-sso",
+        ],
+    ),
+    (
+        "sante-oidc-web",
+        &["sante-types", "sante-http", "sante-sso"],
+    ),
+    (
+        "sante-dsp-web",
+        &[
+            "sante-types",
+            "sante-audit",
+            "sante-http",
+            "sante-identity",
+            "sante-directory",
+            "sante-dsp",
+        ],
+    ),
+    (
+        "sante-fhir-api",
+        &[
+            "sante-types",
+            "sante-audit",
+            "sante-http",
+            "sante-directory",
+            "sante-sso",
             "sante-dsp",
             "sante-fhir",
         ],
@@ -99,6 +136,7 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
             "sante-messaging",
         ],
     ),
+    // The test harness builds the portal over real platform contexts.
     (
         "sante-testkit",
         &[
@@ -106,7 +144,12 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
             "sante-store",
             "sante-audit",
             "sante-net",
+            "sante-identity",
+            "sante-terms",
+            "sante-directory",
+            "sante-sso",
             "sante-http",
+            "sante-portal",
         ],
     ),
     (
@@ -126,10 +169,36 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
             "sante-fhir",
             "sante-net",
             "sante-http",
+            "sante-portal",
+            "sante-oidc-web",
+            "sante-dsp-web",
+            "sante-fhir-api",
         ],
     ),
     ("xtask", &[]),
 ];
+
+/// The services: isolated from each other (PLT-5), and each front end serves at most
+/// one of them.
+const SERVICES: &[&str] = &["sante-dsp", "sante-messaging"];
+
+/// The kernel of the web areas: it serves no service.
+const KERNEL: &str = "sante-http";
+
+/// The front ends (web areas on the kernel, and the mail protocols) with the one
+/// service each serves (`None`: platform contexts only). A front end never depends on
+/// storage, on another service, or on another front end: PLT-5 carried up to them. A
+/// new service's web area is added here with its service.
+const FRONT_ENDS: &[(&str, Option<&str>)] = &[
+    ("sante-portal", None),
+    ("sante-oidc-web", None),
+    ("sante-dsp-web", Some("sante-dsp")),
+    ("sante-fhir-api", Some("sante-dsp")),
+    ("sante-mail", Some("sante-messaging")),
+];
+
+/// Wire formats a front end may use, with the service whose model each carries.
+const WIRE_FORMATS: &[(&str, &str)] = &[("sante-fhir", "sante-dsp")];
 
 /// Crates that may print to stdout: the binary, the test harness and this tool.
 const MAY_PRINT: &[&str] = &["sante", "sante-testkit", "xtask"];
@@ -145,7 +214,10 @@ pub fn workspace_root() -> PathBuf {
 pub fn check_all(root: &Path) -> Result<(), Vec<String>> {
     let mut problems = Vec::new();
     match workspace_edges(root) {
-        Ok(edges) => problems.extend(check_edges(&edges)),
+        Ok(edges) => {
+            problems.extend(check_edges(&edges));
+            problems.extend(check_front_ends(&edges));
+        }
         Err(e) => problems.push(format!("cannot read cargo metadata: {e}")),
     }
     problems.extend(check_sources(root));
@@ -251,6 +323,50 @@ pub fn check_edges(edges: &[Edge]) -> Vec<String> {
     problems
 }
 
+/// Checks the front-end rules: the kernel serves no service; a front end reaches the
+/// kernel, its one service and platform contexts, never storage, another service,
+/// another front end or another service's wire format.
+pub fn check_front_ends(edges: &[Edge]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for e in edges.iter().filter(|e| !e.dev && !e.to.is_empty()) {
+        if e.from == KERNEL && (SERVICES.contains(&e.to.as_str()) || is_front_end(&e.to)) {
+            problems.push(format!(
+                "the kernel {KERNEL} must not depend on {} (a service or a front end)",
+                e.to
+            ));
+        }
+        let Some((_, own)) = FRONT_ENDS.iter().find(|(name, _)| *name == e.from) else {
+            continue;
+        };
+        let carried = WIRE_FORMATS
+            .iter()
+            .find(|(format, _)| *format == e.to)
+            .map(|(_, service)| *service);
+        let why = if e.to == "sante-store" {
+            Some("storage")
+        } else if is_front_end(&e.to) {
+            Some("another front end")
+        } else if SERVICES.contains(&e.to.as_str()) && Some(e.to.as_str()) != *own {
+            Some("a service it does not serve")
+        } else if carried.is_some() && carried != *own {
+            Some("the wire format of a service it does not serve")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            problems.push(format!(
+                "front end {} must not depend on {} ({why}; PLT-5 at the front ends)",
+                e.from, e.to
+            ));
+        }
+    }
+    problems
+}
+
+fn is_front_end(name: &str) -> bool {
+    FRONT_ENDS.iter().any(|(n, _)| *n == name)
+}
+
 fn check_sources(root: &Path) -> Vec<String> {
     let mut problems = Vec::new();
     let Ok(crates) = std::fs::read_dir(root.join("crates")) else {
@@ -352,6 +468,35 @@ mod tests {
         assert_eq!(check_edges(&[edge("sante", "sante-testkit")]).len(), 1);
         // An unknown crate must be added to the table on purpose.
         assert_eq!(check_edges(&[edge("sante-newthing", "")]).len(), 1);
+    }
+
+    #[test]
+    fn front_ends_reach_one_service_and_no_other_front_end() {
+        // The DSP's pages may reach the DSP and platform contexts.
+        assert!(check_front_ends(&[edge("sante-dsp-web", "sante-dsp")]).is_empty());
+        assert!(check_front_ends(&[edge("sante-dsp-web", "sante-identity")]).is_empty());
+        // Never another service, another front end, storage or another's wire format.
+        for (from, to) in [
+            ("sante-dsp-web", "sante-messaging"),
+            ("sante-portal", "sante-dsp"),
+            ("sante-dsp-web", "sante-portal"),
+            ("sante-fhir-api", "sante-store"),
+            ("sante-mail", "sante-fhir"),
+            ("sante-http", "sante-dsp"),
+            ("sante-http", "sante-portal"),
+        ] {
+            assert_eq!(
+                check_front_ends(&[edge(from, to)]).len(),
+                1,
+                "{from} -> {to} should be refused"
+            );
+        }
+        // Test-only dependencies are free.
+        let dev = Edge {
+            dev: true,
+            ..edge("sante-portal", "sante-dsp")
+        };
+        assert!(check_front_ends(&[dev]).is_empty());
     }
 
     #[test]

@@ -9,6 +9,8 @@ pub mod event;
 mod export;
 mod log;
 mod signer;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod verify;
 
 pub use error::{AuditError, PlatformError, RecordError};

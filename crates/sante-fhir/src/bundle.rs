@@ -1,4 +1,4 @@
-//! Search-set Bundles with paging links, OperationOutcomes, and the server's
+//! Search-set Bundles with paging links, and the server's
 //! CapabilityStatement.
 
 use serde_json::{Value, json};
@@ -53,46 +53,6 @@ pub fn searchset(
         bundle["entry"] = Value::Array(entries);
     }
     bundle
-}
-
-/// The issue types of FHIR's `issue-type` value set that this server reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IssueCode {
-    Invalid,
-    NotSupported,
-    NotFound,
-    Login,
-    Forbidden,
-    TooCostly,
-    Exception,
-    Transient,
-}
-
-impl IssueCode {
-    pub fn code(self) -> &'static str {
-        match self {
-            IssueCode::Invalid => "invalid",
-            IssueCode::NotSupported => "not-supported",
-            IssueCode::NotFound => "not-found",
-            IssueCode::Login => "login",
-            IssueCode::Forbidden => "forbidden",
-            IssueCode::TooCostly => "too-costly",
-            IssueCode::Exception => "exception",
-            IssueCode::Transient => "transient",
-        }
-    }
-}
-
-/// An OperationOutcome with one error issue.
-pub fn operation_outcome(code: IssueCode, diagnostics: &str) -> Value {
-    json!({
-        "resourceType": "OperationOutcome",
-        "issue": [{
-            "severity": "error",
-            "code": code.code(),
-            "diagnostics": diagnostics,
-        }]
-    })
 }
 
 fn params(list: &[(&str, &str)]) -> Vec<Value> {

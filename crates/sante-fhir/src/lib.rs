@@ -4,7 +4,8 @@
 //! (Practitioner, PractitionerRole, Organization, Location, HealthcareService) and
 //! IHE PDQm (Patient); [`search`] turns FHIR search parameters into directory queries,
 //! refusing what it does not support rather than ignoring it; [`bundle`] builds
-//! search-set Bundles with paging links, OperationOutcomes and the CapabilityStatement.
+//! search-set Bundles with paging links and the CapabilityStatement (OperationOutcomes,
+//! the answer to every error, are the HTTP kernel's one error mapping).
 //!
 //! Architecture invariant: no HTTP framework and no storage: JSON in, JSON out. The
 //! national identification number of a professional or agent never appears in a
@@ -16,7 +17,7 @@ pub mod mhd;
 pub mod resources;
 pub mod search;
 
-pub use bundle::{IssueCode, capability_statement, operation_outcome, searchset};
+pub use bundle::{capability_statement, searchset};
 pub use resources::{organization_from_fhir, patient_from_fhir, practitioner_from_fhir};
 
 /// Canonical URLs of the code systems and naming systems Sante defines.

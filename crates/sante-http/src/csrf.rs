@@ -16,12 +16,16 @@ use rand::RngCore;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use axum::extract::{FromRequest, MatchedPath, Request};
-use axum::response::Response;
+use axum::extract::{FromRef, FromRequest, MatchedPath, Request};
+use axum::response::{IntoResponse, Response};
 use sante_audit::{EventKind, Outcome, Token};
+use sante_types::ErrorKind;
 use serde::de::DeserializeOwned;
 
-use crate::{Caller, HttpError, HttpState};
+use crate::error::ScriptFailure;
+use crate::i18n::Msg;
+use crate::kernel::language;
+use crate::{HttpError, Kernel, Origin, Portal};
 
 /// The cookie holding the browser's CSRF value.
 pub const COOKIE: &str = "__Host-sante-csrf";
@@ -106,25 +110,24 @@ pub fn read_cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a s
 #[derive(Debug)]
 pub struct CsrfForm<T>(pub T);
 
-impl<T> FromRequest<HttpState> for CsrfForm<T>
+impl<S, T> FromRequest<S> for CsrfForm<T>
 where
+    Kernel: FromRef<S>,
+    S: Send + Sync,
     T: DeserializeOwned + Send,
 {
     type Rejection = Response;
 
-    async fn from_request(req: Request, state: &HttpState) -> Result<Self, Response> {
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let kernel = Kernel::from_ref(state);
         let (parts, body) = req.into_parts();
         let route = parts
             .extensions
             .get::<MatchedPath>()
             .map(|p| p.as_str().to_owned())
             .unwrap_or_else(|| "unmatched".to_owned());
-        let caller = Caller::from(&parts.extensions);
-        let refuse = |error: HttpError| {
-            let lang = crate::language(state, &parts.headers);
-            let (layout, cookie) = crate::layout(state, &parts.headers, lang, "/", "");
-            crate::with_cookie(state, error.page(&layout), cookie)
-        };
+        let origin = Origin::of(&parts.extensions);
+        let refuse = |error: HttpError| Portal::new(kernel.clone(), &parts).error(error);
         let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT).await else {
             return Err(refuse(HttpError::BadRequest));
         };
@@ -134,19 +137,14 @@ where
             .iter()
             .find(|(k, _)| k == FIELD)
             .map(|(_, v)| v.as_str());
-        let secure = state.inner.config.cookie_secure;
+        let secure = kernel.config().cookie_secure;
         let cookie = read_cookie(&parts.headers, cookie_name(secure));
-        if !verify(&state.inner.config.secret, cookie, submitted) {
+        if !verify(&kernel.config().secret, cookie, submitted) {
             tracing::warn!(route = %route, "form refused: CSRF token missing or wrong");
             let outcome = Outcome::Denied(Token::code("csrf-token-invalid"));
-            let traced = crate::trace(
-                state,
-                &caller,
-                EventKind::PortalFormRejected,
-                &route,
-                outcome,
-            )
-            .await;
+            let traced = kernel
+                .trace(&origin, EventKind::PortalFormRejected, &route, outcome)
+                .await;
             return Err(refuse(traced.err().unwrap_or(HttpError::FormRefused)));
         }
         serde_urlencoded::from_bytes(&bytes)
@@ -164,54 +162,46 @@ pub const HEADER: &str = "x-csrf-token";
 #[derive(Debug)]
 pub struct CsrfJson<T>(pub T);
 
-impl<T> FromRequest<HttpState> for CsrfJson<T>
+impl<S, T> FromRequest<S> for CsrfJson<T>
 where
+    Kernel: FromRef<S>,
+    S: Send + Sync,
     T: DeserializeOwned + Send,
 {
     type Rejection = Response;
 
-    async fn from_request(req: Request, state: &HttpState) -> Result<Self, Response> {
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let kernel = Kernel::from_ref(state);
         let (parts, body) = req.into_parts();
         let route = parts
             .extensions
             .get::<MatchedPath>()
             .map(|p| p.as_str().to_owned())
             .unwrap_or_else(|| "unmatched".to_owned());
-        let caller = Caller::from(&parts.extensions);
-        let lang = crate::language(state, &parts.headers);
+        let origin = Origin::of(&parts.extensions);
+        let lang = language(&kernel, &parts.headers);
         let refuse =
-            |status: http::StatusCode, msg: crate::Msg| crate::json_error(status, lang.t(msg));
+            |kind: ErrorKind, msg: Msg| ScriptFailure::new(kind, lang.t(msg)).into_response();
         let submitted = parts.headers.get(HEADER).and_then(|v| v.to_str().ok());
-        let secure = state.inner.config.cookie_secure;
+        let secure = kernel.config().cookie_secure;
         let cookie = read_cookie(&parts.headers, cookie_name(secure));
-        if !verify(&state.inner.config.secret, cookie, submitted) {
+        if !verify(&kernel.config().secret, cookie, submitted) {
             tracing::warn!(route = %route, "script request refused: CSRF token missing or wrong");
             let outcome = Outcome::Denied(Token::code("csrf-token-invalid"));
-            let traced = crate::trace(
-                state,
-                &caller,
-                EventKind::PortalFormRejected,
-                &route,
-                outcome,
-            )
-            .await;
+            let traced = kernel
+                .trace(&origin, EventKind::PortalFormRejected, &route, outcome)
+                .await;
             return Err(match traced {
-                Ok(()) => refuse(http::StatusCode::FORBIDDEN, crate::Msg::ForbiddenText),
-                Err(_) => refuse(
-                    http::StatusCode::SERVICE_UNAVAILABLE,
-                    crate::Msg::UnavailableText,
-                ),
+                Ok(()) => refuse(ErrorKind::Denied, Msg::ForbiddenText),
+                Err(_) => refuse(ErrorKind::Unavailable, Msg::UnavailableText),
             });
         }
         let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT).await else {
-            return Err(refuse(
-                http::StatusCode::BAD_REQUEST,
-                crate::Msg::BadRequestText,
-            ));
+            return Err(refuse(ErrorKind::Invalid, Msg::BadRequestText));
         };
         serde_json::from_slice(&bytes)
             .map(CsrfJson)
-            .map_err(|_| refuse(http::StatusCode::BAD_REQUEST, crate::Msg::BadRequestText))
+            .map_err(|_| refuse(ErrorKind::Invalid, Msg::BadRequestText))
     }
 }
 

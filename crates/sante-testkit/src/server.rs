@@ -1,6 +1,7 @@
-//! The HTTPS front end in-process: `sante-net` and `sante-http` on 127.0.0.1 with a
-//! self-issued certificate and an in-memory audit recorder. Starting the whole binary
-//! costs seconds and a database; page tests only need the front end.
+//! The portal in-process: `sante-net`, the HTTPS kernel and the portal's pages on
+//! 127.0.0.1 with a self-issued certificate, over real platform contexts on a fresh
+//! SQLite database, and an in-memory recorder of what the front end traces. Starting
+//! the whole binary costs seconds; page tests only need the front end.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -9,9 +10,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
+use sante_audit::testing::TestPlatform;
 use sante_audit::{AuditEvent, RecordError, Recorder};
-use sante_http::{HttpConfig, HttpState, Readiness};
+use sante_http::{HttpConfig, Kernel, KernelParts, Readiness};
 use sante_net::{Listener, ListenerSpec};
+use sante_store::Backend;
+use sante_types::Clock;
 use tokio_util::sync::CancellationToken;
 
 /// Keeps every event it is given, so a test can check the trail a request left.
@@ -58,7 +62,11 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// The server certificate (PEM), for clients that verify it.
     pub cert_pem: String,
+    /// What the front end traced (page views, refused forms).
     pub recorder: Arc<MemoryRecorder>,
+    /// The platform behind the pages: its database, clock and audit trail.
+    pub platform: TestPlatform,
+    _db: sante_store::testing::TestDb,
     shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -83,22 +91,47 @@ impl TestServer {
         let mut secret = [0u8; 32];
         getrandom(&mut secret);
         let recorder = Arc::new(MemoryRecorder::default());
-        let state = HttpState::new(
-            HttpConfig {
+        let db = sante_store::testing::fresh(Backend::Sqlite).await?;
+        let platform = TestPlatform::new(db.db.clone(), sante_types::SystemClock.now()).await;
+        let clock: Arc<dyn sante_types::Clock> = platform.clock.clone();
+        let identity =
+            sante_identity::Identity::new(db.db.clone(), platform.recorder(), clock.clone());
+        let terms = sante_terms::Terms::new(db.db.clone(), platform.recorder(), clock.clone());
+        let directory =
+            sante_directory::Directory::new(db.db.clone(), platform.recorder(), clock.clone());
+        let sso = sante_sso::Provider::open(
+            db.db.clone(),
+            platform.blobs.clone(),
+            identity.clone(),
+            platform.recorder(),
+            clock.clone(),
+            &base,
+        )
+        .await?;
+        let kernel = Kernel::new(KernelParts {
+            config: HttpConfig {
                 public_url: base.clone(),
                 default_lang: "fr".to_owned(),
                 cookie_secure: true,
                 secret,
                 mtls_url: None,
             },
-            Arc::new(AlwaysReady),
-            recorder.clone(),
-            Arc::new(sante_types::SystemClock),
-        );
+            readiness: Arc::new(AlwaysReady),
+            recorder: recorder.clone(),
+            clock,
+            identity,
+            terms,
+            nav: sante_portal::nav(),
+        });
+        let portal = sante_portal::routes(sante_portal::PortalArea::new(
+            kernel.clone(),
+            directory,
+            sso,
+        ));
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(sante_http::serve_https(
             listener,
-            state,
+            sante_http::app(&kernel, [portal]),
             shutdown.clone(),
             Duration::from_secs(5),
         ));
@@ -107,6 +140,8 @@ impl TestServer {
             addr,
             cert_pem,
             recorder,
+            platform,
+            _db: db,
             shutdown,
             task: Some(task),
         })

@@ -233,7 +233,10 @@ pub async fn start(
 
 /// What mail programs are told by autoconfiguration: for each protocol served, the
 /// configured public port, else the listener's own.
-pub fn setup(section: &MessagingSection, mail: &MailRunning) -> sante_http::mail_setup::MailSetup {
+pub fn setup(
+    section: &MessagingSection,
+    mail: &MailRunning,
+) -> sante_portal::mail_setup::MailSetup {
     let bound = |name: &str| {
         mail.listeners
             .iter()
@@ -243,7 +246,7 @@ pub fn setup(section: &MessagingSection, mail: &MailRunning) -> sante_http::mail
     let public = section.public_ports.as_ref();
     // Only what is served is announced.
     let port = |name: &str, announced: Option<u16>| bound(name).map(|own| announced.unwrap_or(own));
-    sante_http::mail_setup::MailSetup {
+    sante_portal::mail_setup::MailSetup {
         domain: mail.messaging.config().domain.clone(),
         hostname: section.hostname.clone(),
         imap: port("imap", public.and_then(|p| p.imap)),

@@ -562,7 +562,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         .with_context(|| "key `server.tls_cert`: cannot read the certificate chain")?;
     let key = std::fs::read(config.path(&config.server.tls_key))
         .with_context(|| "key `server.tls_key`: cannot read the private key")?;
-    let tls = sante_net::server_tls_config(&cert, &key, &[b"h2", b"http/1.1"])
+    let tls = sante_net::server_tls_config(&cert, &key, sante_http::ALPN)
         .context("keys `server.tls_cert` / `server.tls_key`")?;
 
     let terms = sante_terms::Terms::new(storage.db.clone(), Arc::new(audit.clone()), clock.clone());
@@ -629,33 +629,49 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         ),
         None => None,
     };
-    let http_state = sante_http::HttpState::new(
-        sante_http::HttpConfig {
+    let kernel = sante_http::Kernel::new(sante_http::KernelParts {
+        config: sante_http::HttpConfig {
             public_url: config.server.public_url.clone(),
             default_lang: config.portal.default_language.clone(),
             cookie_secure: true,
             secret: http_secret(config)?,
             mtls_url: config.server.mtls_public_url.clone(),
         },
-        Arc::new(StorageReadiness {
+        readiness: Arc::new(StorageReadiness {
             storage: storage.clone(),
         }),
-        Arc::new(audit.clone()),
-        clock.clone(),
-    )
-    .with_directory(directory.clone())
-    .with_identity(identity.clone())
-    .with_sso(sso.clone())
-    .with_terms(terms.clone())
-    .with_dsp(dsp.clone())
-    .with_service_clients(service_clients(config)?);
-    let http_state = match (&config.messaging, &mail) {
-        (Some(section), Some(mail)) => {
-            http_state.with_mail_setup(crate::mail::setup(section, mail))
-        }
-        _ => http_state,
-    };
-    let handler = sante_http::HttpsHandler::new(sante_http::router(http_state));
+        recorder: Arc::new(audit.clone()),
+        clock: clock.clone(),
+        identity: identity.clone(),
+        terms: terms.clone(),
+        nav: [sante_portal::nav(), sante_dsp_web::nav()].concat(),
+    });
+    let mut areas = vec![
+        sante_portal::routes(sante_portal::PortalArea::new(
+            kernel.clone(),
+            directory.clone(),
+            sso.clone(),
+        )),
+        sante_dsp_web::routes(sante_dsp_web::DspWeb::new(
+            kernel.clone(),
+            dsp.clone(),
+            directory.clone(),
+        )),
+        sante_fhir_api::routes(sante_fhir_api::FhirApi::new(
+            kernel.clone(),
+            directory.clone(),
+            dsp.clone(),
+            sso.clone(),
+            service_clients(config)?,
+        )),
+        sante_oidc_web::routes(sante_oidc_web::OidcWeb::new(kernel.clone(), sso.clone())),
+    ];
+    if let (Some(section), Some(mail)) = (&config.messaging, &mail) {
+        areas.push(sante_portal::mail_setup::routes(crate::mail::setup(
+            section, mail,
+        )));
+    }
+    let handler = sante_http::HttpsHandler::new(sante_http::app(&kernel, areas));
 
     let grace = std::time::Duration::from_secs(config.server.shutdown_grace_secs);
     if let Some(cards) = cards {
@@ -846,10 +862,8 @@ pub fn platform_event(kind: sante_audit::EventKind, clock: &dyn Clock) -> sante_
     })
 }
 
-/// The HMAC key for CSRF tokens, derived from the master keyring's primary key so that
-/// no extra secret file is needed and restarts keep forms valid.
 /// The platform services allowed to call the patient directory.
-pub fn service_clients(config: &Config) -> anyhow::Result<Vec<sante_http::ServiceClient>> {
+pub fn service_clients(config: &Config) -> anyhow::Result<Vec<sante_fhir_api::ServiceClient>> {
     config
         .directory
         .service_clients
@@ -859,7 +873,7 @@ pub fn service_clients(config: &Config) -> anyhow::Result<Vec<sante_http::Servic
             let mut digest = [0u8; 32];
             hex::decode_to_slice(&c.token_sha256, &mut digest)
                 .with_context(|| format!("key `directory.service_clients[{i}].token_sha256`"))?;
-            Ok(sante_http::ServiceClient {
+            Ok(sante_fhir_api::ServiceClient {
                 name: c.name.clone(),
                 service: sante_types::Service::parse(&c.service)
                     .with_context(|| format!("key `directory.service_clients[{i}].service`"))?,
@@ -869,6 +883,8 @@ pub fn service_clients(config: &Config) -> anyhow::Result<Vec<sante_http::Servic
         .collect()
 }
 
+/// The HMAC key for CSRF tokens, derived from the master keyring's primary key so that
+/// no extra secret file is needed and restarts keep forms valid.
 fn http_secret(config: &Config) -> anyhow::Result<[u8; 32]> {
     use sha2::{Digest, Sha256};
     let keyring = sante_store::keyring::Keyring::load(&config.path(&config.keys.master_keyring))?;
