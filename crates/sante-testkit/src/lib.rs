@@ -294,6 +294,12 @@ impl Browser {
         Ok(self.client.execute(script, vec![]).await?)
     }
 
+    /// Runs an asynchronous script in the page: it ends by calling its last argument
+    /// (`arguments[arguments.length - 1]`) with the result.
+    pub async fn eval_async(&self, script: &str) -> anyhow::Result<serde_json::Value> {
+        Ok(self.client.execute_async(script, vec![]).await?)
+    }
+
     /// Waits (bounded, about 10 s) until `html[lang]` is `lang`, as after a navigation.
     pub async fn wait_for_lang(&self, lang: &str) -> anyhow::Result<()> {
         for _ in 0..200 {

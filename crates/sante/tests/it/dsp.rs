@@ -490,6 +490,48 @@ async fn the_holder_and_his_physician_use_the_dsp_in_the_portal_and_through_mhd(
         .await
         .unwrap();
     assert_eq!(anonymous.status(), 401);
+    // The same refusal answers the same status on every front end: filing through
+    // the API and through the portal are both 403.
+    let bundle = serde_json::json!({
+        "resourceType": "Bundle", "type": "transaction", "entry": [
+            {"fullUrl": "urn:uuid:set", "request": {"method": "POST", "url": "List"},
+             "resource": {"resourceType": "List", "status": "current", "mode": "working",
+                "code": {"coding": [{"system": "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes", "code": "submissionset"}]},
+                "subject": {"reference": format!("Patient/{holder_id}")}}},
+            {"fullUrl": "urn:uuid:doc", "request": {"method": "POST", "url": "DocumentReference"},
+             "resource": {"resourceType": "DocumentReference", "status": "current",
+                "type": {"coding": [{"system": "http://loinc.org", "code": "11502-2"}]},
+                "subject": {"reference": format!("Patient/{holder_id}")},
+                "content": [{"attachment": {"contentType": "text/plain", "url": "urn:uuid:bin"}}]}},
+            {"fullUrl": "urn:uuid:bin", "request": {"method": "POST", "url": "Binary"},
+             "resource": {"resourceType": "Binary", "contentType": "text/plain", "data": "SGI="}}
+        ]
+    });
+    let api_filing = client(d)
+        .post(format!("{base}/fhir"))
+        .bearer_auth(&access_token)
+        .header("content-type", "application/fhir+json")
+        .body(bundle.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api_filing.status(), 403);
+    let outcome: serde_json::Value = api_filing.json().await.unwrap();
+    assert_eq!(outcome["issue"][0]["code"], "forbidden", "{outcome}");
+    let portal_filing = pro
+        .eval_async(&format!(
+            "const done = arguments[arguments.length - 1];\
+             const body = new URLSearchParams({{csrf: document.querySelector('input[name=csrf]').value,\
+               type: 'http://loinc.org|11502-2', title: 'Result', text: 'Hb'}});\
+             fetch('/pro/dsp/patient/{holder_id}/file', {{method: 'POST', body, redirect: 'manual'}})\
+               .then(r => done(r.status), e => done(String(e)));"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        portal_filing, 403,
+        "the portal answers the refusal as the API does"
+    );
     holder.goto(&format!("{base}/dsp/history")).await.unwrap();
     holder
         .wait_for_text("#dsp-history", "blocked_by_holder")
