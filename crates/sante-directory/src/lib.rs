@@ -3,7 +3,8 @@
 //! The model of the registers' entries ([`model`]: professionals, establishments,
 //! patients, agents), the one access decision of the directory ([`access`]), the
 //! service that stores, searches, traces and publishes changes ([`service`]), the
-//! register feeds ([`feed`]), the national identification number ([`nin`]) and the
+//! register feeds ([`feed`]), the loop that follows the change feed ([`follow`]), the
+//! national identification number ([`nin`]) and the
 //! probabilistic matching of patient identities ([`matching`]).
 //!
 //! Architecture invariant: knows nothing of HTTP or FHIR wire formats; stores through
@@ -11,6 +12,7 @@
 
 pub mod access;
 pub mod feed;
+pub mod follow;
 pub mod matching;
 pub mod model;
 pub mod nin;

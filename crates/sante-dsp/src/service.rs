@@ -21,6 +21,7 @@ use crate::policy::{Decision, Facts, Intent, ProfessionalFacts, Role, decide};
 
 mod care;
 mod controls;
+mod directory_feed;
 mod duties;
 mod import;
 mod items;

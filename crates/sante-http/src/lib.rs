@@ -36,12 +36,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use sante_net::{IoStream, Listener, SessionHandler, SessionInfo};
 use sante_types::PeerCertificate;
 use tokio_util::sync::CancellationToken;
 
+/// The router the areas build and the binary composes.
+pub use axum::Router;
 pub use csrf::{CsrfForm, CsrfJson};
 pub use error::{ApiFailure, HttpError, OAuthFailure, ScriptFailure};
 pub use i18n::{Lang, Msg, Text};

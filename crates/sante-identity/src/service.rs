@@ -1651,6 +1651,7 @@ impl std::fmt::Debug for Identity {
 
 mod app_password;
 mod certificate;
+mod directory_feed;
 mod passkey;
 
 pub use app_password::{AppPassword, NewAppPassword};

@@ -84,7 +84,8 @@ pub struct MailRunning {
     pub dev_clamd: Option<DevClamd>,
 }
 
-/// Binds the configured mail listeners and starts the relay and housekeeping tasks.
+/// Binds the configured mail listeners and starts the relay (the housekeeping is one
+/// of the platform's jobs).
 #[allow(clippy::too_many_arguments)]
 pub async fn start(
     config: &Config,
@@ -203,27 +204,6 @@ pub async fn start(
     );
     tasks.push(tokio::spawn(relay.run(shutdown.clone())));
 
-    // Closures and the metadata log's retention, every hour.
-    let hourly = messaging.clone();
-    let token = shutdown.clone();
-    tasks.push(tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            tokio::select! {
-                _ = token.cancelled() => break,
-                _ = tick.tick() => {}
-            }
-            match hourly.housekeeping().await {
-                Ok(r) if r == sante_messaging::HousekeepingReport::default() => {}
-                Ok(r) => tracing::info!(
-                    mailboxes_purged = r.mailboxes_purged,
-                    metadata_purged = r.metadata_purged,
-                    "messaging housekeeping"
-                ),
-                Err(e) => tracing::error!(error = %e, "messaging housekeeping failed"),
-            }
-        }
-    }));
     Ok(MailRunning {
         messaging,
         listeners,

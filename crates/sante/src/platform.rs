@@ -1,4 +1,11 @@
-//! Wiring: from a [`Config`] to running parts (database, blobs, audit trail, listeners).
+//! Wiring: from a [`Config`] to running parts. [`Platform::build`] opens storage, the
+//! audit trail and every context and service; [`Platform::start`] binds the listeners,
+//! composes the web areas and starts the periodic jobs ([`jobs`]). The rules of what
+//! a directory change does are the services' own; [`feeds`] only connects them.
+
+mod cards;
+mod feeds;
+mod jobs;
 
 use std::sync::Arc;
 
@@ -21,113 +28,6 @@ pub struct Storage {
 /// The real clock: the binary is the one place that reads it.
 pub fn clock() -> Arc<dyn Clock> {
     Arc::new(SystemClock)
-}
-
-/// The directories' change feed, as the identity service follows it.
-const DIRECTORY_FEED: &str = "directory-changes";
-
-/// Applies the directories' changes to the accounts since the last position: a quality
-/// lost closes the account of that quality only (PLT-4). Returns the accounts closed.
-/// The position moves after each batch, so a crash replays at most one batch, and
-/// closing an account twice is harmless.
-pub async fn apply_directory_changes(
-    directory: &sante_directory::Directory,
-    identity: &sante_identity::Identity,
-) -> anyhow::Result<usize> {
-    use sante_directory::service::{ChangeKind, Register};
-    let source = sante_audit::Source {
-        channel: sante_audit::Token::new("directory-feed").ok(),
-        ..sante_audit::Source::default()
-    };
-    let mut closed = 0;
-    let mut position = identity.feed_position(DIRECTORY_FEED).await?;
-    // Bounded: at most 100 batches per call; the next tick continues.
-    for _ in 0..100 {
-        let changes = directory.changes_after(position.as_deref(), 500).await?;
-        let Some(last) = changes.last() else {
-            break;
-        };
-        for change in changes.iter().filter(|c| c.kind == ChangeKind::QualityLost) {
-            let quality = match change.register {
-                Register::Patient => sante_types::Quality::Patient,
-                Register::Professional => sante_types::Quality::Professional,
-                Register::Agent => {
-                    // A mission's end may be announced ahead: close only once it is past.
-                    let ended = match directory.agent(&change.entry).await {
-                        Ok(agent) => agent
-                            .valid_until
-                            .is_some_and(|end| end <= change.at.date_naive()),
-                        Err(_) => true,
-                    };
-                    if !ended {
-                        continue;
-                    }
-                    sante_types::Quality::Agent
-                }
-                Register::Establishment => continue,
-            };
-            if identity
-                .close_quality(quality, &change.entry, &source)
-                .await?
-            {
-                closed += 1;
-            }
-        }
-        identity
-            .set_feed_position(DIRECTORY_FEED, &last.cursor)
-            .await?;
-        position = Some(last.cursor.clone());
-    }
-    Ok(closed)
-}
-
-/// Applies the directories' changes to the shared care records since the last
-/// position: an affiliation creates the holder's DSP with its information letter
-/// (DSP-4, DSP-5), a reported death closes it (DSP-11), a withdrawn authorisation ends
-/// the professional's rights and tells the holders concerned (DSP-16). Bounded per
-/// call; the position moves after each batch.
-pub async fn apply_directory_changes_to_dsp(
-    directory: &sante_directory::Directory,
-    dsp: &sante_dsp::DspService,
-) -> anyhow::Result<usize> {
-    use sante_directory::service::{ChangeKind, Register};
-    let source = sante_audit::Source {
-        channel: sante_audit::Token::new("directory-feed").ok(),
-        ..sante_audit::Source::default()
-    };
-    let mut applied = 0;
-    let mut position = dsp.feed_position(DIRECTORY_FEED).await?;
-    for _ in 0..100 {
-        let changes = directory.changes_after(position.as_deref(), 500).await?;
-        let Some(last) = changes.last() else {
-            break;
-        };
-        for change in &changes {
-            let done = match (change.kind, change.register) {
-                (ChangeKind::QualityGained, Register::Patient) => {
-                    match dsp.create(&change.entry, &source).await {
-                        Ok(created) => created,
-                        // A merged-away identity has no DSP of its own.
-                        Err(sante_dsp::DspError::NotFound(_)) => false,
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                (ChangeKind::DeathReported, Register::Patient) => {
-                    dsp.holder_died(&change.entry, &source).await?
-                }
-                (ChangeKind::AuthorisationWithdrawn, Register::Professional) => {
-                    dsp.professional_withdrawn(&change.entry, &source).await? > 0
-                }
-                _ => false,
-            };
-            if done {
-                applied += 1;
-            }
-        }
-        dsp.set_feed_position(DIRECTORY_FEED, &last.cursor).await?;
-        position = Some(last.cursor.clone());
-    }
-    Ok(applied)
 }
 
 /// Connects to the database (without migrating) and opens the blob store.
@@ -194,34 +94,6 @@ pub struct Running {
     forwarder: Option<Arc<sante_audit::SyslogExporter>>,
 }
 
-/// Whether a professional works at an establishment today, from the directories: what
-/// single sign-on asks before letting an establishment's system act for him (ACC-3).
-struct DirectoryStaff {
-    directory: sante_directory::Directory,
-    clock: Arc<dyn Clock>,
-}
-
-impl sante_sso::StaffDirectory for DirectoryStaff {
-    fn works_at<'a>(
-        &'a self,
-        professional: &'a str,
-        establishment: &'a str,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, String>> + Send + 'a>>
-    {
-        Box::pin(async move {
-            let today = self.clock.now().date_naive();
-            match self.directory.professional(professional).await {
-                Ok(p) => Ok(p.authorisation.in_force(today)
-                    && p.affiliations
-                        .iter()
-                        .any(|a| a.establishment == establishment && a.active_on(today))),
-                Err(sante_directory::DirectoryError::NotFound(_)) => Ok(false),
-                Err(e) => Err(e.to_string()),
-            }
-        })
-    }
-}
-
 /// The OpenID Connect provider over the configured storage.
 pub async fn open_sso(
     config: &Config,
@@ -244,227 +116,10 @@ pub async fn open_sso(
     .context("opening single sign-on (signing keys)")?
     .with_mtls_base(config.server.mtls_public_url.clone())
     .with_terms(terms.clone())
-    .with_staff_directory(Arc::new(DirectoryStaff {
+    .with_staff_directory(Arc::new(feeds::DirectoryStaff {
         directory: directory.clone(),
         clock,
     })))
-}
-
-/// The HTTPS listener that asks for client certificates (the card login), with what
-/// it needs to reload the revocation lists while it runs.
-struct CardListener {
-    listener: sante_net::Listener,
-    addr: std::net::SocketAddr,
-    watch: RevocationWatch,
-}
-
-/// The files of the trusted card CAs and their revocation lists, and the TLS
-/// configuration to rebuild when a list changes.
-struct RevocationWatch {
-    tls: sante_net::SharedTlsConfig,
-    /// The same trust for the mail listeners (no ALPN): card certificates log mail
-    /// programs in (SASL EXTERNAL).
-    mail_tls: sante_net::SharedTlsConfig,
-    cert: Vec<u8>,
-    key: Vec<u8>,
-    ca_files: Vec<std::path::PathBuf>,
-    crl_files: Vec<std::path::PathBuf>,
-    every: std::time::Duration,
-    /// Modification times of the lists last loaded.
-    seen: Vec<Option<std::time::SystemTime>>,
-}
-
-impl RevocationWatch {
-    fn trust(&self) -> anyhow::Result<sante_net::pki::ClientTrust> {
-        let mut ca_pem = Vec::new();
-        for (i, path) in self.ca_files.iter().enumerate() {
-            let pem = std::fs::read(path).with_context(|| {
-                format!(
-                    "key `identity.client_ca_files[{i}]`: cannot read {}",
-                    path.display()
-                )
-            })?;
-            ca_pem.extend_from_slice(&pem);
-            ca_pem.push(b'\n');
-        }
-        let crls = self
-            .crl_files
-            .iter()
-            .enumerate()
-            .map(|(i, path)| {
-                std::fs::read(path).with_context(|| {
-                    format!(
-                        "key `identity.crl_files[{i}]`: cannot read {}",
-                        path.display()
-                    )
-                })
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(sante_net::pki::ClientTrust { ca_pem, crls })
-    }
-
-    fn modified(&self) -> Vec<Option<std::time::SystemTime>> {
-        self.crl_files
-            .iter()
-            .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
-            .collect()
-    }
-
-    /// Loads the current files into both TLS configurations; returns the
-    /// certificates they revoke.
-    fn load(&mut self) -> anyhow::Result<Vec<String>> {
-        let trust = self.trust()?;
-        let verifier = sante_net::pki::client_verifier(&trust)
-            .context("keys `identity.client_ca_files` / `identity.crl_files`")?;
-        let https = sante_net::server_tls_config_with_clients(
-            &self.cert,
-            &self.key,
-            sante_http::ALPN,
-            Some(verifier.clone()),
-        )?;
-        let mail =
-            sante_net::server_tls_config_with_clients(&self.cert, &self.key, &[], Some(verifier))?;
-        let keys = revocation_keys(&trust)?;
-        self.tls.replace(https);
-        self.mail_tls.replace(mail);
-        self.seen = self.modified();
-        Ok(keys)
-    }
-}
-
-impl CardListener {
-    async fn bind(
-        config: &Config,
-        addr: std::net::SocketAddr,
-        cert: &[u8],
-        key: &[u8],
-    ) -> anyhow::Result<CardListener> {
-        let mut watch = RevocationWatch {
-            tls: sante_net::SharedTlsConfig::new(sante_net::server_tls_config(
-                cert,
-                key,
-                sante_http::ALPN,
-            )?),
-            mail_tls: sante_net::SharedTlsConfig::new(sante_net::server_tls_config(
-                cert,
-                key,
-                &[],
-            )?),
-            cert: cert.to_vec(),
-            key: key.to_vec(),
-            ca_files: config
-                .identity
-                .client_ca_files
-                .iter()
-                .map(|p| config.path(p))
-                .collect(),
-            crl_files: config
-                .identity
-                .crl_files
-                .iter()
-                .map(|p| config.path(p))
-                .collect(),
-            every: std::time::Duration::from_secs(config.identity.crl_refresh_secs),
-            seen: Vec::new(),
-        };
-        watch.load()?;
-        let listener = sante_net::Listener::bind(sante_net::ListenerSpec::https(
-            "https-mtls",
-            addr,
-            watch.tls.clone(),
-        ))
-        .await
-        .with_context(|| format!("key `server.mtls_listen`: cannot listen on {addr}"))?;
-        Ok(CardListener {
-            addr: listener.local_addr(),
-            listener,
-            watch,
-        })
-    }
-
-    async fn apply_revocations(
-        &self,
-        identity: &sante_identity::Identity,
-        audit: &sante_audit::AuditLog,
-        clock: &dyn Clock,
-    ) -> anyhow::Result<()> {
-        let keys = revocation_keys(&self.watch.trust()?)?;
-        revoke_listed(identity, audit, clock, &keys).await
-    }
-}
-
-/// What the revocation lists of `trust` revoke, as [`sante_types::revocation_key`]s.
-fn revocation_keys(trust: &sante_net::pki::ClientTrust) -> anyhow::Result<Vec<String>> {
-    let mut keys = Vec::new();
-    for (i, data) in trust.crls.iter().enumerate() {
-        let list = sante_net::pki::read_revocation_list(data)
-            .with_context(|| format!("key `identity.crl_files[{i}]`"))?;
-        keys.extend(
-            list.serials
-                .iter()
-                .map(|s| sante_types::revocation_key(&list.issuer, s)),
-        );
-    }
-    Ok(keys)
-}
-
-/// Revokes the bound certificates a revocation list names and traces the loading.
-async fn revoke_listed(
-    identity: &sante_identity::Identity,
-    audit: &sante_audit::AuditLog,
-    clock: &dyn Clock,
-    keys: &[String],
-) -> anyhow::Result<()> {
-    let source = sante_audit::Source {
-        channel: sante_audit::Token::new("crl").ok(),
-        ..sante_audit::Source::default()
-    };
-    let revoked = identity
-        .revoke_listed_certificates(keys, &source)
-        .await
-        .context("revoking the certificates of the revocation lists")?;
-    let mut event = platform_event(sante_audit::EventKind::IdentityRevocationListLoaded, clock);
-    event.service = sante_types::Service::Identity;
-    audit.record(event).await?;
-    if revoked > 0 {
-        tracing::info!(revoked, "bound certificates revoked by a revocation list");
-    }
-    Ok(())
-}
-
-/// Reloads the revocation lists when their files change: the card listener's TLS
-/// configuration for the next handshakes, and the bound certificates' credentials
-/// (their sessions end at once). A list that fails to load keeps the previous one in
-/// force and is reported until fixed.
-async fn watch_revocation_lists(
-    mut watch: RevocationWatch,
-    identity: sante_identity::Identity,
-    audit: sante_audit::AuditLog,
-    clock: Arc<dyn Clock>,
-    shutdown: tokio_util::sync::CancellationToken,
-) {
-    let mut tick = tokio::time::interval(watch.every);
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tick.tick() => {}
-        }
-        if watch.modified() == watch.seen {
-            continue;
-        }
-        match watch.load() {
-            Ok(keys) => {
-                if let Err(e) = revoke_listed(&identity, &audit, &*clock, &keys).await {
-                    tracing::error!(error = %format!("{e:#}"), "applying a revocation list failed");
-                } else {
-                    tracing::info!("revocation lists reloaded");
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %format!("{e:#}"), "a revocation list could not be loaded; the previous one stays in force")
-            }
-        }
-    }
 }
 
 /// Readiness of the server: the database and the blob store answer.
@@ -540,279 +195,373 @@ pub async fn open_audit(
     .context("opening the audit trail")
 }
 
-/// Starts the whole platform: migrations, audit trail, HTTPS listener, housekeeping.
-pub async fn start(config: &Config) -> anyhow::Result<Running> {
-    let clock = clock();
-    let storage = open_storage(config, clock.clone()).await?;
-    storage
-        .db
-        .migrate()
-        .await
-        .context("applying database migrations")?;
-    let audit = open_audit(config, &storage, clock.clone()).await?;
-    let directory =
-        sante_directory::Directory::new(storage.db.clone(), Arc::new(audit.clone()), clock.clone());
-    let identity =
-        sante_identity::Identity::new(storage.db.clone(), Arc::new(audit.clone()), clock.clone())
+/// The platform's contexts and services over one storage, before anything listens.
+pub struct Platform {
+    pub storage: Storage,
+    pub audit: sante_audit::AuditLog,
+    pub clock: Arc<dyn Clock>,
+    pub directory: sante_directory::Directory,
+    pub identity: sante_identity::Identity,
+    pub terms: sante_terms::Terms,
+    pub dsp: sante_dsp::DspService,
+    pub sso: sante_sso::Provider,
+}
+
+impl Platform {
+    /// Opens storage (migrated), the audit trail and every context and service.
+    pub async fn build(config: &Config) -> anyhow::Result<Platform> {
+        let clock = clock();
+        let storage = open_storage(config, clock.clone()).await?;
+        storage
+            .db
+            .migrate()
+            .await
+            .context("applying database migrations")?;
+        let audit = open_audit(config, &storage, clock.clone()).await?;
+        let recorder = || -> Arc<dyn sante_audit::Recorder> { Arc::new(audit.clone()) };
+        let directory =
+            sante_directory::Directory::new(storage.db.clone(), recorder(), clock.clone());
+        let identity = sante_identity::Identity::new(storage.db.clone(), recorder(), clock.clone())
             .with_agent_networks(config.identity.agent_networks()?)
             .with_webauthn(&config.server.public_url)
             .context("key `server.public_url`: the passkeys' relying party")?;
-
-    let cert = std::fs::read(config.path(&config.server.tls_cert))
-        .with_context(|| "key `server.tls_cert`: cannot read the certificate chain")?;
-    let key = std::fs::read(config.path(&config.server.tls_key))
-        .with_context(|| "key `server.tls_key`: cannot read the private key")?;
-    let tls = sante_net::server_tls_config(&cert, &key, sante_http::ALPN)
-        .context("keys `server.tls_cert` / `server.tls_key`")?;
-
-    let terms = sante_terms::Terms::new(storage.db.clone(), Arc::new(audit.clone()), clock.clone());
-    let dsp = sante_dsp::DspService::new(
-        storage.db.clone(),
-        storage.blobs.clone(),
-        directory.clone(),
-        Arc::new(audit.clone()),
-        clock.clone(),
-    );
-    let sso = open_sso(
-        config,
-        &storage,
-        &identity,
-        &directory,
-        &audit,
-        &terms,
-        clock.clone(),
-    )
-    .await?;
-
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let listener = sante_net::Listener::bind(sante_net::ListenerSpec::https(
-        "https",
-        config.server.listen,
-        tls,
-    ))
-    .await
-    .with_context(|| {
-        format!(
-            "key `server.listen`: cannot listen on {}",
-            config.server.listen
+        let terms = sante_terms::Terms::new(storage.db.clone(), recorder(), clock.clone());
+        let dsp = sante_dsp::DspService::new(
+            storage.db.clone(),
+            storage.blobs.clone(),
+            directory.clone(),
+            recorder(),
+            clock.clone(),
+        );
+        let sso = open_sso(
+            config,
+            &storage,
+            &identity,
+            &directory,
+            &audit,
+            &terms,
+            clock.clone(),
         )
-    })?;
-    let https_addr = listener.local_addr();
-    let cards = match config.server.mtls_listen {
-        Some(addr) => Some(CardListener::bind(config, addr, &cert, &key).await?),
-        None => None,
-    };
-    let mtls_addr = cards.as_ref().map(|c| c.addr);
-    let mail_tls = match &cards {
-        Some(c) => c.watch.mail_tls.clone(),
-        None => sante_net::SharedTlsConfig::new(sante_net::server_tls_config(&cert, &key, &[])?),
-    };
-
-    let mut tasks = Vec::new();
-    let mail = match &config.messaging {
-        Some(section) => Some(
-            crate::mail::start(
-                config,
-                section,
-                &storage,
-                &directory,
-                &identity,
-                &terms,
-                &audit,
-                clock.clone(),
-                mail_tls,
-                &shutdown,
-                &mut tasks,
-            )
-            .await
-            .context("starting secure messaging")?,
-        ),
-        None => None,
-    };
-    let kernel = sante_http::Kernel::new(sante_http::KernelParts {
-        config: sante_http::HttpConfig {
-            public_url: config.server.public_url.clone(),
-            default_lang: config.portal.default_language.clone(),
-            cookie_secure: true,
-            secret: http_secret(config)?,
-            mtls_url: config.server.mtls_public_url.clone(),
-        },
-        readiness: Arc::new(StorageReadiness {
-            storage: storage.clone(),
-        }),
-        recorder: Arc::new(audit.clone()),
-        clock: clock.clone(),
-        identity: identity.clone(),
-        terms: terms.clone(),
-        nav: [sante_portal::nav(), sante_dsp_web::nav()].concat(),
-    });
-    let mut areas = vec![
-        sante_portal::routes(sante_portal::PortalArea::new(
-            kernel.clone(),
-            directory.clone(),
-            sso.clone(),
-        )),
-        sante_dsp_web::routes(sante_dsp_web::DspWeb::new(
-            kernel.clone(),
-            dsp.clone(),
-            directory.clone(),
-        )),
-        sante_fhir_api::routes(sante_fhir_api::FhirApi::new(
-            kernel.clone(),
-            directory.clone(),
-            dsp.clone(),
-            sso.clone(),
-            service_clients(config)?,
-        )),
-        sante_oidc_web::routes(sante_oidc_web::OidcWeb::new(kernel.clone(), sso.clone())),
-    ];
-    if let (Some(section), Some(mail)) = (&config.messaging, &mail) {
-        areas.push(sante_portal::mail_setup::routes(crate::mail::setup(
-            section, mail,
-        )));
+        .await?;
+        Ok(Platform {
+            storage,
+            audit,
+            clock,
+            directory,
+            identity,
+            terms,
+            dsp,
+            sso,
+        })
     }
-    let handler = sante_http::HttpsHandler::new(sante_http::app(&kernel, areas));
 
-    let grace = std::time::Duration::from_secs(config.server.shutdown_grace_secs);
-    if let Some(cards) = cards {
-        // Revocations published while the server was down apply before the first login.
-        cards.apply_revocations(&identity, &audit, &*clock).await?;
+    /// The web areas, composed on the kernel: the portal, the DSP's pages, the FHIR
+    /// API, OpenID Connect, and mail programs' set-up when messaging runs.
+    fn web(
+        &self,
+        config: &Config,
+        mail: Option<(&crate::config::MessagingSection, &crate::mail::MailRunning)>,
+    ) -> anyhow::Result<sante_http::Router> {
+        let kernel = sante_http::Kernel::new(sante_http::KernelParts {
+            config: sante_http::HttpConfig {
+                public_url: config.server.public_url.clone(),
+                default_lang: config.portal.default_language.clone(),
+                cookie_secure: true,
+                secret: http_secret(config)?,
+                mtls_url: config.server.mtls_public_url.clone(),
+            },
+            readiness: Arc::new(StorageReadiness {
+                storage: self.storage.clone(),
+            }),
+            recorder: Arc::new(self.audit.clone()),
+            clock: self.clock.clone(),
+            identity: self.identity.clone(),
+            terms: self.terms.clone(),
+            nav: [sante_portal::nav(), sante_dsp_web::nav()].concat(),
+        });
+        let mut areas = vec![
+            sante_portal::routes(sante_portal::PortalArea::new(
+                kernel.clone(),
+                self.directory.clone(),
+                self.sso.clone(),
+            )),
+            sante_dsp_web::routes(sante_dsp_web::DspWeb::new(
+                kernel.clone(),
+                self.dsp.clone(),
+                self.directory.clone(),
+            )),
+            sante_fhir_api::routes(sante_fhir_api::FhirApi::new(
+                kernel.clone(),
+                self.directory.clone(),
+                self.dsp.clone(),
+                self.sso.clone(),
+                service_clients(config)?,
+            )),
+            sante_oidc_web::routes(sante_oidc_web::OidcWeb::new(
+                kernel.clone(),
+                self.sso.clone(),
+            )),
+        ];
+        if let Some((section, mail)) = mail {
+            areas.push(sante_portal::mail_setup::routes(crate::mail::setup(
+                section, mail,
+            )));
+        }
+        Ok(sante_http::app(&kernel, areas))
+    }
+
+    /// The periodic jobs of a running server.
+    fn jobs(
+        &self,
+        config: &Config,
+        forwarder: Option<Arc<sante_audit::SyslogExporter>>,
+        messaging: Option<sante_messaging::Messaging>,
+    ) -> jobs::Jobs {
+        let housekeeping = || sante_audit::Source {
+            channel: sante_audit::Token::new("housekeeping").ok(),
+            ..sante_audit::Source::default()
+        };
+        let (audit, db, clock) = (
+            self.audit.clone(),
+            self.storage.db.clone(),
+            self.clock.clone(),
+        );
+        let sealing = audit.clone();
+        let mut registry = jobs::Jobs::default()
+            .every(jobs::EVERY_MINUTE, "audit-seal", move || {
+                let audit = sealing.clone();
+                async move {
+                    audit.seal_due().await?;
+                    Ok(None)
+                }
+            })
+            .every(jobs::EVERY_MINUTE, "audit-forward", move || {
+                let (forwarder, db, clock) = (forwarder.clone(), db.clone(), clock.clone());
+                async move {
+                    let Some(forwarder) = forwarder else {
+                        return Ok(None);
+                    };
+                    // A collector that is down loses nothing: the position is only
+                    // moved past what was delivered.
+                    let n = forwarder
+                        .forward_new(&db, clock.now().timestamp_micros())
+                        .await?;
+                    Ok((n > 0)
+                        .then(|| format!("{n} audit events forwarded to the syslog collector")))
+                }
+            });
+        let sso = self.sso.clone();
+        registry = registry.every(jobs::EVERY_MINUTE, "sso-housekeeping", move || {
+            let sso = sso.clone();
+            async move {
+                sso.housekeeping(&housekeeping()).await?;
+                Ok(None)
+            }
+        });
+        let identity = self.identity.clone();
+        registry = registry.every(jobs::EVERY_MINUTE, "passkey-ceremonies", move || {
+            let identity = identity.clone();
+            async move {
+                identity.purge_ceremonies().await?;
+                Ok(None)
+            }
+        });
+        let (directory, dsp) = (self.directory.clone(), self.dsp.clone());
+        registry = registry.every(jobs::EVERY_MINUTE, "directory-feed-dsp", move || {
+            let (directory, dsp) = (directory.clone(), dsp.clone());
+            async move {
+                let n = sante_directory::follow::follow(&directory, &dsp).await?;
+                Ok((n > 0)
+                    .then(|| format!("{n} directory changes applied to the shared care records")))
+            }
+        });
+        let dsp = self.dsp.clone();
+        registry = registry.every(jobs::EVERY_DAY, "dsp-retention", move || {
+            let dsp = dsp.clone();
+            async move {
+                let r = dsp.housekeeping(&housekeeping()).await?;
+                Ok((r != sante_dsp::service::HousekeepingReport::default()).then(|| {
+                    format!(
+                        "DSP retention applied: {} closed for inactivity, {} deleted after closure, {} items expired",
+                        r.closed_for_inactivity, r.deleted_after_closure, r.items_expired
+                    )
+                }))
+            }
+        });
+        let accounts = Arc::new(feeds::AccountsFollower {
+            identity: self.identity.clone(),
+            directory: self.directory.clone(),
+        });
+        let directory = self.directory.clone();
+        registry = registry.every(jobs::EVERY_MINUTE, "directory-feed-accounts", move || {
+            let (directory, accounts) = (directory.clone(), accounts.clone());
+            async move {
+                let n = sante_directory::follow::follow(&directory, &*accounts).await?;
+                Ok((n > 0).then(|| format!("{n} accounts of lost qualities closed (PLT-4)")))
+            }
+        });
+        let retention = retention(config);
+        registry = registry.every(jobs::EVERY_DAY, "audit-retention", move || {
+            let audit = audit.clone();
+            async move {
+                audit.purge_expired(&retention).await?;
+                Ok(None)
+            }
+        });
+        let directory = self.directory.clone();
+        registry = registry.every(jobs::EVERY_DAY, "agent-retention", move || {
+            let directory = directory.clone();
+            async move {
+                let n = directory
+                    .purge_agents(&sante_directory::Request::operator())
+                    .await?;
+                Ok((n > 0).then(|| format!("{n} agents past retention deleted (DIR-7)")))
+            }
+        });
+        if let Some(messaging) = messaging {
+            registry = registry.every(jobs::EVERY_HOUR, "messaging-housekeeping", move || {
+                let messaging = messaging.clone();
+                async move {
+                    let r = messaging.housekeeping().await?;
+                    Ok((r != sante_messaging::HousekeepingReport::default()).then(|| {
+                        format!(
+                            "messaging housekeeping: {} mailboxes purged, {} metadata entries purged",
+                            r.mailboxes_purged, r.metadata_purged
+                        )
+                    }))
+                }
+            });
+        }
+        registry
+    }
+
+    /// Binds the listeners (HTTPS, the card listener, mail) and starts the jobs.
+    pub async fn start(self, config: &Config) -> anyhow::Result<Running> {
+        let cert = std::fs::read(config.path(&config.server.tls_cert))
+            .with_context(|| "key `server.tls_cert`: cannot read the certificate chain")?;
+        let key = std::fs::read(config.path(&config.server.tls_key))
+            .with_context(|| "key `server.tls_key`: cannot read the private key")?;
+        let tls = sante_net::server_tls_config(&cert, &key, sante_http::ALPN)
+            .context("keys `server.tls_cert` / `server.tls_key`")?;
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let listener = sante_net::Listener::bind(sante_net::ListenerSpec::https(
+            "https",
+            config.server.listen,
+            tls,
+        ))
+        .await
+        .with_context(|| {
+            format!(
+                "key `server.listen`: cannot listen on {}",
+                config.server.listen
+            )
+        })?;
+        let https_addr = listener.local_addr();
+        let cards = match config.server.mtls_listen {
+            Some(addr) => Some(cards::CardListener::bind(config, addr, &cert, &key).await?),
+            None => None,
+        };
+        let mtls_addr = cards.as_ref().map(|c| c.addr);
+        let mail_tls = match &cards {
+            Some(c) => c.watch.mail_tls.clone(),
+            None => {
+                sante_net::SharedTlsConfig::new(sante_net::server_tls_config(&cert, &key, &[])?)
+            }
+        };
+
+        let mut tasks = Vec::new();
+        let mail = match &config.messaging {
+            Some(section) => Some(
+                crate::mail::start(
+                    config,
+                    section,
+                    &self.storage,
+                    &self.directory,
+                    &self.identity,
+                    &self.terms,
+                    &self.audit,
+                    self.clock.clone(),
+                    mail_tls,
+                    &shutdown,
+                    &mut tasks,
+                )
+                .await
+                .context("starting secure messaging")?,
+            ),
+            None => None,
+        };
+        let web = self.web(config, config.messaging.as_ref().zip(mail.as_ref()))?;
+        let handler = sante_http::HttpsHandler::new(web);
+
+        let grace = std::time::Duration::from_secs(config.server.shutdown_grace_secs);
+        if let Some(cards) = cards {
+            // Revocations published while the server was down apply before the first
+            // login.
+            cards
+                .apply_revocations(&self.identity, &self.audit, &*self.clock)
+                .await?;
+            let token = shutdown.clone();
+            let handler = handler.clone();
+            let listener = cards.listener;
+            tasks.push(tokio::spawn(async move {
+                listener.serve(handler, token, grace).await;
+            }));
+            tasks.push(tokio::spawn(cards::watch_revocation_lists(
+                cards.watch,
+                self.identity.clone(),
+                self.audit.clone(),
+                self.clock.clone(),
+                shutdown.clone(),
+            )));
+        }
         let token = shutdown.clone();
-        let handler = handler.clone();
-        let listener = cards.listener;
         tasks.push(tokio::spawn(async move {
             listener.serve(handler, token, grace).await;
         }));
-        tasks.push(tokio::spawn(watch_revocation_lists(
-            cards.watch,
-            identity.clone(),
-            audit.clone(),
-            clock.clone(),
-            shutdown.clone(),
-        )));
-    }
-    let token = shutdown.clone();
-    tasks.push(tokio::spawn(async move {
-        listener.serve(handler, token, grace).await;
-    }));
 
-    // IHE ATNA: forward the trail to the configured collector as it grows.
-    let forwarder = match &config.audit.syslog {
-        Some(syslog) => {
-            let ca = std::fs::read(config.path(&syslog.ca_file))
-                .with_context(|| "key `audit.syslog.ca_file`: cannot read the collector's CA")?;
-            Some(Arc::new(
-                sante_audit::SyslogExporter::new(&syslog.host, syslog.port, &ca)
-                    .context("section [audit.syslog]")?,
+        // IHE ATNA: forward the trail to the configured collector as it grows.
+        let forwarder = match &config.audit.syslog {
+            Some(syslog) => {
+                let ca = std::fs::read(config.path(&syslog.ca_file)).with_context(
+                    || "key `audit.syslog.ca_file`: cannot read the collector's CA",
+                )?;
+                Some(Arc::new(
+                    sante_audit::SyslogExporter::new(&syslog.host, syslog.port, &ca)
+                        .context("section [audit.syslog]")?,
+                ))
+            }
+            None => None,
+        };
+        let jobs = self.jobs(
+            config,
+            forwarder.clone(),
+            mail.as_ref().map(|m| m.messaging.clone()),
+        );
+        tasks.push(tokio::spawn(jobs.run(shutdown.clone())));
+
+        self.audit
+            .record(platform_event(
+                sante_audit::EventKind::PlatformServerStarted,
+                &*self.clock,
             ))
-        }
-        None => None,
-    };
+            .await
+            .context("recording the start in the audit trail")?;
+        Ok(Running {
+            storage: self.storage,
+            audit: self.audit,
+            https_addr,
+            mtls_addr,
+            shutdown,
+            mail,
+            tasks,
+            forwarder,
+        })
+    }
+}
 
-    // Housekeeping: seal due epochs and forward new events every minute, apply
-    // retention (audit trail, agents' data) once a day.
-    let housekeeping = audit.clone();
-    let purge_directory = directory.clone();
-    let follow_directory = directory.clone();
-    let follow_identity = identity.clone();
-    let forward_db = storage.db.clone();
-    let forward_clock = clock.clone();
-    let tick_forwarder = forwarder.clone();
-    let tick_sso = sso.clone();
-    let tick_dsp = dsp.clone();
-    let tick_identity = identity.clone();
-    let token = shutdown.clone();
-    let retention = retention(config);
-    tasks.push(tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-        let mut ticks: u64 = 0;
-        loop {
-            tokio::select! {
-                _ = token.cancelled() => break,
-                _ = tick.tick() => {}
-            }
-            if let Err(e) = housekeeping.seal_due().await {
-                tracing::error!(error = %e, "sealing audit epochs failed");
-            }
-            if let Some(forwarder) = &tick_forwarder {
-                // A collector that is down loses nothing: the position is only moved
-                // past what was delivered.
-                match forwarder
-                    .forward_new(&forward_db, forward_clock.now().timestamp_micros())
-                    .await
-                {
-                    Ok(0) => {}
-                    Ok(n) => {
-                        tracing::info!(events = n, "audit events forwarded to the syslog collector")
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "audit syslog forwarding failed; will retry")
-                    }
-                }
-            }
-            let housekeeping_source = sante_audit::Source {
-                channel: sante_audit::Token::new("housekeeping").ok(),
-                ..sante_audit::Source::default()
-            };
-            if let Err(e) = tick_sso.housekeeping(&housekeeping_source).await {
-                tracing::error!(error = %e, "single sign-on housekeeping failed");
-            }
-            if let Err(e) = tick_identity.purge_ceremonies().await {
-                tracing::error!(error = %e, "purging passkey ceremonies failed");
-            }
-            match apply_directory_changes_to_dsp(&follow_directory, &tick_dsp).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(changes = n, "directory changes applied to the shared care records"),
-                Err(e) => tracing::error!(error = %format!("{e:#}"), "following the directories' changes (DSP) failed"),
-            }
-            if ticks.is_multiple_of(24 * 60) {
-                match tick_dsp.housekeeping(&housekeeping_source).await {
-                    Ok(r) if r == sante_dsp::service::HousekeepingReport::default() => {}
-                    Ok(r) => tracing::info!(closed = r.closed_for_inactivity, deleted = r.deleted_after_closure, expired = r.items_expired, "DSP retention applied"),
-                    Err(e) => tracing::error!(error = %e, "DSP housekeeping failed"),
-                }
-            }
-            match apply_directory_changes(&follow_directory, &follow_identity).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(accounts = n, "accounts of lost qualities closed (PLT-4)"),
-                Err(e) => tracing::error!(error = %e, "following the directories' changes failed"),
-            }
-            if ticks.is_multiple_of(24 * 60)
-                && let Err(e) = housekeeping.purge_expired(&retention).await
-            {
-                tracing::error!(error = %e, "audit retention purge failed");
-            }
-            if ticks.is_multiple_of(24 * 60) {
-                match purge_directory
-                    .purge_agents(&sante_directory::Request::operator())
-                    .await
-                {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(agents = n, "agents past retention deleted (DIR-7)"),
-                    Err(e) => tracing::error!(error = %e, "agent retention purge failed"),
-                }
-            }
-            ticks += 1;
-        }
-    }));
-
-    audit
-        .record(platform_event(
-            sante_audit::EventKind::PlatformServerStarted,
-            &*clock,
-        ))
-        .await
-        .context("recording the start in the audit trail")?;
-    Ok(Running {
-        storage,
-        audit,
-        https_addr,
-        mtls_addr,
-        shutdown,
-        mail,
-        tasks,
-        forwarder,
-    })
+/// Starts the whole platform: migrations, audit trail, listeners, jobs.
+pub async fn start(config: &Config) -> anyhow::Result<Running> {
+    Platform::build(config).await?.start(config).await
 }
 
 impl Running {

@@ -1,4 +1,4 @@
-//! The wiring between the directories' change feed and the accounts.
+//! The accounts following the directories' change feed.
 
 use std::sync::Arc;
 
@@ -10,7 +10,19 @@ use sante_identity::{Administrator, Identity, IdentityError, PasswordLogin};
 use sante_store::{Backend, testing};
 use sante_types::{ManualClock, Quality};
 
-use super::apply_directory_changes;
+use super::feeds::AccountsFollower;
+
+/// Applies the directories' changes to the accounts, as the server's job does.
+async fn apply_directory_changes(
+    directory: &Directory,
+    identity: &Identity,
+) -> anyhow::Result<usize> {
+    let follower = AccountsFollower {
+        identity: identity.clone(),
+        directory: directory.clone(),
+    };
+    Ok(sante_directory::follow::follow(directory, &follower).await?)
+}
 
 fn agent(valid_until: Option<NaiveDate>) -> Agent {
     Agent {
