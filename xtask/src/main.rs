@@ -29,7 +29,7 @@ fn main() -> ExitCode {
 }
 
 fn have(program: &str) -> bool {
-    #[allow(clippy::disallowed_methods)]
+    #[expect(clippy::disallowed_methods)]
     Command::new("sh")
         .args(["-c", &format!("command -v {program} >/dev/null 2>&1")])
         .status()
@@ -37,14 +37,14 @@ fn have(program: &str) -> bool {
 }
 
 fn perl_has(module: &str) -> bool {
-    #[allow(clippy::disallowed_methods)]
+    #[expect(clippy::disallowed_methods)]
     Command::new("perl")
         .args([&format!("-M{module}"), "-e", "1"])
         .status()
         .is_ok_and(|s| s.success())
 }
 
-#[allow(clippy::disallowed_methods)]
+#[expect(clippy::disallowed_methods)]
 fn run(program: &str, args: &[&str]) -> anyhow::Result<()> {
     eprintln!("xtask: {program} {}", args.join(" "));
     let status = Command::new(program).args(args).status()?;
@@ -138,7 +138,7 @@ fn deps() -> anyhow::Result<()> {
         let dir = dir.to_string_lossy();
         run("python3", &["-m", "venv", &dir])?;
     }
-    #[allow(clippy::disallowed_methods)]
+    #[expect(clippy::disallowed_methods)]
     let ready = Command::new(&python)
         .args(["-c", "import fhir.resources, fhirpy"])
         .status()
@@ -189,12 +189,17 @@ fn card_policy() -> anyhow::Result<()> {
 
 /// The whole suite. PostgreSQL is expected at 127.0.0.1:5432 (database `test`, trust
 /// auth), or at SANTE_TEST_PG_URL: every storage test runs on SQLite and PostgreSQL.
+/// The variable is always set here, so that a missing PostgreSQL fails the suite
+/// instead of skipping its half (a bare `cargo test` skips it, loudly).
 fn test() -> anyhow::Result<()> {
+    let pg_url = std::env::var("SANTE_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
     // Read by the FHIR validation tests, which fail (never skip) without a validator.
-    #[allow(clippy::disallowed_methods)]
+    #[expect(clippy::disallowed_methods)]
     let status = Command::new("cargo")
         .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
         .env("SANTE_FHIR_PYTHON", fhir_validator_python())
+        .env("SANTE_TEST_PG_URL", pg_url)
         .status()?;
     if !status.success() {
         anyhow::bail!("cargo test failed with {status}");

@@ -237,7 +237,7 @@ pub struct Edge {
 }
 
 fn workspace_edges(root: &Path) -> anyhow::Result<Vec<Edge>> {
-    #[allow(clippy::disallowed_methods)]
+    #[expect(clippy::disallowed_methods)]
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args([
             "metadata",

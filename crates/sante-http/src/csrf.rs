@@ -139,7 +139,7 @@ where
             .map(|(_, v)| v.as_str());
         let secure = kernel.config().cookie_secure;
         let cookie = read_cookie(&parts.headers, cookie_name(secure));
-        if !verify(&kernel.config().secret, cookie, submitted) {
+        if !verify(kernel.config().secret.bytes(), cookie, submitted) {
             tracing::warn!(route = %route, "form refused: CSRF token missing or wrong");
             let outcome = Outcome::Denied(Token::code("csrf-token-invalid"));
             let traced = kernel
@@ -185,7 +185,7 @@ where
         let submitted = parts.headers.get(HEADER).and_then(|v| v.to_str().ok());
         let secure = kernel.config().cookie_secure;
         let cookie = read_cookie(&parts.headers, cookie_name(secure));
-        if !verify(&kernel.config().secret, cookie, submitted) {
+        if !verify(kernel.config().secret.bytes(), cookie, submitted) {
             tracing::warn!(route = %route, "script request refused: CSRF token missing or wrong");
             let outcome = Outcome::Denied(Token::code("csrf-token-invalid"));
             let traced = kernel

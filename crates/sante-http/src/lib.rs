@@ -50,8 +50,28 @@ pub use kernel::{Kernel, KernelParts, app};
 pub use layout::{Layout, NavItem};
 pub use portal::{Origin, Portal, safe_continue, see_other, terms_url};
 
-/// Configuration of the HTTP front end.
+/// The HMAC key of CSRF tokens: zeroized when dropped, never printed.
 #[derive(Clone)]
+pub struct CsrfKey(zeroize::Zeroizing<[u8; 32]>);
+
+impl CsrfKey {
+    pub fn new(key: [u8; 32]) -> CsrfKey {
+        CsrfKey(zeroize::Zeroizing::new(key))
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for CsrfKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CsrfKey(..)")
+    }
+}
+
+/// Configuration of the HTTP front end.
+#[derive(Debug, Clone)]
 pub struct HttpConfig {
     pub public_url: String,
     /// `fr`, `de` or `en`.
@@ -59,19 +79,10 @@ pub struct HttpConfig {
     /// Mark cookies `Secure` (always true in production; the server only speaks HTTPS).
     pub cookie_secure: bool,
     /// HMAC key of CSRF tokens.
-    pub secret: [u8; 32],
+    pub secret: CsrfKey,
     /// The URL of the listener that asks for client certificates (card login), when
     /// there is one.
     pub mtls_url: Option<String>,
-}
-
-impl std::fmt::Debug for HttpConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpConfig")
-            .field("public_url", &self.public_url)
-            .field("default_lang", &self.default_lang)
-            .finish_non_exhaustive()
-    }
 }
 
 /// The ALPN protocols to give `sante_net::server_tls_config` for HTTPS: HTTP/2 first.

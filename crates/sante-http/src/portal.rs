@@ -134,7 +134,7 @@ impl Portal {
                 (v.clone(), Some(v))
             }
         };
-        let token = csrf::token(&kernel.config().secret, &cookie);
+        let token = csrf::token(kernel.config().secret.bytes(), &cookie);
         let path = parts
             .uri
             .path_and_query()

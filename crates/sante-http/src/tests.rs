@@ -92,7 +92,7 @@ async fn fixture() -> Fixture {
             public_url: "https://localhost:8443".into(),
             default_lang: "fr".into(),
             cookie_secure: true,
-            secret: [5u8; 32],
+            secret: sante_http::CsrfKey::new([5u8; 32]),
             mtls_url: Some("https://localhost:8444".into()),
         },
         readiness: Arc::new(AlwaysReady),

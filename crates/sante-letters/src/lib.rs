@@ -277,7 +277,7 @@ mod tests {
     fn read_back(pdf: &[u8]) -> String {
         use std::io::Write;
         use std::process::{Command, Stdio};
-        #[allow(clippy::disallowed_methods)]
+        #[expect(clippy::disallowed_methods)]
         let mut child = Command::new("pdftotext")
             .args(["-layout", "-", "-"])
             .stdin(Stdio::piped())

@@ -306,6 +306,8 @@ pub mod dev {
                 ),
             )
             .map_err(|e| e.to_string())?;
+            // The development anti-virus is a clamd of its own, for the demo and tests.
+            #[expect(clippy::disallowed_methods)]
             let child = Command::new(binary)
                 .arg(format!("--config-file={}", config.display()))
                 .stdin(Stdio::null())
@@ -326,7 +328,7 @@ pub mod dev {
                     return Err("clamd did not open its socket in time".into());
                 }
                 // clamd signals nothing but its socket appearing: poll for it.
-                #[allow(clippy::disallowed_methods)]
+                #[expect(clippy::disallowed_methods)]
                 std::thread::sleep(Duration::from_millis(50));
             }
             Ok(clamd)
@@ -346,7 +348,7 @@ pub mod dev {
             .is_ok_and(|cmd| cmd.windows(5).any(|w| w == b"clamd"));
         if is_clamd {
             let signal = |sig: &str| {
-                #[allow(clippy::disallowed_methods)]
+                #[expect(clippy::disallowed_methods)]
                 let _ = Command::new("kill").args([sig, &pid.to_string()]).status();
             };
             signal("-TERM");
@@ -362,7 +364,7 @@ pub mod dev {
             };
             let deadline = Instant::now() + Duration::from_secs(10);
             while alive() && Instant::now() < deadline {
-                #[allow(clippy::disallowed_methods)]
+                #[expect(clippy::disallowed_methods)]
                 std::thread::sleep(Duration::from_millis(50));
             }
             if alive() {

@@ -280,7 +280,7 @@ mod client_certificates {
     use crate::devpki::{DevCa, SMARTCARD_CA_NAME};
     use crate::pki::{ClientTrust, client_verifier, read_revocation_list};
 
-    #[allow(clippy::disallowed_methods)]
+    #[expect(clippy::disallowed_methods)]
     fn now() -> chrono::DateTime<chrono::Utc> {
         chrono::Utc::now()
     }

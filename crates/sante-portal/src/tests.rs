@@ -101,7 +101,7 @@ fn config(secret: u8) -> HttpConfig {
         public_url: "https://localhost:8443".into(),
         default_lang: "fr".into(),
         cookie_secure: true,
-        secret: [secret; 32],
+        secret: sante_http::CsrfKey::new([secret; 32]),
         mtls_url: None,
     }
 }
@@ -383,7 +383,7 @@ async fn without_secure_cookies_the_csrf_cookie_drops_the_host_prefix() {
             public_url: "http://localhost".into(),
             default_lang: "de".into(),
             cookie_secure: false,
-            secret: [1u8; 32],
+            secret: sante_http::CsrfKey::new([1u8; 32]),
             mtls_url: None,
         },
         Ok(()),
@@ -449,7 +449,7 @@ async fn https_sessions_speak_http2_when_negotiated() {
             public_url: format!("https://{addr}"),
             default_lang: "fr".into(),
             cookie_secure: true,
-            secret: [3u8; 32],
+            secret: sante_http::CsrfKey::new([3u8; 32]),
             mtls_url: None,
         },
         Ok(()),

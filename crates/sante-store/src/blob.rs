@@ -11,6 +11,7 @@
 //! Deleting an owner's data key makes every blob of that owner unreadable at once
 //! (crypto-erasure), which retention rules use.
 
+use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -45,7 +46,7 @@ pub enum BlobBackend {
         endpoint: Option<String>,
         region: String,
         access_key_id: String,
-        secret_access_key: String,
+        secret_access_key: SecretString,
         /// Allow `http://` endpoints: only for a service on loopback.
         allow_http: bool,
     },
@@ -107,7 +108,7 @@ impl BlobStore {
                     .with_bucket_name(bucket)
                     .with_region(region)
                     .with_access_key_id(access_key_id)
-                    .with_secret_access_key(secret_access_key)
+                    .with_secret_access_key(secret_access_key.expose_secret())
                     .with_allow_http(*allow_http);
                 if let Some(endpoint) = endpoint {
                     builder = builder

@@ -1,5 +1,6 @@
 //! Connection to the relational backend, chosen by configuration.
 
+use secrecy::{ExposeSecret, SecretString};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -32,8 +33,9 @@ impl Backend {
 /// How to reach the database.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
-    /// `sqlite:PATH` (created if missing) or `postgres://USER@HOST:PORT/DB`.
-    pub url: String,
+    /// `sqlite:PATH` (created if missing) or `postgres://USER:PASSWORD@HOST:PORT/DB`:
+    /// a secret, since it may hold a password.
+    pub url: SecretString,
     /// PostgreSQL only: the schema to work in (created if missing). Lets several
     /// platforms, or several tests, share one database.
     pub schema: Option<String>,
@@ -56,7 +58,7 @@ pub(crate) enum Pool {
 impl Db {
     /// Connects to the configured backend. Does not run migrations: see [`Db::migrate`].
     pub async fn connect(config: &StoreConfig) -> StoreResult<Db> {
-        let url = config.url.trim();
+        let url = config.url.expose_secret().trim();
         if let Some(path) = url.strip_prefix("sqlite:") {
             let path = path.trim_start_matches("//");
             if path.is_empty() {

@@ -30,7 +30,7 @@ pub struct Browser {
 pub const CARD_POLICY: &str = "/etc/chromium/policies/managed/sante-test-cards.json";
 
 fn run_tool(program: &str, args: &[&str]) -> anyhow::Result<()> {
-    #[allow(clippy::disallowed_methods)]
+    #[expect(clippy::disallowed_methods)]
     let out = Command::new(program).args(args).output().with_context(|| {
         format!("cannot run {program} (apt-get install libnss3-tools, or run `cargo xtask deps`)")
     })?;
@@ -134,7 +134,7 @@ impl Browser {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        #[allow(clippy::disallowed_methods)]
+        #[expect(clippy::disallowed_methods)]
         let mut command = Command::new(chromedriver());
         if let Some(home) = &home {
             // Chromium on Linux reads client certificates from $HOME/.pki/nssdb.

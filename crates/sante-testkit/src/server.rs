@@ -113,7 +113,7 @@ impl TestServer {
                 public_url: base.clone(),
                 default_lang: "fr".to_owned(),
                 cookie_secure: true,
-                secret,
+                secret: sante_http::CsrfKey::new(secret),
                 mtls_url: None,
             },
             readiness: Arc::new(AlwaysReady),

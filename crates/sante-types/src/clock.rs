@@ -21,7 +21,7 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         // The one place in the libraries allowed to read the system clock.
-        #[allow(clippy::disallowed_methods)]
+        #[expect(clippy::disallowed_methods)]
         Utc::now()
     }
 }

@@ -43,12 +43,12 @@ pub async fn run(
     for backend in backends {
         let config = match backend {
             Backend::Sqlite => StoreConfig {
-                url: format!("sqlite:{}", dir.join("bench.db").display()),
+                url: format!("sqlite:{}", dir.join("bench.db").display()).into(),
                 schema: None,
                 max_connections: 8,
             },
             Backend::Postgres => StoreConfig {
-                url: pg_url.to_owned(),
+                url: pg_url.into(),
                 schema: Some(format!("bench_{}", std::process::id())),
                 max_connections: 8,
             },
@@ -272,7 +272,7 @@ async fn audit_appends(db: &Db, rows: u32, callers: u64) -> anyhow::Result<(u64,
 
 async fn drop_schema(pg_url: &str, schema: &str) -> anyhow::Result<()> {
     let db = Db::connect(&StoreConfig {
-        url: pg_url.to_owned(),
+        url: pg_url.into(),
         schema: None,
         max_connections: 1,
     })

@@ -179,12 +179,12 @@ async fn one(
     let dir = BenchDir::new(backend)?;
     let config = match backend {
         Backend::Sqlite => StoreConfig {
-            url: format!("sqlite:{}", dir.path().join("bench-dsp.db").display()),
+            url: format!("sqlite:{}", dir.path().join("bench-dsp.db").display()).into(),
             schema: None,
             max_connections: 8,
         },
         Backend::Postgres => StoreConfig {
-            url: pg_url.to_owned(),
+            url: pg_url.into(),
             schema: Some(format!("bench_dsp_{}", std::process::id())),
             max_connections: 8,
         },

@@ -270,7 +270,7 @@ pub async fn demo(
             "Trust the development CA to avoid browser warnings: {}",
             config.path(Path::new("tls/ca.crt")).display()
         );
-        println!("Database: {}   Blobs: {}", config.storage.database_url, config.blobs.path.as_deref().map(|p| config.path(p).display().to_string()).unwrap_or_default());
+        println!("Database: {}   Blobs: {}", config.storage.shown_url(), config.blobs.path.as_deref().map(|p| config.path(p).display().to_string()).unwrap_or_default());
         println!("Audit trail: sante --config {} audit verify | audit export", config_path.display());
         println!(
             "Directories (synthetic): {} professionals, {} establishments, {} patients",

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 /// The whole configuration tree.
@@ -64,11 +65,30 @@ fn default_grace() -> u64 {
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
     /// `sqlite:PATH` (embedded default) or `postgres://USER@HOST:PORT/DB` (production).
-    pub database_url: String,
+    /// A secret: it may hold the database password.
+    pub database_url: SecretString,
     /// PostgreSQL schema to use (created if missing).
     pub postgres_schema: Option<String>,
     #[serde(default = "default_connections")]
     pub max_connections: u32,
+}
+
+impl StorageConfig {
+    /// The database URL as it may be shown: without its password.
+    pub fn shown_url(&self) -> String {
+        let url = self.database_url.expose_secret();
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return url.to_owned();
+        };
+        match rest.split_once('@') {
+            Some((user_info, host)) => {
+                let user = user_info.split(':').next().unwrap_or_default();
+                let hidden = if user_info.contains(':') { ":***" } else { "" };
+                format!("{scheme}://{user}{hidden}@{host}")
+            }
+            None => url.to_owned(),
+        }
+    }
 }
 
 fn default_connections() -> u32 {
@@ -93,7 +113,7 @@ pub struct BlobsConfig {
     pub endpoint: Option<String>,
     pub region: Option<String>,
     pub access_key_id: Option<String>,
-    pub secret_access_key: Option<String>,
+    pub secret_access_key: Option<SecretString>,
     #[serde(default)]
     pub allow_http: bool,
 }
@@ -448,7 +468,7 @@ impl Config {
         if !self.server.public_url.starts_with("https://") {
             bail!("key `server.public_url`: must be an https:// URL");
         }
-        let url = &self.storage.database_url;
+        let url = self.storage.database_url.expose_secret();
         if !(url.starts_with("sqlite:")
             || url.starts_with("postgres://")
             || url.starts_with("postgresql://"))
@@ -499,13 +519,14 @@ impl Config {
                 }
             }
             BlobBackendKind::S3 => {
+                let secret = self.blobs.secret_access_key.as_ref();
                 for (key, value) in [
-                    ("bucket", &self.blobs.bucket),
-                    ("region", &self.blobs.region),
-                    ("access_key_id", &self.blobs.access_key_id),
-                    ("secret_access_key", &self.blobs.secret_access_key),
+                    ("bucket", self.blobs.bucket.as_deref()),
+                    ("region", self.blobs.region.as_deref()),
+                    ("access_key_id", self.blobs.access_key_id.as_deref()),
+                    ("secret_access_key", secret.map(|s| s.expose_secret())),
                 ] {
-                    if value.as_deref().is_none_or(str::is_empty) {
+                    if value.is_none_or(str::is_empty) {
                         bail!("key `blobs.{key}`: required when blobs.backend = \"s3\"");
                     }
                 }

@@ -126,7 +126,7 @@ pub fn run(
     })
 }
 
-#[allow(clippy::disallowed_methods)]
+#[expect(clippy::disallowed_methods)]
 fn now() -> chrono::DateTime<Utc> {
     // The binary is where the real clock is read.
     Utc::now()

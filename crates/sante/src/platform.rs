@@ -14,6 +14,7 @@ use sante_store::blob::{BlobBackend, BlobStore};
 use sante_store::keyring::SharedKeyring;
 use sante_store::{Db, StoreConfig};
 use sante_types::{Clock, SystemClock};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{BlobBackendKind, Config};
 
@@ -56,7 +57,11 @@ pub async fn open_storage(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
             endpoint: config.blobs.endpoint.clone(),
             region: config.blobs.region.clone().unwrap_or_default(),
             access_key_id: config.blobs.access_key_id.clone().unwrap_or_default(),
-            secret_access_key: config.blobs.secret_access_key.clone().unwrap_or_default(),
+            secret_access_key: config
+                .blobs
+                .secret_access_key
+                .clone()
+                .unwrap_or_else(|| SecretString::from("")),
             allow_http: config.blobs.allow_http,
         },
     };
@@ -66,17 +71,17 @@ pub async fn open_storage(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
 }
 
 /// A relative SQLite path is relative to the configuration file, like every other path.
-fn resolve_sqlite_url(config: &Config) -> String {
-    let url = &config.storage.database_url;
+fn resolve_sqlite_url(config: &Config) -> SecretString {
+    let url = config.storage.database_url.expose_secret();
     match url.strip_prefix("sqlite:") {
         Some(path) if !path.starts_with('/') => {
             let path = config.path(std::path::Path::new(path.trim_start_matches("//")));
             if let Some(parent) = path.parent() {
                 let _ = std::fs::create_dir_all(parent);
             }
-            format!("sqlite:{}", path.display())
+            format!("sqlite:{}", path.display()).into()
         }
-        _ => url.clone(),
+        _ => url.into(),
     }
 }
 
@@ -267,7 +272,7 @@ impl Platform {
                 public_url: config.server.public_url.clone(),
                 default_lang: config.portal.default_language.clone(),
                 cookie_secure: true,
-                secret: http_secret(config)?,
+                secret: sante_http::CsrfKey::new(http_secret(config)?),
                 mtls_url: config.server.mtls_public_url.clone(),
             },
             readiness: Arc::new(StorageReadiness {

@@ -173,3 +173,33 @@ fn s3_backend_requires_its_keys() {
     let msg = error(&base(), &[("SANTE_BLOBS__BACKEND", "s3")]);
     assert!(msg.contains("blobs.bucket"), "{msg}");
 }
+
+#[test]
+fn the_database_password_is_never_shown() {
+    let shown = |url: &str| {
+        StorageConfig {
+            database_url: url.into(),
+            postgres_schema: None,
+            max_connections: 1,
+        }
+        .shown_url()
+    };
+    assert_eq!(
+        shown("postgres://sante:s3cret@db.example.lu:5432/sante"),
+        "postgres://sante:***@db.example.lu:5432/sante"
+    );
+    assert_eq!(
+        shown("postgres://sante@db:5432/sante"),
+        "postgres://sante@db:5432/sante"
+    );
+    assert_eq!(shown("sqlite:data/sante.db"), "sqlite:data/sante.db");
+    let debug = format!(
+        "{:?}",
+        StorageConfig {
+            database_url: "postgres://sante:s3cret@db/sante".into(),
+            postgres_schema: None,
+            max_connections: 1,
+        }
+    );
+    assert!(!debug.contains("s3cret"), "{debug}");
+}

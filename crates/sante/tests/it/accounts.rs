@@ -85,7 +85,7 @@ async fn a_patient_activates_with_an_authenticator_and_logs_in_in_a_real_browser
         std::fs::metadata(&pdf).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    #[allow(clippy::disallowed_methods)]
+    #[expect(clippy::disallowed_methods)]
     let text = std::process::Command::new("pdftotext")
         .args([pdf.to_str().unwrap(), "-"])
         .output()

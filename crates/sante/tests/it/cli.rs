@@ -158,7 +158,7 @@ async fn audit_verify_reports_tampering_with_the_stored_trail() {
     assert!(stdout(&clean).contains("intact"), "{}", stdout(&clean));
 
     let db = Db::connect(&StoreConfig {
-        url: format!("sqlite:{}", d.join("data/sante.db").display()),
+        url: format!("sqlite:{}", d.join("data/sante.db").display()).into(),
         schema: None,
         max_connections: 1,
     })

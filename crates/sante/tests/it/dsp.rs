@@ -353,7 +353,7 @@ async fn the_holder_and_his_physician_use_the_dsp_in_the_portal_and_through_mhd(
     std::fs::create_dir_all(&out_dir).unwrap();
     let python = std::env::var("SANTE_FHIR_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sante-fhir/tests/mhd_client.py");
-    #[allow(clippy::disallowed_methods)]
+    #[expect(clippy::disallowed_methods)]
     let ran = std::process::Command::new(&python)
         .arg(&script)
         .args([
@@ -556,7 +556,7 @@ async fn the_holder_and_his_physician_use_the_dsp_in_the_portal_and_through_mhd(
             .any(|p| p.to_string_lossy().contains(&holder_id)),
         "the activated DSP's letter is not pending"
     );
-    #[allow(clippy::disallowed_methods)]
+    #[expect(clippy::disallowed_methods)]
     let text = std::process::Command::new("pdftotext")
         .args([pdfs[0].to_str().unwrap(), "-"])
         .output()

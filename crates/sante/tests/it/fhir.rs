@@ -12,7 +12,7 @@ use crate::harness::*;
 fn validate(files: &[PathBuf]) -> serde_json::Map<String, Value> {
     let python = std::env::var("SANTE_FHIR_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sante-fhir/tests/validate_fhir.py");
-    #[allow(clippy::disallowed_methods)]
+    #[expect(clippy::disallowed_methods)]
     let out = std::process::Command::new(&python)
         .arg(&script)
         .args(files)

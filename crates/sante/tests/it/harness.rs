@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub fn sante() -> Command {
-    #[allow(clippy::disallowed_methods)]
+    #[expect(clippy::disallowed_methods)]
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sante"));
     // Tests must not inherit overrides from the developer's shell.
     for (name, _) in std::env::vars() {
@@ -203,7 +203,7 @@ impl Server {
     }
 
     fn terminate(&mut self) -> std::process::ExitStatus {
-        #[allow(clippy::disallowed_methods)]
+        #[expect(clippy::disallowed_methods)]
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();

@@ -127,7 +127,7 @@ impl MailDemo {
     }
 }
 
-#[allow(clippy::disallowed_methods)]
+#[expect(clippy::disallowed_methods)]
 fn tool(program: &str) -> Command {
     Command::new(program)
 }
@@ -715,8 +715,10 @@ async fn an_acknowledged_message_survives_a_kill_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_acknowledged_message_survives_a_kill_on_postgres() {
-    let url = std::env::var("SANTE_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    if !sante_store::testing::postgres_expected().await {
+        return;
+    }
+    let url = sante_store::testing::pg_url();
     let schema = sante_store::testing::unique_schema("mail");
     acknowledged_message_survives_a_kill(vec![
         ("SANTE_STORAGE__DATABASE_URL".into(), url),

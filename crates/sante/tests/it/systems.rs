@@ -58,7 +58,7 @@ fn issue_card(dir: &std::path::Path, name: &str, out: &str) {
     assert!(issued.status.success(), "{}", stderr(&issued));
 }
 
-#[allow(clippy::disallowed_methods)]
+#[expect(clippy::disallowed_methods)]
 fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()
 }
