@@ -1,7 +1,7 @@
 //! Terms on both storage backends, with a real audit trail and a clock moved by hand.
 
 use chrono::{Duration, TimeZone};
-use sante_audit::{AuditLog, CheckpointSigner, SealPolicy};
+use sante_audit::testing::TestPlatform;
 use sante_store::storage_test;
 use sante_types::ManualClock;
 
@@ -16,18 +16,13 @@ fn texts(word: &str) -> Texts {
 }
 
 async fn terms(db: Db) -> (Terms, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap(),
-    ));
-    let log = AuditLog::open(
+    let platform = TestPlatform::new(
         db.clone(),
-        CheckpointSigner::generate(),
-        clock.clone(),
-        SealPolicy::default(),
+        Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap(),
     )
-    .await
-    .unwrap();
-    (Terms::new(db, Arc::new(log), clock.clone()), clock)
+    .await;
+    let clock = platform.clock.clone();
+    (Terms::new(db, platform.recorder(), clock.clone()), clock)
 }
 
 storage_test!(

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use sante_audit::{AuditEvent, AuditLog, CheckpointSigner, EventKind, Outcome, SealPolicy, Source};
+use sante_audit::testing::TestPlatform;
+use sante_audit::{AuditEvent, EventKind, Outcome, Source};
 use sante_store::{Db, storage_test};
 use sante_types::{CredentialKind, LevelOfAssurance, ManualClock, Quality, Service};
 
@@ -17,35 +18,27 @@ fn day(y: i32, m: u32, d: u32) -> NaiveDate {
 
 struct Fixture {
     dir: Directory,
-    db: Db,
     clock: Arc<ManualClock>,
+    platform: TestPlatform,
 }
 
 async fn fixture(db: Db) -> Fixture {
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
-    ));
-    let log = AuditLog::open(
+    let platform = TestPlatform::new(
         db.clone(),
-        CheckpointSigner::generate(),
-        clock.clone(),
-        SealPolicy::default(),
+        Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
     )
-    .await
-    .unwrap();
-    let dir = Directory::new(db.clone(), Arc::new(log.clone()), clock.clone());
-    Fixture { dir, db, clock }
+    .await;
+    let dir = Directory::new(db.clone(), platform.recorder(), platform.clock.clone());
+    Fixture {
+        dir,
+        clock: platform.clock.clone(),
+        platform,
+    }
 }
 
 impl Fixture {
     async fn events(&self) -> Vec<AuditEvent> {
-        self.db
-            .audit_records("platform", 0, 10_000)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| serde_json::from_slice(&r.event).unwrap())
-            .collect()
+        self.platform.events("platform").await
     }
 }
 

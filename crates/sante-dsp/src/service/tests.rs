@@ -5,12 +5,10 @@
 use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
-use sante_audit::{AuditLog, CheckpointSigner, SealPolicy};
+use sante_audit::testing::TestPlatform;
 use sante_directory::Request;
 use sante_directory::model::*;
 use sante_directory::nin::NationalId;
-use sante_store::blob::{BlobBackend, BlobStore};
-use sante_store::keyring::{Keyring, SharedKeyring};
 use sante_store::storage_test;
 use sante_types::ManualClock;
 
@@ -26,7 +24,7 @@ struct Fixture {
     db: Db,
     holder: String,
     other_patient: String,
-    _blobs: tempfile::TempDir,
+    _platform: TestPlatform,
 }
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -94,20 +92,13 @@ fn patient(serial: u16, family: &str) -> Patient {
 }
 
 async fn fixture(db: Db) -> Fixture {
-    let clock = Arc::new(ManualClock::new(
+    let platform = TestPlatform::new(
+        db.clone(),
         Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap(),
-    ));
-    let log = Arc::new(
-        AuditLog::open(
-            db.clone(),
-            CheckpointSigner::generate(),
-            clock.clone(),
-            SealPolicy::default(),
-        )
-        .await
-        .unwrap(),
-    );
-    let directory = Directory::new(db.clone(), log.clone(), clock.clone());
+    )
+    .await;
+    let clock = platform.clock.clone();
+    let directory = Directory::new(db.clone(), platform.recorder(), clock.clone());
     let op = Request::operator();
     directory
         .upsert(
@@ -139,17 +130,13 @@ async fn fixture(db: Db) -> Fixture {
             .await
             .unwrap(),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let blobs = BlobStore::open(
-        &BlobBackend::Local {
-            path: dir.path().to_owned(),
-        },
+    let dsp = DspService::new(
         db.clone(),
-        SharedKeyring::in_memory(Keyring::generate(clock.now())),
+        platform.blobs.clone(),
+        directory.clone(),
+        platform.recorder(),
         clock.clone(),
-    )
-    .unwrap();
-    let dsp = DspService::new(db.clone(), blobs, directory.clone(), log, clock.clone());
+    );
     Fixture {
         dsp,
         directory,
@@ -157,7 +144,7 @@ async fn fixture(db: Db) -> Fixture {
         db,
         holder,
         other_patient,
-        _blobs: dir,
+        _platform: platform,
     }
 }
 

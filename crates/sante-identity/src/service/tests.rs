@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
-use sante_audit::{AuditEvent, AuditLog, CheckpointSigner, EventKind, Outcome, SealPolicy, Source};
+use sante_audit::testing::TestPlatform;
+use sante_audit::{AuditEvent, EventKind, Outcome, Source};
 use sante_store::{Db, storage_test};
 use sante_types::{Clock, CredentialKind, LevelOfAssurance, ManualClock, Quality, Service};
 
@@ -18,25 +19,21 @@ struct Fixture {
     identity: Identity,
     db: Db,
     clock: Arc<ManualClock>,
+    platform: TestPlatform,
 }
 
 async fn fixture(db: Db) -> Fixture {
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
-    ));
-    let log = AuditLog::open(
+    let platform = TestPlatform::new(
         db.clone(),
-        CheckpointSigner::generate(),
-        clock.clone(),
-        SealPolicy::default(),
+        Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
     )
-    .await
-    .unwrap();
-    let identity = Identity::new(db.clone(), Arc::new(log), clock.clone());
+    .await;
+    let identity = Identity::new(db.clone(), platform.recorder(), platform.clock.clone());
     Fixture {
         identity,
         db,
-        clock,
+        clock: platform.clock.clone(),
+        platform,
     }
 }
 
@@ -46,13 +43,7 @@ fn web() -> Source {
 
 impl Fixture {
     async fn events(&self) -> Vec<AuditEvent> {
-        self.db
-            .audit_records("platform", 0, 10_000)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| serde_json::from_slice(&r.event).unwrap())
-            .collect()
+        self.platform.events("platform").await
     }
 
     async fn outcomes(&self, kind: EventKind) -> Vec<Outcome> {
