@@ -13,6 +13,7 @@ use chrono::{DateTime, Months, Utc};
 use sante_store::Db;
 use sante_store::StoreError;
 use sante_store::audit_log::{AuditRow, CheckpointRow, PurgeRow};
+use sante_store::retry::Retry;
 use sante_types::Clock;
 use tokio::sync::{mpsc, oneshot};
 
@@ -224,7 +225,12 @@ impl Recorder for AuditLog {
 }
 
 const MAX_BATCH: usize = 1024;
-const MAX_RETRIES: usize = 16;
+/// The chain's writers retry by the storage's policy for the audit chain (attempts
+/// and pauses written once in `sante_store::retry`); their loops stay here because
+/// between attempts the loser moves its own heads (catch up, reload, take the turn),
+/// which a closure borrowing the writer cannot do.
+const RETRY: Retry = Retry::AUDIT_CHAIN;
+const MAX_RETRIES: usize = RETRY.attempts as usize;
 /// Lost races after which a writer takes the turn.
 const TURN_AFTER: usize = 2;
 /// How long a turn lasts at most (a writer that dies holding it blocks the others
@@ -647,12 +653,11 @@ fn name_static(stream: Stream) -> &'static str {
     stream.as_str()
 }
 
-/// A random pause growing with the attempt (at most about a quarter of a second).
+/// The policy's pause after the failed attempt number `attempt`.
 async fn backoff(attempt: usize) {
-    use rand::Rng;
-    let ceiling = 2u64 << attempt.min(7);
-    let millis = rand::thread_rng().gen_range(1..=ceiling);
-    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+    RETRY
+        .pause(u32::try_from(attempt).unwrap_or(u32::MAX))
+        .await;
 }
 
 /// Where a stream's chain stands; `None` when another writer moved it while it was

@@ -10,6 +10,7 @@ use sante_audit::{
 };
 use sante_directory::Directory;
 use sante_store::blob::BlobStore;
+use sante_store::retry::{Retry, on_conflict, settle};
 use sante_store::{Db, Expect, StoreError, Term, TermQuery, WriteOp};
 use sante_types::{Clock, Coded, CredentialKind, ErrorKind, LevelOfAssurance, Quality, Service};
 use serde::Serialize;
@@ -292,17 +293,12 @@ impl DspService {
             .ok_or_else(|| DspError::NotFound("DSP".into()))
     }
 
-    pub(crate) async fn save(&self, record: &CareRecord, version: i64) -> DspResult<()> {
-        self.db
-            .write_batch(
-                &[
-                    Self::put_op(RECORDS, &record.holder, record, Expect::Version(version))?,
-                    Self::index_op(RECORDS, &record.holder, record_terms(record)),
-                ],
-                self.micros(),
-            )
-            .await?;
-        Ok(())
+    /// The writes that save `record` over `version`.
+    fn save_ops(record: &CareRecord, version: i64) -> DspResult<Vec<WriteOp>> {
+        Ok(vec![
+            Self::put_op(RECORDS, &record.holder, record, Expect::Version(version))?,
+            Self::index_op(RECORDS, &record.holder, record_terms(record)),
+        ])
     }
 
     /// Applies `change` to the holder's DSP, rereading on a concurrent write.
@@ -310,16 +306,17 @@ impl DspService {
     where
         F: Fn(&mut CareRecord) -> DspResult<()>,
     {
-        for _ in 0..5 {
-            let (mut record, version) = self.load(holder).await?;
+        let (this, change) = (self, &change);
+        on_conflict(Retry::RARE, "DSP update", || async move {
+            let (mut record, version) = this.load(holder).await?;
             change(&mut record)?;
-            match self.save(&record, version).await {
-                Ok(()) => return Ok(record),
-                Err(DspError::Conflict(_)) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(DspError::Conflict("the DSP kept changing".into()))
+            let ops = Self::save_ops(&record, version)?;
+            Ok(settle(
+                this.db.write_batch(&ops, this.micros()).await,
+                |_| record,
+            )?)
+        })
+        .await
     }
 
     /// The care relationships of a DSP (all of them; the decision keeps those in

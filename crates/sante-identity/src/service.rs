@@ -13,6 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 use sante_audit::{
     Action, Actor, AuditEvent, EventKind, Outcome, PlatformError, Recorder, Source, Token,
 };
+use sante_store::retry::{Retry, on_conflict, settle};
 use sante_store::{Db, Expect, Term, TermQuery, WriteOp};
 use sante_types::{Clock, Coded, CredentialKind, ErrorKind, LevelOfAssurance, Quality, Service};
 use zeroize::Zeroizing;
@@ -321,21 +322,28 @@ impl Identity {
     {
         // Optimistic concurrency: a login counting a failure at the same moment makes
         // the write conflict; read again and reapply.
-        for _ in 0..5 {
-            let (mut account, version) = self
+        let (this, change) = (self, &change);
+        on_conflict(Retry::RARE, "account update", || async move {
+            let (mut account, version) = this
                 .load(account_id)
                 .await?
                 .ok_or_else(|| IdentityError::NotFound(format!("account {account_id}")))?;
             change(&mut account)?;
-            match self.save(&account, version).await {
-                Ok(()) => return Ok(account),
-                Err(IdentityError::Conflict(_)) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(IdentityError::Conflict(format!(
-            "account {account_id} kept changing"
-        )))
+            let value = serde_json::to_vec(&account)
+                .map_err(|_| IdentityError::from(PlatformError::corrupt(account.id.clone())))?;
+            let written = this
+                .db
+                .put(
+                    ACCOUNTS,
+                    &account.id,
+                    &value,
+                    Expect::Version(version),
+                    this.micros(),
+                )
+                .await;
+            Ok(settle(written, |_| account)?)
+        })
+        .await
     }
 }
 

@@ -289,17 +289,6 @@ impl From<Refusal> for MessagingError {
 
 pub type MessagingResult<T> = Result<T, MessagingError>;
 
-/// Optimistic writes that met a concurrent one are retried this many times.
-pub(crate) const WRITE_ATTEMPTS: usize = 64;
-
-/// A short random pause before retrying a write that met a concurrent one, so that
-/// writers in several processes stop colliding.
-pub(crate) async fn conflict_pause() {
-    use rand::Rng;
-    let micros = rand::thread_rng().gen_range(200..5_000);
-    tokio::time::sleep(Duration::from_micros(micros)).await;
-}
-
 /// The messaging service.
 #[derive(Clone)]
 pub struct Messaging {

@@ -16,6 +16,7 @@ mod db;
 mod error;
 pub mod keyring;
 mod records;
+pub mod retry;
 
 pub use db::{Backend, Db, MigrationStatus, StoreConfig};
 pub use error::{StoreError, StoreResult};

@@ -897,3 +897,63 @@ storage_test!(searches_refuse_bad_requests, |db: Db| async move {
         .unwrap_err();
     assert!(matches!(err, StoreError::Invalid { field: "terms", .. }));
 });
+
+storage_test!(
+    concurrent_writers_all_get_through_the_retry,
+    |db: Db| async move {
+        use crate::retry::{Retry, on_conflict, settle};
+        const WRITERS: u64 = 8;
+        const EACH: u64 = 5;
+        db.put("counter", "c", b"0", Expect::Absent, 1)
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..WRITERS {
+            let db = db.clone();
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..EACH {
+                    let db = &db;
+                    let done: crate::StoreResult<()> =
+                        on_conflict(Retry::CONTENDED, "increment", || async move {
+                            let current = db.get("counter", "c").await?.unwrap();
+                            let n: u64 = String::from_utf8(current.value).unwrap().parse().unwrap();
+                            let written = db
+                                .put(
+                                    "counter",
+                                    "c",
+                                    (n + 1).to_string().as_bytes(),
+                                    Expect::Version(current.version),
+                                    2,
+                                )
+                                .await;
+                            settle(written, |_| ())
+                        })
+                        .await;
+                    done.unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let last = db.get("counter", "c").await.unwrap().unwrap();
+        assert_eq!(
+            String::from_utf8(last.value).unwrap(),
+            (WRITERS * EACH).to_string(),
+            "no increment lost, none failed"
+        );
+        // A writer that always loses gives up with a conflict naming its operation.
+        let stale = last.version - 1;
+        let db = &db;
+        let gave_up: crate::StoreResult<()> =
+            on_conflict(Retry::RARE, "stale write", || async move {
+                settle(
+                    db.put("counter", "c", b"x", Expect::Version(stale), 3)
+                        .await,
+                    |_| (),
+                )
+            })
+            .await;
+        assert!(matches!(gave_up, Err(StoreError::Conflict(what)) if what.contains("stale write")));
+    }
+);

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
 use sante_audit::{Action, Actor, EventKind, Outcome, Source};
+use sante_store::retry::{Retry, Step, on_conflict, settle};
 use sante_store::{Expect, WriteOp};
 
 use super::{FOLDERS, MAILBOXES, MESSAGES, MailUser, Messaging, MessagingError, MessagingResult};
@@ -63,48 +64,43 @@ impl Messaging {
     }
 
     async fn close(&self, id: &str, actor: Actor, source: &Source) -> MessagingResult<Mailbox> {
-        for _ in 0..super::WRITE_ATTEMPTS {
-            let (mut mbx, version): (Mailbox, i64) = self
+        let this = self;
+        let (mbx, requested) = on_conflict(Retry::CONTENDED, "closure", || async move {
+            let (mut mbx, version): (Mailbox, i64) = this
                 .get(MAILBOXES, id)
                 .await?
                 .ok_or_else(|| MessagingError::NotFound("mailbox".into()))?;
             if mbx.state != MailboxState::Open {
-                return Ok(mbx);
+                return Ok(Step::Done((mbx, false)));
             }
-            let now = self.now();
+            let now = this.now();
             mbx.state = MailboxState::Closing;
             mbx.closure_requested = Some(now);
             // The purge runs hourly: due one working day early, it is done in time.
             mbx.purge_due = Some(add_working_days(
                 now,
-                self.config.closure_working_days.saturating_sub(1),
+                this.config.closure_working_days.saturating_sub(1),
             ));
-            match self
+            let written = this
                 .db
-                .write_batch(&Self::mailbox_ops(&mbx, version)?, self.micros())
-                .await
-            {
-                Ok(_) => {
-                    self.changed(&mbx.id);
-                    self.trace(
-                        EventKind::MessagingClosureRequested,
-                        actor,
-                        Action::Update,
-                        Some(("Mailbox", &mbx.id)),
-                        source,
-                        Outcome::Success,
-                    )
-                    .await?;
-                    return Ok(mbx);
-                }
-                Err(sante_store::StoreError::Conflict(_)) => {
-                    super::conflict_pause().await;
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            }
+                .write_batch(&Self::mailbox_ops(&mbx, version)?, this.micros())
+                .await;
+            Ok::<_, MessagingError>(settle(written, |_| (mbx, true))?)
+        })
+        .await?;
+        if requested {
+            self.changed(&mbx.id);
+            self.trace(
+                EventKind::MessagingClosureRequested,
+                actor,
+                Action::Update,
+                Some(("Mailbox", &mbx.id)),
+                source,
+                Outcome::Success,
+            )
+            .await?;
         }
-        Err(MessagingError::Conflict("closure".into()))
+        Ok(mbx)
     }
 
     /// Purges the mailboxes whose closure is due and the metadata log's expired lines.
@@ -156,24 +152,22 @@ impl Messaging {
         if !ops.is_empty() {
             self.db.write_batch(&ops, self.micros()).await?;
         }
-        for _ in 0..super::WRITE_ATTEMPTS {
-            let (mut mbx, version): (Mailbox, i64) = self
+        let this = self;
+        on_conflict(Retry::CONTENDED, "purge", || async move {
+            let (mut mbx, version): (Mailbox, i64) = this
                 .get(MAILBOXES, &mailbox.id)
                 .await?
                 .ok_or_else(|| MessagingError::NotFound("mailbox".into()))?;
             mbx.state = MailboxState::Closed;
             mbx.used_bytes = 0;
-            mbx.purged = Some(self.now());
-            match self
+            mbx.purged = Some(this.now());
+            let written = this
                 .db
-                .write_batch(&Self::mailbox_ops(&mbx, version)?, self.micros())
-                .await
-            {
-                Ok(_) => break,
-                Err(sante_store::StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
+                .write_batch(&Self::mailbox_ops(&mbx, version)?, this.micros())
+                .await;
+            Ok::<_, MessagingError>(settle(written, |_| ())?)
+        })
+        .await?;
         self.trace(
             EventKind::MessagingMailboxPurged,
             Actor::platform(),

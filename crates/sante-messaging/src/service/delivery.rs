@@ -7,7 +7,8 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 use sante_audit::{Action, Actor, EventKind, Outcome, Source, Token};
-use sante_store::{Expect, StoreError, WriteOp};
+use sante_store::retry::{Retry, Step, on_conflict, settle};
+use sante_store::{Expect, WriteOp};
 
 use super::notices::Undelivered;
 use super::{MailUser, Messaging, MessagingError, MessagingResult, QUEUE, QUEUE_OWNER, Refusal};
@@ -351,71 +352,73 @@ impl Messaging {
             queued: queued.iter().flat_map(|q| q.recipients.clone()).collect(),
             failed: Vec::new(),
         };
-        let mut committed = false;
         let local_ids: Vec<&str> = local.keys().map(String::as_str).collect();
         let turn = self.write_turn(&local_ids).await;
-        for _ in 0..super::WRITE_ATTEMPTS {
+        let (this, local_ref, blobs_ref, queued_ref, entry_ref) =
+            (self, &local, &blobs, &queued, &entry);
+        let placed = on_conflict(Retry::CONTENDED, "delivery", || async move {
             let mut ops: Vec<WriteOp> = Vec::new();
-            accepted.delivered.clear();
-            accepted.failed.clear();
-            for (mailbox, rcpts) in &local {
-                let Some(blob) = blobs.get(mailbox) else {
+            let (mut delivered, mut failed) = (Vec::new(), Vec::new());
+            for (mailbox, rcpts) in local_ref {
+                let Some(blob) = blobs_ref.get(mailbox) else {
                     continue;
                 };
-                let inbox = match self.folder(mailbox, "INBOX").await {
+                let inbox = match this.folder(mailbox, "INBOX").await {
                     Ok((f, _)) => f,
                     Err(MessagingError::NotFound(_)) | Err(MessagingError::MailboxClosed) => {
-                        accepted.failed.extend(rcpts.iter().cloned());
+                        failed.extend(rcpts.iter().cloned());
                         continue;
                     }
                     Err(e) => return Err(e),
                 };
-                let mut p = match self.placement(mailbox, inbox.number).await {
+                let mut p = match this.placement(mailbox, inbox.number).await {
                     Ok(p) => p,
                     Err(MessagingError::MailboxClosed) => {
-                        accepted.failed.extend(rcpts.iter().cloned());
+                        failed.extend(rcpts.iter().cloned());
                         continue;
                     }
                     Err(e) => return Err(e),
                 };
-                if self.over_quota(&p.mailbox, size_local) {
-                    accepted.failed.extend(rcpts.iter().cloned());
+                if this.over_quota(&p.mailbox, size_local) {
+                    failed.extend(rcpts.iter().cloned());
                     continue;
                 }
                 p.place(blob.clone(), size_local, Vec::new(), now, true);
                 ops.extend(p.ops(true)?);
-                accepted.delivered.extend(rcpts.iter().cloned());
+                delivered.extend(rcpts.iter().cloned());
             }
-            if accepted.delivered.is_empty() && queued.is_empty() {
-                break;
+            if delivered.is_empty() && queued_ref.is_empty() {
+                // Nothing to write: every local recipient refused.
+                return Ok(Step::Done((delivered, failed, false)));
             }
-            for q in &queued {
+            for q in queued_ref {
                 ops.push(Self::put_op(QUEUE, &q.id, q, Expect::Absent)?);
             }
-            ops.extend(self.metadata_ops(&entry)?);
-            match self.db.write_batch(&ops, self.micros()).await {
-                Ok(_) => {
-                    committed = true;
-                    break;
-                }
-                Err(StoreError::Conflict(_)) => {
-                    super::conflict_pause().await;
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+            ops.extend(this.metadata_ops(entry_ref)?);
+            let written = this.db.write_batch(&ops, this.micros()).await;
+            Ok::<_, MessagingError>(settle(written, |_| (delivered, failed, true))?)
+        })
+        .await;
         drop(turn);
-        if !committed {
-            for (mailbox, blob) in &blobs {
-                let _ = self.blobs.delete(mailbox, blob).await;
+        let (delivered, failed, committed) = match placed {
+            Ok(placed) => placed,
+            Err(e) => {
+                self.forget_blobs_of(&blobs).await;
+                return Err(e);
             }
-            if accepted.delivered.is_empty() && queued.is_empty() && !accepted.failed.is_empty() {
+        };
+        accepted.delivered = delivered;
+        accepted.failed = failed;
+        if !committed {
+            self.forget_blobs_of(&blobs).await;
+            if !accepted.failed.is_empty() {
                 return Err(self
                     .refusal(envelope, &recipients, raw, Refusal::RecipientFull, source)
                     .await);
             }
-            return Err(MessagingError::Conflict("delivery".into()));
+            return Err(MessagingError::Conflict(
+                "delivery: nothing to deliver".into(),
+            ));
         }
         // Copies not placed (their mailbox filled up or closed meanwhile).
         for (mailbox, rcpts) in &local {
@@ -427,7 +430,7 @@ impl Messaging {
         }
         for mailbox in local.keys() {
             self.changed(mailbox);
-            self.quota_notice_if_due(mailbox).await?;
+            self.notice_after_write(mailbox).await;
         }
         self.trace(
             EventKind::MessagingMessageAccepted,
@@ -452,6 +455,13 @@ impl Messaging {
                 .await?;
         }
         Ok(accepted)
+    }
+
+    /// Deletes the copies a delivery wrote ahead, one per mailbox.
+    async fn forget_blobs_of(&self, blobs: &BTreeMap<String, String>) {
+        for (mailbox, blob) in blobs {
+            self.forget_blobs(mailbox, std::slice::from_ref(blob)).await;
+        }
     }
 
     /// Logs and traces a refusal after DATA; the error to return.

@@ -1,5 +1,6 @@
 //! A mailbox's folders (IMAP mailboxes): list, create, rename, delete, subscribe.
 
+use sante_store::retry::{Retry, on_conflict, settle};
 use sante_store::{Expect, WriteOp};
 
 use super::{
@@ -82,10 +83,11 @@ impl Messaging {
     pub async fn create_folder(&self, mailbox: &str, name: &str) -> MessagingResult<Folder> {
         let name = canonical_name(name.trim_end_matches(SEPARATOR));
         check_name(&name)?;
-        for _ in 0..super::WRITE_ATTEMPTS {
-            let (mut mbx, version) = self.open(mailbox).await?;
-            let existing = self.folders(mailbox).await?;
-            if existing.iter().any(|f| f.name == name) {
+        let (this, name) = (self, &name);
+        on_conflict(Retry::CONTENDED, "folder creation", || async move {
+            let (mut mbx, version) = this.open(mailbox).await?;
+            let existing = this.folders(mailbox).await?;
+            if existing.iter().any(|f| f.name == *name) {
                 return Err(MessagingError::Exists(format!("folder {name}")));
             }
             if existing.len() >= MAX_FOLDERS {
@@ -108,7 +110,7 @@ impl Messaging {
                 mbx.last_uidvalidity = mbx
                     .last_uidvalidity
                     .saturating_add(1)
-                    .max(u32::try_from(self.now().timestamp()).unwrap_or(1));
+                    .max(u32::try_from(this.now().timestamp()).unwrap_or(1));
                 let folder = Folder {
                     number: mbx.next_folder,
                     name: folder_name,
@@ -128,15 +130,12 @@ impl Messaging {
                 created = Some(folder);
             }
             ops.extend(Self::mailbox_ops(&mbx, version)?);
-            match self.db.write_batch(&ops, self.micros()).await {
-                Ok(_) => {
-                    return created.ok_or_else(|| MessagingError::Exists(format!("folder {name}")));
-                }
-                Err(sante_store::StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(MessagingError::Conflict("folder creation".into()))
+            let created =
+                created.ok_or_else(|| MessagingError::Exists(format!("folder {name}")))?;
+            let written = this.db.write_batch(&ops, this.micros()).await;
+            Ok::<_, MessagingError>(settle(written, |_| created)?)
+        })
+        .await
     }
 
     /// Deletes a folder and its messages. The inbox cannot be deleted.
@@ -147,13 +146,15 @@ impl Messaging {
                 "the INBOX cannot be deleted".into(),
             ));
         }
-        for _ in 0..super::WRITE_ATTEMPTS {
-            let (folder, folder_version) = self.folder(mailbox, &name).await?;
-            let entries = self.entries(mailbox, &folder).await?;
-            let (mut mbx, version) = self.open(mailbox).await?;
+        // A message arriving or changing meanwhile makes the write conflict: read again.
+        let (this, name) = (self, &name);
+        let entries = on_conflict(Retry::CONTENDED, "folder deletion", || async move {
+            let (folder, folder_version) = this.folder(mailbox, name).await?;
+            let entries = this.entries(mailbox, &folder).await?;
+            let (mut mbx, version) = this.open(mailbox).await?;
             let freed: u64 = entries.iter().map(|(_, e, _)| e.size).sum();
             mbx.used_bytes = mbx.used_bytes.saturating_sub(freed);
-            self.reset_notice(&mut mbx);
+            this.reset_notice(&mut mbx);
             let mut ops = vec![Self::delete_op(
                 FOLDERS,
                 &folder_key(mailbox, folder.number),
@@ -163,20 +164,15 @@ impl Messaging {
                 ops.push(Self::delete_op(MESSAGES, key, Expect::Version(*v)));
             }
             ops.extend(Self::mailbox_ops(&mbx, version)?);
-            match self.db.write_batch(&ops, self.micros()).await {
-                Ok(_) => {
-                    for (_, e, _) in &entries {
-                        self.blobs.delete(mailbox, &e.blob).await?;
-                    }
-                    self.changed(mailbox);
-                    return Ok(());
-                }
-                // A message arrived or changed meanwhile: read again.
-                Err(sante_store::StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e.into()),
-            }
+            let written = this.db.write_batch(&ops, this.micros()).await;
+            Ok::<_, MessagingError>(settle(written, |_| entries)?)
+        })
+        .await?;
+        for (_, e, _) in &entries {
+            self.blobs.delete(mailbox, &e.blob).await?;
         }
-        Err(MessagingError::Conflict("folder deletion".into()))
+        self.changed(mailbox);
+        Ok(())
     }
 
     /// Renames a folder and its children. The inbox cannot be renamed here.

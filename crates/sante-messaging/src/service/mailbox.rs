@@ -1,6 +1,7 @@
 //! Who gets a mailbox (MSG-1) and which address (MSG-2).
 
 use sante_audit::{Action, EventKind, Outcome, Source};
+use sante_store::retry::{Retry, Step, on_conflict};
 use sante_store::{Expect, Term, TermQuery, WriteOp};
 use sante_types::{LevelOfAssurance, Quality};
 
@@ -48,12 +49,15 @@ impl Messaging {
             .await?;
             return Err(e);
         }
-        for _ in 0..super::WRITE_ATTEMPTS {
-            if let Some(mailbox) = self.mailbox_of_account(&user.account).await? {
+        // Two logins of one account at once may both create its mailbox: the loser
+        // reads the winner's.
+        let this = self;
+        on_conflict(Retry::RARE, "mailbox creation", || async move {
+            if let Some(mailbox) = this.mailbox_of_account(&user.account).await? {
                 return match mailbox.state {
-                    MailboxState::Open => Ok(mailbox),
+                    MailboxState::Open => Ok(Step::Done(mailbox)),
                     MailboxState::Closing => {
-                        self.trace(
+                        this.trace(
                             EventKind::MessagingAccessDenied,
                             user.actor(),
                             Action::Read,
@@ -65,15 +69,15 @@ impl Messaging {
                         Err(MessagingError::MailboxClosed)
                     }
                     // A closed mailbox is gone; a new one, with a new address, follows.
-                    MailboxState::Closed => self.create_mailbox(user, source).await,
+                    MailboxState::Closed => this.create_mailbox(user, source).await.map(Step::Done),
                 };
             }
-            match self.create_mailbox(user, source).await {
-                Err(MessagingError::Conflict(_)) => continue,
-                other => return other,
+            match this.create_mailbox(user, source).await {
+                Err(MessagingError::Conflict(_)) => Ok(Step::Raced),
+                other => other.map(Step::Done),
             }
-        }
-        Err(MessagingError::Conflict("mailbox creation".into()))
+        })
+        .await
     }
 
     /// Traces a mail program's session opened on the user's mailbox.

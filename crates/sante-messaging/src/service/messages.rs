@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use sante_audit::{Action, EventKind, Outcome, Source};
-use sante_store::{Expect, StoreError, WriteOp};
+use sante_store::retry::{Retry, Step, on_conflict, on_conflict_or_undo, settle};
+use sante_store::{Expect, WriteOp};
+use sante_types::Coded;
 
 use super::{
     FOLDERS, MAILBOXES, MESSAGES, MailUser, Messaging, MessagingError, MessagingResult, Refusal,
@@ -253,32 +255,28 @@ impl Messaging {
         self.scan(raw).await?;
         let blob = uuid::Uuid::now_v7().simple().to_string();
         self.blobs.put(mailbox, &blob, raw).await?;
-        let flags = normalise_flags(flags);
+        let flags = &normalise_flags(flags);
         let date = internal_date.unwrap_or_else(|| self.now());
-        for _ in 0..super::WRITE_ATTEMPTS {
-            let turn = self.write_turn(&[mailbox]).await;
-            let mut p = self.placement(mailbox, target.number).await?;
-            if self.over_quota(&p.mailbox, size) {
-                self.blobs.delete(mailbox, &blob).await?;
-                return Err(Refusal::RecipientFull.into());
-            }
-            let entry = p.place(blob.clone(), size, flags.clone(), date, true);
-            let written = self.db.write_batch(&p.ops(true)?, self.micros()).await;
-            drop(turn);
-            match written {
-                Ok(_) => {
-                    self.changed(mailbox);
-                    self.quota_notice_if_due(mailbox).await?;
-                    return Ok((p.folder.uidvalidity, entry.uid));
+        let (this, blob_name) = (self, &blob);
+        let placed = on_conflict_or_undo(
+            Retry::CONTENDED,
+            "append",
+            || async move {
+                let _turn = this.write_turn(&[mailbox]).await;
+                let mut p = this.placement(mailbox, target.number).await?;
+                if this.over_quota(&p.mailbox, size) {
+                    return Err(Refusal::RecipientFull.into());
                 }
-                Err(StoreError::Conflict(_)) => {
-                    super::conflict_pause().await;
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(MessagingError::Conflict("append".into()))
+                let entry = p.place(blob_name.clone(), size, flags.clone(), date, true);
+                let written = this.db.write_batch(&p.ops(true)?, this.micros()).await;
+                Ok::<_, MessagingError>(settle(written, |_| (p.folder.uidvalidity, entry.uid))?)
+            },
+            || self.forget_blobs(mailbox, std::slice::from_ref(blob_name)),
+        )
+        .await?;
+        self.changed(mailbox);
+        self.notice_after_write(mailbox).await;
+        Ok(placed)
     }
 
     /// STORE: changes the flags of the messages `uids` of a folder. With
@@ -292,16 +290,17 @@ impl Messaging {
         flags: &[String],
         unchanged_since: Option<u64>,
     ) -> MessagingResult<FlagUpdate> {
-        let flags = normalise_flags(flags);
+        let flags = &normalise_flags(flags);
         let _turn = self.write_turn(&[mailbox]).await;
-        for _ in 0..super::WRITE_ATTEMPTS {
-            self.open(mailbox).await?;
-            let (mut f, folder_version) = self.folder_by_number(mailbox, folder).await?;
+        let this = self;
+        let (update, wrote) = on_conflict(Retry::CONTENDED, "flags", || async move {
+            this.open(mailbox).await?;
+            let (mut f, folder_version) = this.folder_by_number(mailbox, folder).await?;
             let keys: Vec<String> = uids
                 .iter()
                 .map(|u| message_key(mailbox, folder, *u))
                 .collect();
-            let records = self.db.get_many(MESSAGES, &keys).await?;
+            let records = this.db.get_many(MESSAGES, &keys).await?;
             let mut update = FlagUpdate::default();
             let mut ops = Vec::new();
             for r in records {
@@ -342,7 +341,7 @@ impl Messaging {
             }
             update.entries.sort_by_key(|e| e.uid);
             if ops.is_empty() {
-                return Ok(update);
+                return Ok(Step::Done((update, false)));
             }
             ops.push(Self::put_op(
                 FOLDERS,
@@ -350,19 +349,14 @@ impl Messaging {
                 &f,
                 Expect::Version(folder_version),
             )?);
-            match self.db.write_batch(&ops, self.micros()).await {
-                Ok(_) => {
-                    self.changed(mailbox);
-                    return Ok(update);
-                }
-                Err(StoreError::Conflict(_)) => {
-                    super::conflict_pause().await;
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            }
+            let written = this.db.write_batch(&ops, this.micros()).await;
+            Ok::<_, MessagingError>(settle(written, |_| (update, true))?)
+        })
+        .await?;
+        if wrote {
+            self.changed(mailbox);
         }
-        Err(MessagingError::Conflict("flags".into()))
+        Ok(update)
     }
 
     /// EXPUNGE: removes the messages flagged `\Deleted` (only those among `uids` when
@@ -393,21 +387,22 @@ impl Messaging {
         which: impl Fn(&MessageEntry) -> bool,
         source: &Source,
     ) -> MessagingResult<Vec<u32>> {
-        for _ in 0..super::WRITE_ATTEMPTS {
-            let (mut mbx, mailbox_version) = self.open(mailbox).await?;
-            let (mut f, folder_version) = self.folder_by_number(mailbox, folder).await?;
-            let gone: Vec<(String, MessageEntry, i64)> = self
+        let (this, which) = (self, &which);
+        let gone = on_conflict(Retry::CONTENDED, "expunge", || async move {
+            let (mut mbx, mailbox_version) = this.open(mailbox).await?;
+            let (mut f, folder_version) = this.folder_by_number(mailbox, folder).await?;
+            let gone: Vec<(String, MessageEntry, i64)> = this
                 .entries(mailbox, &f)
                 .await?
                 .into_iter()
                 .filter(|(_, e, _)| which(e))
                 .collect();
             if gone.is_empty() {
-                return Ok(Vec::new());
+                return Ok(Step::Done(gone));
             }
             let freed: u64 = gone.iter().map(|(_, e, _)| e.size).sum();
             mbx.used_bytes = mbx.used_bytes.saturating_sub(freed);
-            self.reset_notice(&mut mbx);
+            this.reset_notice(&mut mbx);
             f.highest_modseq += 1;
             let mut ops: Vec<WriteOp> = gone
                 .iter()
@@ -420,31 +415,27 @@ impl Messaging {
                 Expect::Version(folder_version),
             )?);
             ops.extend(Self::mailbox_ops(&mbx, mailbox_version)?);
-            match self.db.write_batch(&ops, self.micros()).await {
-                Ok(_) => {
-                    for (_, e, _) in &gone {
-                        self.blobs.delete(mailbox, &e.blob).await?;
-                    }
-                    self.changed(mailbox);
-                    self.trace(
-                        EventKind::MessagingMessagesDeleted,
-                        user.actor(),
-                        Action::Delete,
-                        Some(("Mailbox", mailbox)),
-                        source,
-                        Outcome::Success,
-                    )
-                    .await?;
-                    return Ok(gone.into_iter().map(|(_, e, _)| e.uid).collect());
-                }
-                Err(StoreError::Conflict(_)) => {
-                    super::conflict_pause().await;
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            }
+            let written = this.db.write_batch(&ops, this.micros()).await;
+            Ok::<_, MessagingError>(settle(written, |_| gone)?)
+        })
+        .await?;
+        if gone.is_empty() {
+            return Ok(Vec::new());
         }
-        Err(MessagingError::Conflict("expunge".into()))
+        for (_, e, _) in &gone {
+            self.blobs.delete(mailbox, &e.blob).await?;
+        }
+        self.changed(mailbox);
+        self.trace(
+            EventKind::MessagingMessagesDeleted,
+            user.actor(),
+            Action::Delete,
+            Some(("Mailbox", mailbox)),
+            source,
+            Outcome::Success,
+        )
+        .await?;
+        Ok(gone.into_iter().map(|(_, e, _)| e.uid).collect())
     }
 
     /// COPY: copies messages to another folder (each copy counts toward the quota).
@@ -466,38 +457,43 @@ impl Messaging {
         // Each copy is its own blob, so that expunging one leaves the other.
         let mut blobs = Vec::with_capacity(sources.len());
         for (_, e, _) in &sources {
-            let bytes = self.blobs.get(mailbox, &e.blob).await?;
-            let name = uuid::Uuid::now_v7().simple().to_string();
-            self.blobs.put(mailbox, &name, &bytes).await?;
-            blobs.push(name);
-        }
-        for _ in 0..super::WRITE_ATTEMPTS {
-            let mut p = self.placement(mailbox, target.number).await?;
-            if self.over_quota(&p.mailbox, total) {
-                for b in &blobs {
-                    self.blobs.delete(mailbox, b).await?;
+            let copied = async {
+                let bytes = self.blobs.get(mailbox, &e.blob).await?;
+                let name = uuid::Uuid::now_v7().simple().to_string();
+                self.blobs.put(mailbox, &name, &bytes).await?;
+                Ok::<_, MessagingError>(name)
+            };
+            match copied.await {
+                Ok(name) => blobs.push(name),
+                Err(e) => {
+                    self.forget_blobs(mailbox, &blobs).await;
+                    return Err(e);
                 }
-                return Err(Refusal::RecipientFull.into());
-            }
-            let mut pairs = Vec::new();
-            for ((_, e, _), blob) in sources.iter().zip(&blobs) {
-                let new = p.place(blob.clone(), e.size, e.flags.clone(), e.internal_date, true);
-                pairs.push((e.uid, new.uid));
-            }
-            match self.db.write_batch(&p.ops(true)?, self.micros()).await {
-                Ok(_) => {
-                    self.changed(mailbox);
-                    self.quota_notice_if_due(mailbox).await?;
-                    return Ok((p.folder.uidvalidity, pairs));
-                }
-                Err(StoreError::Conflict(_)) => {
-                    super::conflict_pause().await;
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
             }
         }
-        Err(MessagingError::Conflict("copy".into()))
+        let (this, sources, names) = (self, &sources, &blobs);
+        let copied = on_conflict_or_undo(
+            Retry::CONTENDED,
+            "copy",
+            || async move {
+                let mut p = this.placement(mailbox, target.number).await?;
+                if this.over_quota(&p.mailbox, total) {
+                    return Err(Refusal::RecipientFull.into());
+                }
+                let mut pairs = Vec::new();
+                for ((_, e, _), blob) in sources.iter().zip(names) {
+                    let new = p.place(blob.clone(), e.size, e.flags.clone(), e.internal_date, true);
+                    pairs.push((e.uid, new.uid));
+                }
+                let written = this.db.write_batch(&p.ops(true)?, this.micros()).await;
+                Ok::<_, MessagingError>(settle(written, |_| (p.folder.uidvalidity, pairs))?)
+            },
+            || self.forget_blobs(mailbox, names),
+        )
+        .await?;
+        self.changed(mailbox);
+        self.notice_after_write(mailbox).await;
+        Ok(copied)
     }
 
     /// MOVE (RFC 6851): the messages leave `folder` for `target` in one transaction;
@@ -515,10 +511,11 @@ impl Messaging {
                 "the target is the folder itself".into(),
             ));
         }
-        for _ in 0..super::WRITE_ATTEMPTS {
-            let sources = self.selected(mailbox, folder, uids).await?;
-            let (mut from, from_version) = self.folder_by_number(mailbox, folder).await?;
-            let mut p = self.placement(mailbox, target.number).await?;
+        let this = self;
+        let (moved, wrote) = on_conflict(Retry::CONTENDED, "move", || async move {
+            let sources = this.selected(mailbox, folder, uids).await?;
+            let (mut from, from_version) = this.folder_by_number(mailbox, folder).await?;
+            let mut p = this.placement(mailbox, target.number).await?;
             let mut pairs = Vec::new();
             for (_, e, _) in &sources {
                 let new = p.place(
@@ -531,7 +528,7 @@ impl Messaging {
                 pairs.push((e.uid, new.uid));
             }
             if pairs.is_empty() {
-                return Ok((p.folder.uidvalidity, pairs));
+                return Ok(Step::Done(((p.folder.uidvalidity, pairs), false)));
             }
             from.highest_modseq += 1;
             let mut ops = p.ops(false)?;
@@ -544,19 +541,14 @@ impl Messaging {
                 &from,
                 Expect::Version(from_version),
             )?);
-            match self.db.write_batch(&ops, self.micros()).await {
-                Ok(_) => {
-                    self.changed(mailbox);
-                    return Ok((p.folder.uidvalidity, pairs));
-                }
-                Err(StoreError::Conflict(_)) => {
-                    super::conflict_pause().await;
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            }
+            let written = this.db.write_batch(&ops, this.micros()).await;
+            Ok::<_, MessagingError>(settle(written, |_| ((p.folder.uidvalidity, pairs), true))?)
+        })
+        .await?;
+        if wrote {
+            self.changed(mailbox);
         }
-        Err(MessagingError::Conflict("move".into()))
+        Ok(moved)
     }
 
     async fn selected(
@@ -601,42 +593,65 @@ impl Messaging {
         let blob = uuid::Uuid::now_v7().simple().to_string();
         self.blobs.put(mailbox, &blob, notice.as_bytes()).await?;
         let inbox = self.folder(mailbox, "INBOX").await?.0;
-        for _ in 0..super::WRITE_ATTEMPTS {
-            let mut p = self.placement(mailbox, inbox.number).await?;
-            if !due(&p.mailbox) {
-                self.blobs.delete(mailbox, &blob).await?;
-                return Ok(());
-            }
-            p.mailbox.quota_notice_sent = true;
-            p.place(
-                blob.clone(),
-                notice.len() as u64,
-                Vec::new(),
-                self.now(),
-                true,
-            );
-            match self.db.write_batch(&p.ops(true)?, self.micros()).await {
-                Ok(_) => {
-                    self.changed(mailbox);
-                    self.trace(
-                        EventKind::MessagingQuotaNotified,
-                        sante_audit::Actor::platform(),
-                        Action::Create,
-                        Some(("Mailbox", mailbox)),
-                        &Source::default(),
-                        Outcome::Success,
-                    )
-                    .await?;
-                    return Ok(());
+        let (this, due, blob_name, notice) = (self, &due, &blob, &notice);
+        let sent = on_conflict_or_undo(
+            Retry::CONTENDED,
+            "quota notice",
+            || async move {
+                let mut p = this.placement(mailbox, inbox.number).await?;
+                if !due(&p.mailbox) {
+                    return Ok(Step::Done(false));
                 }
-                Err(StoreError::Conflict(_)) => {
-                    super::conflict_pause().await;
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
+                p.mailbox.quota_notice_sent = true;
+                p.place(
+                    blob_name.clone(),
+                    notice.len() as u64,
+                    Vec::new(),
+                    this.now(),
+                    true,
+                );
+                let written = this.db.write_batch(&p.ops(true)?, this.micros()).await;
+                Ok::<_, MessagingError>(settle(written, |_| true)?)
+            },
+            || self.forget_blobs(mailbox, std::slice::from_ref(blob_name)),
+        )
+        .await?;
+        if !sent {
+            // Another writer sent it meanwhile: this copy is not needed.
+            self.forget_blobs(mailbox, std::slice::from_ref(blob_name))
+                .await;
+            return Ok(());
+        }
+        self.changed(mailbox);
+        self.trace(
+            EventKind::MessagingQuotaNotified,
+            sante_audit::Actor::platform(),
+            Action::Create,
+            Some(("Mailbox", mailbox)),
+            &Source::default(),
+            Outcome::Success,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The 90 % notice after a committed write: its failure does not undo the write,
+    /// which the caller is told succeeded; the mark stays unset, so the next write
+    /// sends the notice.
+    pub(crate) async fn notice_after_write(&self, mailbox: &str) {
+        if let Err(e) = self.quota_notice_if_due(mailbox).await {
+            tracing::warn!(code = e.code(), error = %e, "the 90 % notice could not be sent now; the next write sends it");
+        }
+    }
+
+    /// Deletes blobs an operation wrote ahead and did not keep. A blob that cannot be
+    /// deleted now is only space: it is logged, the operation's own answer stands.
+    pub(crate) async fn forget_blobs(&self, mailbox: &str, names: &[String]) {
+        for name in names {
+            if let Err(e) = self.blobs.delete(mailbox, name).await {
+                tracing::warn!(code = e.code(), error = %e, "a blob written ahead could not be deleted");
             }
         }
-        Err(MessagingError::Conflict("quota notice".into()))
     }
 
     /// Delivers a message written by the platform into a mailbox's inbox, whatever
@@ -649,22 +664,27 @@ impl Messaging {
         let blob = uuid::Uuid::now_v7().simple().to_string();
         self.blobs.put(mailbox, &blob, raw).await?;
         let inbox = self.folder(mailbox, "INBOX").await?.0;
-        for _ in 0..super::WRITE_ATTEMPTS {
-            let mut p = self.placement(mailbox, inbox.number).await?;
-            p.place(blob.clone(), raw.len() as u64, Vec::new(), self.now(), true);
-            match self.db.write_batch(&p.ops(true)?, self.micros()).await {
-                Ok(_) => {
-                    self.changed(mailbox);
-                    return Ok(());
-                }
-                Err(StoreError::Conflict(_)) => {
-                    super::conflict_pause().await;
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(MessagingError::Conflict("platform message".into()))
+        let (this, blob_name) = (self, &blob);
+        on_conflict_or_undo(
+            Retry::CONTENDED,
+            "platform message",
+            || async move {
+                let mut p = this.placement(mailbox, inbox.number).await?;
+                p.place(
+                    blob_name.clone(),
+                    raw.len() as u64,
+                    Vec::new(),
+                    this.now(),
+                    true,
+                );
+                let written = this.db.write_batch(&p.ops(true)?, this.micros()).await;
+                Ok::<_, MessagingError>(settle(written, |_| ())?)
+            },
+            || self.forget_blobs(mailbox, std::slice::from_ref(blob_name)),
+        )
+        .await?;
+        self.changed(mailbox);
+        Ok(())
     }
 }
 

@@ -8,11 +8,9 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
-use sante_audit::{AuditLog, CheckpointSigner, SealPolicy};
+use sante_audit::testing::TestPlatform;
 use sante_directory::Request;
 use sante_directory::model::*;
-use sante_store::blob::{BlobBackend, BlobStore};
-use sante_store::keyring::{Keyring, SharedKeyring};
 use sante_store::storage_test;
 use sante_types::ManualClock;
 
@@ -29,7 +27,8 @@ struct Fixture {
     clock: Arc<ManualClock>,
     db: Db,
     _clamd: DevClamd,
-    _dirs: (tempfile::TempDir, tempfile::TempDir),
+    _platform: TestPlatform,
+    _clam_dir: tempfile::TempDir,
 }
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -58,21 +57,14 @@ fn professional(id: &str, given: &str, family: &str) -> Professional {
 }
 
 async fn fixture_with(db: Db, quota: u64) -> Fixture {
-    let clock = Arc::new(ManualClock::new(
-        // Tuesday 1 December 2026.
+    // Tuesday 1 December 2026.
+    let platform = TestPlatform::new(
+        db.clone(),
         Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap(),
-    ));
-    let log = Arc::new(
-        AuditLog::open(
-            db.clone(),
-            CheckpointSigner::generate(),
-            clock.clone(),
-            SealPolicy::default(),
-        )
-        .await
-        .unwrap(),
-    );
-    let directory = Directory::new(db.clone(), log.clone(), clock.clone());
+    )
+    .await;
+    let clock = platform.clock.clone();
+    let directory = Directory::new(db.clone(), platform.recorder(), clock.clone());
     directory
         .upsert(
             &Request::operator(),
@@ -84,16 +76,6 @@ async fn fixture_with(db: Db, quota: u64) -> Fixture {
         )
         .await
         .unwrap();
-    let blob_dir = tempfile::tempdir().unwrap();
-    let blobs = BlobStore::open(
-        &BlobBackend::Local {
-            path: blob_dir.path().to_owned(),
-        },
-        db.clone(),
-        SharedKeyring::in_memory(Keyring::generate(clock.now())),
-        clock.clone(),
-    )
-    .unwrap();
     let clam_dir = tempfile::tempdir().unwrap();
     let clamd = DevClamd::start(clam_dir.path(), StdDuration::from_secs(60)).unwrap();
     let mut config = MessagingConfig::new(DOMAIN, "mx.sante.example");
@@ -104,9 +86,9 @@ async fn fixture_with(db: Db, quota: u64) -> Fixture {
     config.partners = vec![partner];
     let messaging = Messaging::new(
         db.clone(),
-        blobs,
+        platform.blobs.clone(),
         directory,
-        log,
+        platform.recorder(),
         clock.clone(),
         Clamd::new(clamd.address(), StdDuration::from_secs(30)),
         config,
@@ -116,7 +98,8 @@ async fn fixture_with(db: Db, quota: u64) -> Fixture {
         clock,
         db,
         _clamd: clamd,
-        _dirs: (blob_dir, clam_dir),
+        _platform: platform,
+        _clam_dir: clam_dir,
     }
 }
 
