@@ -36,6 +36,12 @@ impl sante_types::Coded for TokenError {
 }
 
 impl Token {
+    /// `value` as a token, or `invalid` when it cannot be one (an identifier a client
+    /// sent, which the trace must record without trusting).
+    pub fn or_invalid(value: &str) -> Token {
+        Token::new(value.to_owned()).unwrap_or_else(|_| Token::code("invalid"))
+    }
+
     /// Accepts 1 to 128 characters among ASCII letters, digits and `._:-@/+=`.
     pub fn new(value: impl Into<String>) -> Result<Token, TokenError> {
         let value = value.into();
@@ -467,6 +473,13 @@ impl AuditEvent {
     pub fn resource(mut self, kind: Token, id: Token) -> Self {
         self.resource = Some(ResourceRef { kind, id });
         self
+    }
+
+    /// The resource `kind` with identifier `id`. An identifier that cannot be a
+    /// [`Token`] is recorded as `invalid`, never dropped: the trace still says what
+    /// kind of resource was asked for.
+    pub fn resource_id(self, kind: &'static str, id: &str) -> Self {
+        self.resource(Token::code(kind), Token::or_invalid(id))
     }
 
     pub fn patient(mut self, patient: Token) -> Self {

@@ -188,7 +188,7 @@ fn encode<T: Serialize>(value: &T) -> DirectoryResult<Vec<u8>> {
 }
 
 fn token(value: &str) -> Token {
-    Token::new(value).unwrap_or_else(|_| Token::code("invalid"))
+    Token::or_invalid(value)
 }
 
 fn new_id() -> String {

@@ -141,7 +141,7 @@ pub struct Identity {
 }
 
 pub(crate) fn token(value: &str) -> Token {
-    Token::new(value.to_owned()).unwrap_or_else(|_| Token::code("invalid"))
+    Token::or_invalid(value)
 }
 
 pub(crate) fn actor_of(a: &Authenticated) -> Actor {

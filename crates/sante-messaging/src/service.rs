@@ -481,10 +481,8 @@ impl Messaging {
         let mut event = AuditEvent::new(kind, self.now(), actor, Service::Messaging, action)
             .source(source.clone())
             .outcome(outcome);
-        if let Some((kind, id)) = resource
-            && let Ok(id) = Token::new(id.to_owned())
-        {
-            event = event.resource(Token::code(kind), id);
+        if let Some((kind, id)) = resource {
+            event = event.resource_id(kind, id);
         }
         self.recorder.record(event).await?;
         Ok(())
