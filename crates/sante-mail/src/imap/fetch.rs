@@ -3,7 +3,8 @@
 
 use mail_parser::{Address, Message, MessageParser, MessagePart, MimeHeaders, PartType};
 
-use super::parse::{Args, ParseResult};
+use super::proto::args::{Args, ParseResult};
+use super::proto::response::string;
 
 /// One item of a FETCH request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -327,26 +328,6 @@ fn header_fields(header: &[u8], names: &[String], not: bool) -> Vec<u8> {
     }
     out.extend_from_slice(b"\r\n");
     out
-}
-
-/// An IMAP string: quoted when short and plain, a literal otherwise.
-pub fn string(out: &mut Vec<u8>, value: &[u8]) {
-    let plain = value.len() < 1024
-        && value
-            .iter()
-            .all(|&b| b != b'"' && b != b'\\' && b != b'\r' && b != b'\n' && b != 0);
-    if plain && std::str::from_utf8(value).is_ok() {
-        out.push(b'"');
-        out.extend_from_slice(value);
-        out.push(b'"');
-    } else {
-        literal(out, value);
-    }
-}
-
-pub fn literal(out: &mut Vec<u8>, value: &[u8]) {
-    out.extend_from_slice(format!("{{{}}}\r\n", value.len()).as_bytes());
-    out.extend_from_slice(value);
 }
 
 fn nstring(out: &mut Vec<u8>, value: Option<&str>) {

@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use mail_parser::MessageParser;
 use sante_messaging::model::{ANSWERED, DELETED, DRAFT, FLAGGED, MessageEntry, SEEN};
 
-use super::parse::{self, Args, ParseResult, SequenceSet};
+use super::proto::args::{self as parse, Args, ParseResult, SequenceSet};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Key {

@@ -535,6 +535,7 @@ async fn imap_clients_read_file_search_and_synchronise_the_mailbox() {
         "QUOTA",
         "CONDSTORE",
         "SPECIAL-USE",
+        "UTF8=ACCEPT",
     ] {
         assert!(text("capabilities").contains(cap), "{cap}: {got}");
     }
@@ -594,6 +595,28 @@ async fn imap_clients_read_file_search_and_synchronise_the_mailbox() {
     assert_eq!(got["idle_done"], "I1 OK IDLE terminated", "{got}");
     assert_eq!(got["delete_folder"], "OK", "{got}");
     assert!(text("bad_command").contains("BAD"), "{got}");
+    // One folder, one name: modified UTF-7 for the IMAP4rev1 client, UTF-8 once
+    // IMAP4rev2 or UTF8=ACCEPT is enabled (RFC 3501 §5.1.3, RFC 6855).
+    assert_eq!(got["create_rev1"], "OK", "{got}");
+    assert_eq!(got["create_rev2"], "OK", "{got}");
+    let rev1 = text("list_rev1");
+    assert!(
+        rev1.contains("Entw&APw-rfe") && rev1.contains("&AMk-l&AOk-ments envoy&AOk-s"),
+        "{rev1}"
+    );
+    assert!(
+        !rev1.contains("Entwürfe") && !rev1.contains("Éléments"),
+        "{rev1}"
+    );
+    for key in ["list_rev2", "list_utf8"] {
+        let listed = text(key);
+        assert!(
+            listed.contains("Entwürfe") && listed.contains("Éléments envoyés"),
+            "{key}: {listed}"
+        );
+        assert!(!listed.contains("&APw-"), "{key}: {listed}");
+    }
+    assert_eq!(got["delete_rev1"], serde_json::json!(["OK", "OK"]), "{got}");
 
     // curl: list the folders, fetch by UID, search.
     let curl = |url: String| {

@@ -144,4 +144,35 @@ try:
 except imaplib.IMAP4.error as e:
     got["bad_command"] = str(e)
 m.logout()
+
+
+# One folder, one name: a folder created in modified UTF-7 by an IMAP4rev1 client
+# and one created in UTF-8 by an IMAP4rev2 client show under the same names to both,
+# and to a client that enabled UTF8=ACCEPT.
+def connect():
+    c = imaplib.IMAP4_SSL(HOST, cfg["imap"], ssl_context=ctx, timeout=30)
+    c.login(login, password)
+    return c
+
+
+def names(c):
+    typ, data = c.list('""', "*")
+    return [d.decode("utf-8") for d in data if isinstance(d, bytes)]
+
+
+rev1 = connect()
+rev2 = connect()
+rev2.enable("IMAP4rev2")
+got["create_rev1"] = rev1.create("Entw&APw-rfe")[0]
+# imaplib sends ASCII only, so the UTF-8 name goes as a literal.
+rev2.literal = "Éléments envoyés".encode("utf-8")
+got["create_rev2"] = rev2._simple_command("CREATE")[0]
+got["list_rev1"] = names(rev1)
+got["list_rev2"] = names(rev2)
+utf8 = connect()
+utf8.enable("UTF8=ACCEPT")
+got["list_utf8"] = names(utf8)
+got["delete_rev1"] = [rev1.delete("Entw&APw-rfe")[0], rev1.delete('"&AMk-l&AOk-ments envoy&AOk-s"')[0]]
+for c in (rev1, rev2, utf8):
+    c.logout()
 print(json.dumps(got))
