@@ -1,3 +1,5 @@
+//! Wire text to typed command, one row per command form the server accepts.
+
 use super::*;
 
 fn parsed(wire: &str, names: Names) -> String {
