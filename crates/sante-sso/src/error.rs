@@ -34,21 +34,34 @@ pub enum SsoError {
     /// The redirect URI is not one registered for the client: never redirect there.
     #[error("the redirect URI is not registered for this client")]
     UnregisteredRedirect,
-    #[error("storage: {0}")]
-    Store(#[from] StoreError),
-    #[error("audit trail unavailable: {0}")]
-    Audit(#[from] RecordError),
+    /// Storage or the audit trail failed.
+    #[error(transparent)]
+    Platform(#[from] PlatformError),
     #[error("identity: {0}")]
     Identity(IdentityError),
     #[error("signing: {0}")]
     Signing(String),
 }
 
+// Not `platform_error_conversions!`: the provider has no missing-record or conflict
+// errors of its own to answer (a taken key is a refusal it names where it happens), so
+// every storage failure is a platform one.
+impl From<StoreError> for SsoError {
+    fn from(e: StoreError) -> Self {
+        SsoError::Platform(PlatformError::Store(e))
+    }
+}
+
+impl From<RecordError> for SsoError {
+    fn from(e: RecordError) -> Self {
+        SsoError::Platform(PlatformError::Audit(e))
+    }
+}
+
 impl From<IdentityError> for SsoError {
     fn from(e: IdentityError) -> Self {
         match e {
-            IdentityError::Platform(PlatformError::Audit(r)) => SsoError::Audit(r),
-            IdentityError::Platform(PlatformError::Store(s)) => SsoError::Store(s),
+            IdentityError::Platform(p) => SsoError::Platform(p),
             other => SsoError::Identity(other),
         }
     }
@@ -68,8 +81,7 @@ impl Coded for SsoError {
             SsoError::UnregisteredRedirect => "SSO009",
             SsoError::Signing(_) => "SSO010",
             SsoError::Identity(e) => e.code(),
-            SsoError::Store(e) => e.code(),
-            SsoError::Audit(e) => e.code(),
+            SsoError::Platform(e) => e.code(),
         }
     }
 
@@ -88,10 +100,12 @@ impl Coded for SsoError {
             | SsoError::InvalidScope(_)
             | SsoError::UnregisteredRedirect => ErrorKind::Invalid,
             // Signing covers the keys and the services the provider asks (terms of
-            // use, back-channel logout): the request may succeed later.
-            SsoError::Store(_) | SsoError::Audit(_) | SsoError::Signing(_) => {
+            // use, back-channel logout): the request may succeed later. So may any
+            // storage failure, a concurrent change included.
+            SsoError::Platform(PlatformError::Store(_)) | SsoError::Signing(_) => {
                 ErrorKind::Unavailable
             }
+            SsoError::Platform(e) => e.kind(),
         }
     }
 }
@@ -110,9 +124,7 @@ impl SsoError {
             SsoError::InvalidToken(_) => "invalid_token",
             _ if self.is_internal() => "temporarily_unavailable",
             SsoError::Identity(_) => "access_denied",
-            SsoError::Store(_) | SsoError::Audit(_) | SsoError::Signing(_) => {
-                "temporarily_unavailable"
-            }
+            SsoError::Platform(_) | SsoError::Signing(_) => "temporarily_unavailable",
         }
     }
 

@@ -9,7 +9,9 @@ use sante_identity::{Activation, Administrator, NewAccount, PasswordLogin, secre
 use sante_store::blob::{BlobBackend, BlobStore};
 use sante_store::keyring::{Keyring, SharedKeyring};
 use sante_store::storage_test;
-use sante_types::ManualClock;
+use sante_types::{ManualClock, PeerCertificate, Quality};
+
+use super::claims::IdClaims;
 
 use super::*;
 
