@@ -2,7 +2,7 @@
 //! revocation, introspection and logout.
 //!
 //! This module holds the provider, its clients and keys, and the one place refusals are
-//! carried out ([`Provider::refused`]); the jobs are in submodules: `authorize`,
+//! carried out (`Provider::refused`); the jobs are in submodules: `authorize`,
 //! `token` (client authentication, code exchange, refresh, minting), `assertion` (an
 //! establishment system's assertion), `bearer` (the live check of access tokens,
 //! userinfo, introspection) and `logout` (revocation, logout). Their rules of refusal

@@ -12,7 +12,6 @@ use sante_store::storage_test;
 use sante_types::{ManualClock, PeerCertificate, Quality};
 
 use super::claims::IdClaims;
-
 use super::*;
 
 const PASSWORD: &str = "correct horse battery";

@@ -623,3 +623,6 @@ pub(super) fn bearer_acting(
             )
         })
 }
+
+#[cfg(test)]
+mod tests;
