@@ -149,3 +149,56 @@ impl SsoError {
 }
 
 pub type SsoResult<T> = Result<T, SsoError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platform_failures_keep_their_codes_and_are_unavailable_to_the_client() {
+        let cases = [
+            (
+                SsoError::from(StoreError::Conflict("sso-assertion".into())),
+                "STO002",
+                ErrorKind::Unavailable,
+            ),
+            (
+                SsoError::from(StoreError::NotFound("sso-client".into())),
+                "STO001",
+                ErrorKind::Unavailable,
+            ),
+            (
+                SsoError::from(RecordError("down".into())),
+                "AUD001",
+                ErrorKind::Unavailable,
+            ),
+            (
+                SsoError::from(IdentityError::from(RecordError("down".into()))),
+                "AUD001",
+                ErrorKind::Unavailable,
+            ),
+            (
+                SsoError::from(IdentityError::Platform(PlatformError::corrupt("x"))),
+                "PLT001",
+                ErrorKind::Internal,
+            ),
+        ];
+        for (error, code, kind) in cases {
+            assert!(matches!(error, SsoError::Platform(_)), "{error:?}");
+            assert_eq!((error.code(), error.kind()), (code, kind), "{error:?}");
+            assert_eq!(error.oauth_code(), "temporarily_unavailable");
+            assert_eq!(
+                error.description(),
+                "the service is temporarily unavailable"
+            );
+        }
+        // The identity service's own refusals stay its own.
+        let blocked = SsoError::from(IdentityError::Blocked);
+        assert!(matches!(
+            blocked,
+            SsoError::Identity(IdentityError::Blocked)
+        ));
+        assert_eq!(blocked.kind(), ErrorKind::Denied);
+        assert_eq!(blocked.oauth_code(), "access_denied");
+    }
+}
