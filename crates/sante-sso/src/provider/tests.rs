@@ -4,10 +4,8 @@
 use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
-use sante_audit::{AuditLog, CheckpointSigner, SealPolicy};
+use sante_audit::testing::TestPlatform;
 use sante_identity::{Activation, Administrator, NewAccount, PasswordLogin, secrets};
-use sante_store::blob::{BlobBackend, BlobStore};
-use sante_store::keyring::{Keyring, SharedKeyring};
 use sante_store::storage_test;
 use sante_types::{ManualClock, PeerCertificate, Quality};
 
@@ -20,9 +18,8 @@ const REDIRECT: &str = "https://app.example.lu/callback";
 struct Fixture {
     provider: Provider,
     identity: Identity,
-    db: Db,
     clock: Arc<ManualClock>,
-    _blobs: tempfile::TempDir,
+    platform: TestPlatform,
 }
 
 /// Who works where, as the directories would say.
@@ -44,36 +41,18 @@ impl StaffDirectory for Staff {
 }
 
 async fn fixture(db: Db) -> Fixture {
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap(),
-    ));
-    let log = Arc::new(
-        AuditLog::open(
-            db.clone(),
-            CheckpointSigner::generate(),
-            clock.clone(),
-            SealPolicy::default(),
-        )
-        .await
-        .unwrap(),
+    let platform = TestPlatform::new(db, Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap()).await;
+    let identity = Identity::new(
+        platform.db.clone(),
+        platform.recorder(),
+        platform.clock.clone(),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let blobs = BlobStore::open(
-        &BlobBackend::Local {
-            path: dir.path().to_owned(),
-        },
-        db.clone(),
-        SharedKeyring::in_memory(Keyring::generate(clock.now())),
-        clock.clone(),
-    )
-    .unwrap();
-    let identity = Identity::new(db.clone(), log.clone(), clock.clone());
     let provider = Provider::open(
-        db.clone(),
-        blobs,
+        platform.db.clone(),
+        platform.blobs.clone(),
         identity.clone(),
-        log,
-        clock.clone(),
+        platform.recorder(),
+        platform.clock.clone(),
         "https://portal.example.lu",
     )
     .await
@@ -85,9 +64,8 @@ async fn fixture(db: Db) -> Fixture {
     Fixture {
         provider,
         identity,
-        db,
-        clock,
-        _blobs: dir,
+        clock: platform.clock.clone(),
+        platform,
     }
 }
 
@@ -828,7 +806,7 @@ storage_test!(
         f.clock.advance(Duration::hours(25));
         f.provider.reload_keys().await.unwrap();
         assert_eq!(f.provider.jwks()["keys"].as_array().unwrap().len(), 1);
-        let _ = f.db.count(KEYS).await.unwrap();
+        let _ = f.platform.db.count(KEYS).await.unwrap();
     }
 );
 
@@ -836,17 +814,7 @@ storage_test!(
     tokens_wait_for_the_terms_of_the_service,
     |db: Db| async move {
         let f = fixture(db.clone()).await;
-        let log = Arc::new(
-            AuditLog::open(
-                db.clone(),
-                CheckpointSigner::generate(),
-                f.clock.clone(),
-                SealPolicy::default(),
-            )
-            .await
-            .unwrap(),
-        );
-        let terms = sante_terms::Terms::new(db, log, f.clock.clone());
+        let terms = sante_terms::Terms::new(db, f.platform.recorder(), f.clock.clone());
         let text = |w: &str| sante_terms::Texts {
             fr: w.into(),
             de: w.into(),
