@@ -885,3 +885,78 @@ storage_test!(
         ));
     }
 );
+
+storage_test!(
+    refusals_are_traced_with_their_reason_and_client,
+    |db: Db| async move {
+        let f = fixture(db).await;
+        let who = f.patient_session().await;
+        let (client, secret) = f.relying_party(vec![Service::Dsp]).await;
+        let (thief, thief_secret) = f.relying_party(vec![Service::Dsp]).await;
+        let code = f.code(&client, &who).await;
+        assert!(f.exchange(&client, "guess", &code, VERIFIER).await.is_err());
+        let tokens = f.exchange(&client, &secret, &code, VERIFIER).await.unwrap();
+        assert!(f.exchange(&client, &secret, &code, VERIFIER).await.is_err());
+        assert!(
+            f.provider
+                .authenticate_bearer(&tokens.access_token, Service::Messaging, None, &web())
+                .await
+                .is_err()
+        );
+        // Another client presenting the refresh token stole it: the whole family dies,
+        // the access token issued with it included.
+        let refresh = tokens.refresh_token.unwrap();
+        assert!(matches!(
+            f.refresh(&thief, &thief_secret, &refresh).await,
+            Err(SsoError::InvalidGrant(_))
+        ));
+        assert!(matches!(
+            f.provider
+                .authenticate_bearer(&tokens.access_token, Service::Dsp, None, &web())
+                .await,
+            Err(SsoError::InvalidToken(_))
+        ));
+        assert!(
+            f.provider
+                .authorize(
+                    &AuthorizeRequest {
+                        client_id: "rp-unknown".into(),
+                        ..f.request(&client)
+                    },
+                    Some(&who),
+                    &web(),
+                )
+                .await
+                .is_err()
+        );
+
+        let refusals: Vec<(String, Option<String>)> = f
+            .platform
+            .events("platform")
+            .await
+            .into_iter()
+            .filter(|e| e.kind == EventKind::IdentityTokenRefused)
+            .map(|e| {
+                let Outcome::Denied(reason) = e.outcome else {
+                    panic!("a refusal is a denial: {:?}", e.outcome)
+                };
+                (
+                    reason.as_str().to_owned(),
+                    e.resource.map(|r| r.id.as_str().to_owned()),
+                )
+            })
+            .collect();
+        let named = |c: &Client| Some(c.id.clone());
+        assert_eq!(
+            refusals,
+            vec![
+                ("wrong_client_secret".to_owned(), named(&client)),
+                ("unknown_code".to_owned(), named(&client)),
+                ("wrong_audience".to_owned(), named(&client)),
+                ("refresh_other_client".to_owned(), named(&thief)),
+                ("token_revoked".to_owned(), named(&client)),
+                ("unknown_client".to_owned(), None),
+            ]
+        );
+    }
+);
