@@ -101,8 +101,6 @@ impl Provider {
                 return Err(self.refused(named, source, refusal).await);
             }
         };
-        // Nothing reachable was refused above: asking the terms of nothing would only
-        // have answered nothing.
         let accepted = self.terms_accepted(&who.account, &reachable).await?;
         let services: Vec<Service> = self
             .checked(named, source, validate::terms_accepted(accepted))
