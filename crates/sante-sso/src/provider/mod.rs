@@ -309,8 +309,8 @@ impl Provider {
             AuditEvent::new(kind, self.now(), actor, Service::Identity, Action::Execute)
                 .source(source.clone())
                 .outcome(outcome);
-        if let Some(client) = client.and_then(|c| Token::new(c.to_owned()).ok()) {
-            event = event.resource(Token::code("Client"), client);
+        if let Some(client) = client {
+            event = event.resource_id("Client", client);
         }
         self.recorder.record(event).await?;
         Ok(())
