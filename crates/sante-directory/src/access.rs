@@ -217,6 +217,44 @@ pub fn authorise(caller: &Caller, action: DirectoryAction) -> Result<(), Denied>
     }
 }
 
+/// How far a caller admitted to the patient directory may search it (DIR-5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatientSearch {
+    /// The operator and identity-vigilance staff, who keep the directory right: any
+    /// criterion, any page size, not counted.
+    Broad,
+    /// A professional or a service, who identifies the patient he serves: a search
+    /// that names one person (national number, or family name with birth date), a few
+    /// entries a call, within an hourly allowance counted under `caller`.
+    Identify { caller: String, service: bool },
+}
+
+/// The most entries one identifying lookup returns: a patient and his homonyms.
+pub const IDENTIFY_MAX: u32 = 10;
+
+pub fn patient_search(caller: &Caller) -> PatientSearch {
+    match caller {
+        Caller::Operator => PatientSearch::Broad,
+        Caller::Person {
+            quality: Quality::Agent,
+            roles,
+            ..
+        } if roles.contains(&AgentRole::IdentityVigilance) => PatientSearch::Broad,
+        Caller::Person { account, .. } => PatientSearch::Identify {
+            caller: account.clone(),
+            service: false,
+        },
+        Caller::Service { name, .. } => PatientSearch::Identify {
+            caller: format!("service:{name}"),
+            service: true,
+        },
+        Caller::Anonymous => PatientSearch::Identify {
+            caller: "anonymous".into(),
+            service: false,
+        },
+    }
+}
+
 fn vigilance_assurance(assurance: LevelOfAssurance) -> Result<(), Denied> {
     if assurance >= LevelOfAssurance::Substantial {
         Ok(())
@@ -228,6 +266,43 @@ fn vigilance_assurance(assurance: LevelOfAssurance) -> Result<(), Denied> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_directory_staff_search_broadly() {
+        let rows = [
+            (Caller::Operator, None),
+            (
+                person(
+                    Quality::Agent,
+                    LevelOfAssurance::Substantial,
+                    vec![AgentRole::IdentityVigilance],
+                ),
+                None,
+            ),
+            (
+                person(Quality::Professional, LevelOfAssurance::High, vec![]),
+                Some(("acc-1", false)),
+            ),
+            (
+                Caller::Service {
+                    name: "dsp".into(),
+                    service: Service::Dsp,
+                },
+                Some(("service:dsp", true)),
+            ),
+        ];
+        for (caller, expected) in rows {
+            let got = match patient_search(&caller) {
+                PatientSearch::Broad => None,
+                PatientSearch::Identify { caller, service } => Some((caller, service)),
+            };
+            assert_eq!(
+                got.as_ref().map(|(c, s)| (c.as_str(), *s)),
+                expected,
+                "{caller:?}"
+            );
+        }
+    }
 
     fn person(quality: Quality, assurance: LevelOfAssurance, roles: Vec<AgentRole>) -> Caller {
         Caller::Person {

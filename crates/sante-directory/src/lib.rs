@@ -13,6 +13,7 @@
 pub mod access;
 pub mod feed;
 pub mod follow;
+pub mod lookups;
 pub mod matching;
 pub mod model;
 pub mod nin;

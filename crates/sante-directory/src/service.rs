@@ -18,6 +18,7 @@ use sante_types::{Clock, Coded, ErrorKind, Service};
 use serde::{Deserialize, Serialize};
 
 use crate::access::{Denied, DirectoryAction, Request, authorise};
+use crate::lookups::{LookupLimits, Lookups};
 use crate::matching::{Decision, IdentityFields, Matcher, Prepared, normalise};
 use crate::model::{
     AccessCategory, Agent, Establishment, EstablishmentKind, IdentityStatus, InvalidEntry, Patient,
@@ -50,6 +51,14 @@ pub enum DirectoryError {
     NotFound(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A professional's or a service's patient search that does not name one person.
+    #[error(
+        "identify the patient: give the national number, or the family name with the birth date"
+    )]
+    Undiscriminating,
+    /// The caller has looked up its hourly allowance of patient identities.
+    #[error("too many patient identities looked up this hour; try again later")]
+    Throttled,
     #[error(transparent)]
     Platform(PlatformError),
 }
@@ -63,6 +72,8 @@ impl Coded for DirectoryError {
             DirectoryError::Invalid(_) => "DIR002",
             DirectoryError::NotFound(_) => "DIR003",
             DirectoryError::Conflict(_) => "DIR004",
+            DirectoryError::Undiscriminating => "DIR005",
+            DirectoryError::Throttled => "DIR006",
             DirectoryError::Platform(e) => e.code(),
         }
     }
@@ -74,6 +85,8 @@ impl Coded for DirectoryError {
             DirectoryError::Invalid(_) => ErrorKind::Invalid,
             DirectoryError::NotFound(_) => ErrorKind::NotFound,
             DirectoryError::Conflict(_) => ErrorKind::Conflict,
+            DirectoryError::Undiscriminating => ErrorKind::Invalid,
+            DirectoryError::Throttled => ErrorKind::Throttled,
             DirectoryError::Platform(e) => e.kind(),
         }
     }
@@ -169,6 +182,7 @@ pub struct Directory {
     clock: Arc<dyn Clock>,
     matcher: Arc<Matcher>,
     sequence: Arc<std::sync::atomic::AtomicU64>,
+    lookups: Arc<Lookups>,
 }
 
 impl std::fmt::Debug for Directory {
@@ -203,7 +217,14 @@ impl Directory {
             clock,
             matcher: Arc::new(Matcher::default()),
             sequence: Arc::default(),
+            lookups: Arc::new(Lookups::new(LookupLimits::default())),
         }
+    }
+
+    /// The hourly allowances of patient identities shown to each caller (DIR-5).
+    pub fn with_lookup_limits(mut self, limits: LookupLimits) -> Directory {
+        self.lookups = Arc::new(Lookups::new(limits));
+        self
     }
 
     fn now_micros(&self) -> i64 {
@@ -233,12 +254,24 @@ impl Directory {
         audit_action: Action,
     ) -> DirectoryResult<()> {
         if let Err(denied) = authorise(&req.caller, action) {
-            let event = self
-                .event(req, EventKind::DirectoryAccessDenied, audit_action)
-                .outcome(Outcome::Denied(Token::code(denied.reason())));
-            self.recorder.record(event).await?;
+            self.trace_refusal(req, audit_action, denied.reason())
+                .await?;
             return Err(denied.into());
         }
+        Ok(())
+    }
+
+    /// Traces a refusal with its reason (the caller is told less).
+    async fn trace_refusal(
+        &self,
+        req: &Request,
+        audit_action: Action,
+        reason: &'static str,
+    ) -> DirectoryResult<()> {
+        let event = self
+            .event(req, EventKind::DirectoryAccessDenied, audit_action)
+            .outcome(Outcome::Denied(Token::code(reason)));
+        self.recorder.record(event).await?;
         Ok(())
     }
 }

@@ -24,6 +24,7 @@ pub fn status(kind: ErrorKind) -> StatusCode {
         ErrorKind::Denied => StatusCode::FORBIDDEN,
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
         ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Throttled => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -56,6 +57,9 @@ pub enum HttpError {
     /// The page needs a login.
     #[error("login required")]
     LoginRequired,
+    /// The visitor asked too much or too often.
+    #[error("too many requests")]
+    Throttled,
     /// The access could not be traced, or a dependency is down: the request must not
     /// proceed (PLT-6). The text is for the log.
     #[error("unavailable: {0}")]
@@ -75,6 +79,7 @@ impl Coded for HttpError {
             HttpError::LoginRequired => "HTP006",
             HttpError::Unavailable(_) => "HTP007",
             HttpError::Internal(_) => "HTP008",
+            HttpError::Throttled => "HTP009",
         }
     }
 
@@ -85,6 +90,7 @@ impl Coded for HttpError {
             HttpError::FormRefused | HttpError::Denied => ErrorKind::Denied,
             HttpError::Conflict => ErrorKind::Conflict,
             HttpError::LoginRequired => ErrorKind::Unauthenticated,
+            HttpError::Throttled => ErrorKind::Throttled,
             HttpError::Unavailable(_) => ErrorKind::Unavailable,
             HttpError::Internal(_) => ErrorKind::Internal,
         }
@@ -101,6 +107,7 @@ impl HttpError {
             ErrorKind::Denied => HttpError::Denied,
             ErrorKind::NotFound => HttpError::NotFound,
             ErrorKind::Conflict => HttpError::Conflict,
+            ErrorKind::Throttled => HttpError::Throttled,
             ErrorKind::Unavailable => HttpError::Unavailable(detail()),
             ErrorKind::Internal => HttpError::Internal(detail()),
         }
@@ -128,6 +135,7 @@ impl HttpError {
             HttpError::Denied => (Msg::ForbiddenTitle, Msg::DeniedText),
             HttpError::Conflict => (Msg::ConflictTitle, Msg::ConflictText),
             HttpError::LoginRequired => (Msg::LoginRequiredTitle, Msg::LoginRequiredText),
+            HttpError::Throttled => (Msg::ThrottledTitle, Msg::ThrottledText),
             HttpError::Unavailable(_) | HttpError::Internal(_) => {
                 (Msg::UnavailableTitle, Msg::UnavailableText)
             }
@@ -147,6 +155,7 @@ pub enum IssueType {
     Forbidden,
     Conflict,
     TooCostly,
+    Throttled,
     Exception,
     Transient,
 }
@@ -161,6 +170,7 @@ impl IssueType {
             IssueType::Forbidden => "forbidden",
             IssueType::Conflict => "conflict",
             IssueType::TooCostly => "too-costly",
+            IssueType::Throttled => "throttled",
             IssueType::Exception => "exception",
             IssueType::Transient => "transient",
         }
@@ -173,6 +183,7 @@ impl IssueType {
             ErrorKind::Denied => IssueType::Forbidden,
             ErrorKind::NotFound => IssueType::NotFound,
             ErrorKind::Conflict => IssueType::Conflict,
+            ErrorKind::Throttled => IssueType::Throttled,
             ErrorKind::Unavailable => IssueType::Transient,
             ErrorKind::Internal => IssueType::Exception,
         }
@@ -409,12 +420,13 @@ mod tests {
     use super::*;
     use crate::i18n::Lang;
 
-    const KINDS: [ErrorKind; 7] = [
+    const KINDS: [ErrorKind; 8] = [
         ErrorKind::Invalid,
         ErrorKind::Unauthenticated,
         ErrorKind::Denied,
         ErrorKind::NotFound,
         ErrorKind::Conflict,
+        ErrorKind::Throttled,
         ErrorKind::Unavailable,
         ErrorKind::Internal,
     ];

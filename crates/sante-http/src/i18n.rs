@@ -156,6 +156,12 @@ catalogue! {
         "Sie sind nicht berechtigt, diese Anfrage zu stellen.",
         "You are not allowed to make this request."
     ),
+    ThrottledTitle => ("Trop de demandes", "Zu viele Anfragen", "Too many requests"),
+    ThrottledText => (
+        "Vous avez fait beaucoup de demandes en peu de temps. Réessayez dans une heure ; si vous en avez besoin maintenant, appelez le support.",
+        "Sie haben in kurzer Zeit viele Anfragen gestellt. Versuchen Sie es in einer Stunde erneut; wenn Sie es jetzt brauchen, rufen Sie den Support an.",
+        "You made many requests in a short time. Try again in an hour; if you need it now, call the help desk."
+    ),
     ConflictTitle => ("Demande impossible pour l'instant", "Anfrage derzeit nicht möglich", "Request not possible now"),
     ConflictText => (
         "Votre demande ne correspond plus à l'état actuel, ou une autre demande l'a précédée. Rechargez la page et réessayez.",

@@ -20,6 +20,9 @@ pub enum ErrorKind {
     /// The request conflicts with the current state (a concurrent change, a rule of
     /// the life cycle, a name already taken).
     Conflict,
+    /// The caller asked too much or too often: the request may succeed later, when
+    /// its allowance is renewed.
+    Throttled,
     /// The platform cannot serve now (storage, audit trail, a dependency down): the
     /// request may succeed later, unchanged.
     Unavailable,

@@ -209,6 +209,27 @@ pub struct DirectoryConfig {
     /// SHA-256 is kept here (`sante directory service-token` makes one).
     #[serde(default)]
     pub service_clients: Vec<ServiceClientConfig>,
+    /// Patient identities a professional may be shown an hour (DIR-5): past it, his
+    /// lookups are refused until the hour turns, traced and logged.
+    #[serde(default)]
+    pub patient_lookups_per_hour: Option<u32>,
+    /// The same for a platform service, which identifies the patients of many.
+    #[serde(default)]
+    pub service_patient_lookups_per_hour: Option<u32>,
+}
+
+impl DirectoryConfig {
+    pub fn lookup_limits(&self) -> sante_directory::lookups::LookupLimits {
+        let default = sante_directory::lookups::LookupLimits::default();
+        sante_directory::lookups::LookupLimits {
+            person_per_hour: self
+                .patient_lookups_per_hour
+                .unwrap_or(default.person_per_hour),
+            service_per_hour: self
+                .service_patient_lookups_per_hour
+                .unwrap_or(default.service_per_hour),
+        }
+    }
 }
 
 /// Accounts and logins.

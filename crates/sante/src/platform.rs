@@ -225,7 +225,8 @@ impl Platform {
         let audit = open_audit(config, &storage, clock.clone()).await?;
         let recorder = || -> Arc<dyn sante_audit::Recorder> { Arc::new(audit.clone()) };
         let directory =
-            sante_directory::Directory::new(storage.db.clone(), recorder(), clock.clone());
+            sante_directory::Directory::new(storage.db.clone(), recorder(), clock.clone())
+                .with_lookup_limits(config.directory.lookup_limits());
         let identity = sante_identity::Identity::new(storage.db.clone(), recorder(), clock.clone())
             .with_agent_networks(config.identity.agent_networks()?)
             .with_webauthn(&config.server.public_url)

@@ -1,9 +1,73 @@
 //! Reads of the patient register: decided by the access policy and traced, every
-//! patient entry revealed.
+//! patient entry revealed. A professional or a service identifies one patient at a
+//! time, within an hourly allowance (DIR-5); only the directory's staff search
+//! broadly.
 
 use super::*;
+use crate::access::{IDENTIFY_MAX, PatientSearch, patient_search};
+
+/// How a lookup is bounded for its caller.
+pub(super) struct Bound {
+    /// Counted under this caller, at most this many entries a call; `None` for the
+    /// directory's staff.
+    identify: Option<String>,
+}
+
+impl Bound {
+    pub(super) fn identifying(&self) -> bool {
+        self.identify.is_some()
+    }
+
+    /// The page size a caller gets of the `asked` entries.
+    pub(super) fn page(&self, asked: u32) -> u32 {
+        if self.identifying() {
+            asked.min(IDENTIFY_MAX)
+        } else {
+            asked
+        }
+    }
+}
 
 impl Directory {
+    /// Before a lookup: how it is bounded for this caller, or, for one past its hourly
+    /// allowance, the refusal, traced and logged for the operator's watch.
+    pub(super) async fn lookup_bound(
+        &self,
+        req: &Request,
+        audit_action: Action,
+    ) -> DirectoryResult<Bound> {
+        let (caller, service) = match patient_search(&req.caller) {
+            PatientSearch::Broad => return Ok(Bound { identify: None }),
+            PatientSearch::Identify { caller, service } => (caller, service),
+        };
+        let limits = self.lookups.limits;
+        let per_hour = if service {
+            limits.service_per_hour
+        } else {
+            limits.person_per_hour
+        };
+        if self.lookups.exhausted(&caller, per_hour, self.clock.now()) {
+            tracing::warn!(
+                caller = %caller,
+                per_hour,
+                "patient identities looked up past the hourly allowance: refused"
+            );
+            self.trace_refusal(req, audit_action, "lookup-volume")
+                .await?;
+            return Err(DirectoryError::Throttled);
+        }
+        Ok(Bound {
+            identify: Some(caller),
+        })
+    }
+
+    /// Counts the entries a lookup showed against its caller's allowance.
+    pub(super) fn count_lookups(&self, bound: &Bound, shown: usize) {
+        if let Some(caller) = &bound.identify {
+            self.lookups.count(caller, shown, self.clock.now());
+        }
+    }
+
     /// Records one read event per patient entry revealed.
     pub(super) async fn trace_reads(
         &self,
@@ -27,6 +91,7 @@ impl Directory {
     pub async fn patient(&self, req: &Request, id: &str) -> DirectoryResult<Patient> {
         self.check(req, DirectoryAction::ReadPatients, Action::Read)
             .await?;
+        let bound = self.lookup_bound(req, Action::Read).await?;
         let mut current = self.load_patient(id).await?;
         let mut hops = 0;
         while let Some(next) = current.merged_into.clone() {
@@ -38,6 +103,7 @@ impl Directory {
         }
         self.trace_reads(req, std::slice::from_ref(&current))
             .await?;
+        self.count_lookups(&bound, 1);
         Ok(current)
     }
 
@@ -52,8 +118,9 @@ impl Directory {
     }
 
     /// Searches the patient directory (PDQm). At least one criterion is required: the
-    /// directory is never listed whole. Merged entries are left out. Every entry
-    /// returned is traced.
+    /// directory is never listed whole; a professional or a service must name one
+    /// person (national number, or family name with birth date) and gets a few entries
+    /// a call. Merged entries are left out. Every entry returned is traced.
     pub async fn search_patients(
         &self,
         req: &Request,
@@ -63,6 +130,12 @@ impl Directory {
     ) -> DirectoryResult<Page<Patient>> {
         self.check(req, DirectoryAction::ReadPatients, Action::Read)
             .await?;
+        let bound = self.lookup_bound(req, Action::Execute).await?;
+        if bound.identifying() && !query.identifies() {
+            self.trace_refusal(req, Action::Execute, "broad-search")
+                .await?;
+            return Err(DirectoryError::Undiscriminating);
+        }
         let terms = query.terms();
         if terms.is_empty() {
             return Err(InvalidEntry {
@@ -73,9 +146,12 @@ impl Directory {
         }
         let event = self.event(req, EventKind::DirectoryPatientSearched, Action::Execute);
         self.recorder.record(event).await?;
-        let mut page: Page<Patient> = self.search_page(PATIENTS, terms, after, limit).await?;
+        let mut page: Page<Patient> = self
+            .search_page(PATIENTS, terms, after, bound.page(limit))
+            .await?;
         page.items.retain(|p| p.merged_into.is_none());
         self.trace_reads(req, &page.items).await?;
+        self.count_lookups(&bound, page.items.len());
         Ok(page)
     }
 }

@@ -114,6 +114,21 @@ impl EstablishmentQuery {
 }
 
 impl PatientQuery {
+    /// Whether the query names one person (DIR-5): the national number, or the
+    /// family name (two letters at least) with the birth date.
+    pub fn identifies(&self) -> bool {
+        let given = |text: &Option<String>, least: usize| {
+            text.as_deref().is_some_and(|t| {
+                normalise(t).chars().filter(|c| c.is_alphanumeric()).count() >= least
+            })
+        };
+        let nin = self
+            .national_id
+            .as_deref()
+            .is_some_and(|n| n.chars().any(|c| c.is_ascii_digit()));
+        nin || (given(&self.family, 2) && self.birth_date.is_some())
+    }
+
     pub(super) fn terms(&self) -> Vec<TermQuery> {
         let mut q = Vec::new();
         exact(

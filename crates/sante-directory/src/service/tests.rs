@@ -10,6 +10,7 @@ use sante_types::{CredentialKind, LevelOfAssurance, ManualClock, Quality, Servic
 
 use super::*;
 use crate::access::Caller;
+use crate::lookups::LookupLimits;
 use crate::model::*;
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -342,13 +343,14 @@ storage_test!(every_patient_entry_read_is_traced, |db: Db| async move {
             &op,
             &[
                 patient(day(1980, 1, 2), 1, "Weber", "Anne"),
-                patient(day(1990, 3, 4), 2, "Weber", "Marc"),
+                patient(day(1980, 1, 2), 2, "Weber", "Marc"),
             ],
         )
         .await
         .unwrap();
     let q = PatientQuery {
         family: Some("web".into()),
+        birth_date: Some(day(1980, 1, 2)),
         ..Default::default()
     };
     let page = f
@@ -382,7 +384,7 @@ storage_test!(every_patient_entry_read_is_traced, |db: Db| async move {
         .search_patients(&professional_caller(), &PatientQuery::default(), None, 10)
         .await
         .unwrap_err();
-    assert!(matches!(err, DirectoryError::Invalid(_)));
+    assert_eq!(err.kind(), sante_types::ErrorKind::Invalid, "{err:?}");
 });
 
 storage_test!(
@@ -445,6 +447,7 @@ storage_test!(
             .unwrap();
         let q = PatientQuery {
             family: Some("weber".into()),
+            birth_date: Some(day(1980, 1, 2)),
             ..Default::default()
         };
         let ids: Vec<String> = f
@@ -547,5 +550,164 @@ storage_test!(
         let err = f.dir.upsert(&op, &[good, bad]).await.unwrap_err();
         assert!(matches!(err, DirectoryError::Invalid(e) if e.field == "specialities"));
         assert_eq!(f.dir.counts().await.unwrap()[0].1, 0);
+    }
+);
+
+const GIVEN: [&str; 12] = [
+    "Anne", "Marc", "Paul", "Sophie", "Luc", "Claire", "Yves", "Nadine", "Tom", "Lea", "Jean",
+    "Mia",
+];
+
+/// Twelve Webers born the same day, and one born another day.
+async fn webers(f: &Fixture) {
+    let mut people: Vec<Patient> = GIVEN
+        .iter()
+        .enumerate()
+        .map(|(i, given)| patient(day(1980, 1, 2), i as u16 + 1, "Weber", given))
+        .collect();
+    people.push(patient(day(1990, 3, 4), 1, "Weber", "Anne"));
+    let done = f
+        .dir
+        .upsert_patients(&Request::operator(), &people)
+        .await
+        .unwrap();
+    assert_eq!(done.created, 13, "{done:?}");
+}
+
+fn refusals(events: &[AuditEvent], reason: &str) -> usize {
+    events
+        .iter()
+        .filter(|e| e.kind == EventKind::DirectoryAccessDenied)
+        .filter(|e| matches!(&e.outcome, Outcome::Denied(code) if code.as_str() == reason))
+        .count()
+}
+
+storage_test!(
+    professionals_and_services_identify_one_patient_at_a_time,
+    |db: Db| async move {
+        let f = fixture(db).await;
+        webers(&f).await;
+        let q = |family: Option<&str>, birth: Option<NaiveDate>, sex: Option<Sex>| PatientQuery {
+            family: family.map(str::to_owned),
+            birth_date: birth,
+            sex,
+            ..Default::default()
+        };
+        let born = Some(day(1980, 1, 2));
+        // (query, professional's result: Some(entries) or refused, operator's entries)
+        let rows = [
+            (q(Some("weber"), None, None), None, 13),
+            (q(None, None, Some(Sex::Female)), None, 13),
+            (q(Some("w"), born, None), None, 12),
+            (q(None, born, None), None, 12),
+            (q(Some("weber"), born, None), Some(10), 12),
+            (q(Some("WEB"), Some(day(1990, 3, 4)), None), Some(1), 1),
+        ];
+        for (query, professional, operator) in rows {
+            for caller in [professional_caller(), dsp_service()] {
+                let got = f.dir.search_patients(&caller, &query, None, 500).await;
+                match professional {
+                    None => assert!(
+                        matches!(got, Err(DirectoryError::Undiscriminating)),
+                        "{query:?}: {got:?}"
+                    ),
+                    Some(n) => assert_eq!(got.unwrap().items.len(), n, "{query:?}"),
+                }
+            }
+            let staff = f
+                .dir
+                .search_patients(&Request::operator(), &query, None, 500)
+                .await
+                .unwrap();
+            assert_eq!(staff.items.len(), operator, "{query:?}");
+        }
+        let by_nin = PatientQuery {
+            national_id: NationalId::from_parts(day(1980, 1, 2), 3).map(|n| n.to_string()),
+            ..Default::default()
+        };
+        let found = f
+            .dir
+            .search_patients(&professional_caller(), &by_nin, None, 10)
+            .await
+            .unwrap();
+        assert_eq!(found.items.len(), 1);
+        // $match asks the same: a name with a birth date, or the national number.
+        let mut vague = patient(day(1980, 1, 2), 1, "Weber", "Anne");
+        vague.national_id = None;
+        vague.birth_date = None;
+        let got = f
+            .dir
+            .match_patient(&professional_caller(), &vague, 50)
+            .await;
+        assert!(
+            matches!(got, Err(DirectoryError::Undiscriminating)),
+            "{got:?}"
+        );
+        vague.birth_date = Some(day(1980, 1, 2));
+        let matched = f
+            .dir
+            .match_patient(&professional_caller(), &vague, 50)
+            .await
+            .unwrap();
+        assert!(
+            !matched.is_empty() && matched.len() <= 10,
+            "{}",
+            matched.len()
+        );
+        // Each broad search was refused and traced with its reason; the caller is told
+        // only what a search must name.
+        let events = f.events().await;
+        assert_eq!(refusals(&events, "broad-search"), 9);
+        assert_eq!(
+            DirectoryError::Undiscriminating.to_string(),
+            "identify the patient: give the national number, or the family name with the birth date"
+        );
+    }
+);
+
+storage_test!(
+    a_caller_past_its_hourly_allowance_is_refused_and_traced,
+    |db: Db| async move {
+        let f = fixture(db).await;
+        webers(&f).await;
+        let dir = f.dir.clone().with_lookup_limits(LookupLimits {
+            person_per_hour: 3,
+            service_per_hour: 5,
+        });
+        let query = PatientQuery {
+            family: Some("weber".into()),
+            birth_date: Some(day(1990, 3, 4)),
+            ..Default::default()
+        };
+        let id = dir
+            .search_patients(&professional_caller(), &query, None, 10)
+            .await
+            .unwrap()
+            .items[0]
+            .id
+            .clone();
+        dir.patient(&professional_caller(), &id).await.unwrap();
+        dir.patient(&professional_caller(), &id).await.unwrap();
+        for _ in 0..2 {
+            let got = dir.patient(&professional_caller(), &id).await;
+            assert!(matches!(got, Err(DirectoryError::Throttled)), "{got:?}");
+            let got = dir
+                .search_patients(&professional_caller(), &query, None, 10)
+                .await;
+            assert!(matches!(got, Err(DirectoryError::Throttled)), "{got:?}");
+        }
+        assert_eq!(
+            DirectoryError::Throttled.kind(),
+            sante_types::ErrorKind::Throttled
+        );
+        // Another caller has his own allowance; the directory's staff have none.
+        dir.patient(&dsp_service(), &id).await.unwrap();
+        for _ in 0..5 {
+            dir.patient(&Request::operator(), &id).await.unwrap();
+        }
+        assert_eq!(refusals(&f.events().await, "lookup-volume"), 4);
+        // The next hour, a new allowance.
+        f.clock.advance(chrono::Duration::minutes(61));
+        dir.patient(&professional_caller(), &id).await.unwrap();
     }
 );

@@ -226,6 +226,20 @@ impl Directory {
     ) -> DirectoryResult<Vec<(Patient, f64, Decision)>> {
         self.check(req, DirectoryAction::ReadPatients, Action::Read)
             .await?;
+        let bound = self.lookup_bound(req, Action::Execute).await?;
+        let names_one = candidate.national_id.is_some()
+            || (candidate
+                .birth_name
+                .chars()
+                .filter(|c| c.is_alphanumeric())
+                .count()
+                >= 2
+                && candidate.birth_date.is_some());
+        if bound.identifying() && !names_one {
+            self.trace_refusal(req, Action::Execute, "broad-search")
+                .await?;
+            return Err(DirectoryError::Undiscriminating);
+        }
         let event = self.event(req, EventKind::DirectoryPatientSearched, Action::Execute);
         self.recorder.record(event).await?;
         let mut found = self
@@ -234,9 +248,10 @@ impl Directory {
             .pop()
             .unwrap_or_default();
         found.retain(|(_, _, d)| *d != Decision::Distinct);
-        found.truncate(limit);
+        found.truncate(bound.page(u32::try_from(limit).unwrap_or(u32::MAX)) as usize);
         let patients: Vec<Patient> = found.iter().map(|(p, _, _)| p.clone()).collect();
         self.trace_reads(req, &patients).await?;
+        self.count_lookups(&bound, patients.len());
         Ok(found)
     }
 

@@ -10,7 +10,7 @@ use super::claims::AccessClaims;
 use super::validate::{self, Bearer};
 use super::{ClientCredentials, Expiry, Grant, Provider, amr, credential_of, sha256};
 use crate::client::ClientKind;
-use crate::error::{SsoError, SsoResult};
+use crate::error::SsoResult;
 use crate::store::{self, GRANTS, REVOKED_FAMILIES, REVOKED_JTI};
 use crate::{acr, parse_acr};
 
@@ -88,15 +88,7 @@ impl Provider {
         let client = Some(claims.client_id.as_str());
         self.checked(client, source, validate::bearer_audience(&claims, service))
             .await?;
-        let revoked = store::get::<Expiry>(&self.db, REVOKED_JTI, &claims.jti)
-            .await?
-            .is_some()
-            || match &claims.fam {
-                Some(f) => store::get::<Expiry>(&self.db, REVOKED_FAMILIES, f)
-                    .await?
-                    .is_some(),
-                None => false,
-            };
+        let revoked = self.revoked(&claims).await?;
         let bearer = self
             .checked(
                 client,
@@ -147,26 +139,40 @@ impl Provider {
         })
     }
 
-    /// The userinfo endpoint's claims for an access token (OpenID Connect Core §5.3).
-    pub async fn userinfo(&self, token: &str, source: &Source) -> SsoResult<serde_json::Value> {
-        let claims: AccessClaims =
-            self.keys
-                .verify(token, "at+jwt", &self.issuer, Some(self.now()))?;
-        let Some(sid) = claims.sid.as_deref() else {
-            return Err(SsoError::InvalidToken("not a login's token".into()));
-        };
-        if let Some(f) = &claims.fam
-            && store::get::<Expiry>(&self.db, REVOKED_FAMILIES, f)
-                .await?
-                .is_some()
+    /// Whether the token, or the family of tokens it belongs to, was revoked.
+    async fn revoked(&self, claims: &AccessClaims) -> SsoResult<bool> {
+        if store::get::<Expiry>(&self.db, REVOKED_JTI, &claims.jti)
+            .await?
+            .is_some()
         {
-            return Err(SsoError::InvalidToken("the token was revoked".into()));
+            return Ok(true);
         }
+        Ok(match &claims.fam {
+            Some(f) => store::get::<Expiry>(&self.db, REVOKED_FAMILIES, f)
+                .await?
+                .is_some(),
+            None => false,
+        })
+    }
+
+    /// The userinfo endpoint's claims for an access token (OpenID Connect Core §5.3):
+    /// a login's token, not revoked, its session still open. Refusals are traced.
+    pub async fn userinfo(&self, token: &str, source: &Source) -> SsoResult<serde_json::Value> {
+        let verified = self
+            .keys
+            .verify(token, "at+jwt", &self.issuer, Some(self.now()));
+        let claims: AccessClaims = self
+            .checked(None, source, validate::access_token(verified))
+            .await?;
+        let client = Some(claims.client_id.as_str());
+        let revoked = self.revoked(&claims).await?;
+        let sid = self
+            .checked(client, source, validate::userinfo_token(&claims, revoked))
+            .await?;
+        let session = self.identity.session_by_id(sid, source).await.ok();
         let who = self
-            .identity
-            .session_by_id(sid, source)
-            .await
-            .map_err(|_| SsoError::InvalidToken("the login session has ended".into()))?;
+            .checked(client, source, validate::bearer_session(&claims, session))
+            .await?;
         Ok(serde_json::json!({
             "sub": who.account,
             "preferred_username": who.login,
@@ -176,8 +182,9 @@ impl Provider {
         }))
     }
 
-    /// Introspection (RFC 7662), for an authenticated client: an access token or one
-    /// of the client's refresh tokens; anything else is inactive.
+    /// Introspection (RFC 7662), for an authenticated client: an access token issued
+    /// to it or for it, or one of its refresh tokens; anything else is inactive, so a
+    /// client learns nothing of another's tokens (§4).
     pub async fn introspect(
         &self,
         token: &str,
@@ -193,15 +200,10 @@ impl Provider {
             self.keys
                 .verify::<AccessClaims>(token, "at+jwt", &self.issuer, Some(self.now()))
         {
-            let revoked = store::get::<Expiry>(&self.db, REVOKED_JTI, &claims.jti)
-                .await?
-                .is_some()
-                || match &claims.fam {
-                    Some(f) => store::get::<Expiry>(&self.db, REVOKED_FAMILIES, f)
-                        .await?
-                        .is_some(),
-                    None => false,
-                };
+            if !validate::may_introspect(&claims, &asker.id) {
+                return Ok(Introspection::default());
+            }
+            let revoked = self.revoked(&claims).await?;
             let live = match &claims.sid {
                 Some(sid) => self.identity.session_by_id(sid, source).await.is_ok(),
                 None => match claims.act.as_ref() {

@@ -343,6 +343,78 @@ storage_test!(
     }
 );
 
+storage_test!(
+    a_revoked_token_is_dead_everywhere_and_others_tokens_stay_private,
+    |db: Db| async move {
+        let f = fixture(db).await;
+        let who = f.patient_session().await;
+        let (client, secret) = f.relying_party(vec![Service::Dsp]).await;
+        let (other, other_secret) = f.relying_party(vec![Service::Dsp]).await;
+        let code = f.code(&client, &who).await;
+        let tokens = f.exchange(&client, &secret, &code, VERIFIER).await.unwrap();
+        let introspect = |id: &Client, secret: &str| {
+            let creds = Fixture::creds(id, secret);
+            let provider = f.provider.clone();
+            let token = tokens.access_token.clone();
+            async move {
+                provider
+                    .introspect(&token, None, None, &creds, &web())
+                    .await
+                    .unwrap()
+            }
+        };
+        assert!(introspect(&client, &secret).await.active);
+        // Another client learns nothing of it, not even that it exists (RFC 7662 §4).
+        let told = introspect(&other, &other_secret).await;
+        assert!(!told.active && told.client_id.is_none() && told.sub.is_none());
+        assert!(
+            f.provider
+                .userinfo(&tokens.access_token, &web())
+                .await
+                .is_ok()
+        );
+
+        f.provider
+            .revoke(
+                &tokens.access_token,
+                None,
+                None,
+                &Fixture::creds(&client, &secret),
+                &web(),
+            )
+            .await
+            .unwrap();
+        let refused = f.provider.userinfo(&tokens.access_token, &web()).await;
+        assert!(
+            matches!(&refused, Err(SsoError::InvalidToken(why)) if why.contains("revoked")),
+            "{refused:?}"
+        );
+        assert!(
+            f.provider
+                .authenticate_bearer(&tokens.access_token, Service::Dsp, None, &web())
+                .await
+                .is_err()
+        );
+        assert!(!introspect(&client, &secret).await.active);
+        let reasons: Vec<String> = f
+            .platform
+            .events("platform")
+            .await
+            .into_iter()
+            .filter(|e| e.kind == EventKind::IdentityTokenRefused)
+            .filter_map(|e| match e.outcome {
+                Outcome::Denied(code) => Some(code.as_str().to_owned()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            reasons,
+            ["token_revoked", "token_revoked"],
+            "userinfo, then the service"
+        );
+    }
+);
+
 storage_test!(logout_reaches_every_token_at_once, |db: Db| async move {
     let f = fixture(db).await;
     let who = f.patient_session().await;

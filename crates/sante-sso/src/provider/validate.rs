@@ -519,6 +519,27 @@ pub(super) fn bearer_audience(claims: &AccessClaims, service: Service) -> Result
     Ok(())
 }
 
+/// A token the userinfo endpoint answers for: a login's, not revoked.
+pub(super) fn userinfo_token(claims: &AccessClaims, revoked: bool) -> Result<&str, Refusal> {
+    if revoked {
+        return Err(Refusal::new(
+            "token_revoked",
+            invalid_token("the token was revoked"),
+        ));
+    }
+    claims
+        .sid
+        .as_deref()
+        .ok_or_else(|| Refusal::new("not_login_token", invalid_token("not a login's token")))
+}
+
+/// Whether a client may learn of an access token by introspection (RFC 7662 §4):
+/// its own tokens, or those issued for it as their audience. Of any other, it learns
+/// only that it is not active.
+pub(super) fn may_introspect(claims: &AccessClaims, asker: &str) -> bool {
+    claims.client_id == asker || claims.aud.iter().any(|a| a == asker)
+}
+
 /// Whom a bearer token came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Bearer<'c> {

@@ -126,11 +126,14 @@ async fn a_hospital_system_acts_for_its_staff_until_suspended() {
     );
     issue_card(d, "Dr Staff", "staff.p12");
     issue_card(d, "Hospital information system", "system.p12");
-    let family = {
+    // A professional identifies a patient by name and birth date (DIR-5).
+    let (family, born) = {
         let mut r = csv::Reader::from_path(d.join("regs/patients.csv")).unwrap();
         let h = r.headers().unwrap().clone();
-        let i = h.iter().position(|x| x == "birth_name").unwrap();
-        r.records().next().unwrap().unwrap()[i].to_owned()
+        let column = |name: &str| h.iter().position(|x| x == name).unwrap();
+        let (name, birth) = (column("birth_name"), column("birth_date"));
+        let first = r.records().next().unwrap().unwrap();
+        (first[name].to_owned(), first[birth].to_owned())
     };
 
     // The operator registers the system; a wrong establishment is refused by name.
@@ -274,7 +277,7 @@ async fn a_hospital_system_acts_for_its_staff_until_suspended() {
     assert_eq!(stranger.status(), 403);
 
     // The token reaches the patient directory, through the system's connection only.
-    let search = format!("{card}/fhir/Patient?family={family}");
+    let search = format!("{card}/fhir/Patient?family={family}&birthdate={born}");
     let found = system
         .get(&search)
         .bearer_auth(&access)
@@ -286,7 +289,10 @@ async fn a_hospital_system_acts_for_its_staff_until_suspended() {
     assert_eq!(bundle["resourceType"], "Bundle");
     assert!(bundle["total"].as_u64().unwrap() >= 1, "{bundle}");
     let unbound = https(d, None)
-        .get(format!("{}/fhir/Patient?family={family}", server.base))
+        .get(format!(
+            "{}/fhir/Patient?family={family}&birthdate={born}",
+            server.base
+        ))
         .bearer_auth(&access)
         .send()
         .await
