@@ -41,6 +41,8 @@ pub(crate) const RECORDS: &str = "dsp-record";
 pub(crate) const ITEMS: &str = "dsp-item";
 pub(crate) const RELATIONSHIPS: &str = "dsp-relationship";
 pub(crate) const CODES: &str = "dsp-access-code";
+/// Wrong access codes entered, by professional's account (guessing is throttled).
+pub(crate) const CODE_FAILURES: &str = "dsp-access-code-failure";
 pub(crate) const HISTORY: &str = "dsp-history";
 pub(crate) const NOTICES: &str = "dsp-notice";
 pub(crate) const REQUESTS: &str = "dsp-filing-request";
@@ -80,6 +82,9 @@ pub enum DspError {
     Invalid(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Too many wrong access codes entered: wait before trying again.
+    #[error("too many wrong access codes; try again in a quarter of an hour")]
+    Throttled,
     /// The directories could not answer the DSP service.
     #[error("directory: {0}")]
     Directory(#[source] sante_directory::DirectoryError),
@@ -97,6 +102,7 @@ impl Coded for DspError {
             DspError::Invalid(_) => "DSP003",
             DspError::Conflict(_) => "DSP004",
             DspError::Directory(_) => "DSP005",
+            DspError::Throttled => "DSP006",
             DspError::Platform(e) => e.code(),
         }
     }
@@ -107,6 +113,7 @@ impl Coded for DspError {
             DspError::NotFound(_) => ErrorKind::NotFound,
             DspError::Invalid(_) => ErrorKind::Invalid,
             DspError::Conflict(_) => ErrorKind::Conflict,
+            DspError::Throttled => ErrorKind::Throttled,
             // The DSP asks the directories as a platform service: a refusal or a bad
             // answer there is the platform's fault, not the caller's.
             DspError::Directory(e) if e.kind() == ErrorKind::Unavailable => ErrorKind::Unavailable,

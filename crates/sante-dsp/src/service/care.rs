@@ -18,6 +18,19 @@ const EMERGENCY_HOURS: i64 = 24;
 const EMERGENCY_FOLLOW_UP_DAYS: i64 = 15;
 /// How long an access code the holder shows may be used.
 const CODE_HOURS: i64 = 2;
+/// Wrong codes a professional may enter within [`GUESS_WINDOW_MINUTES`]; past them,
+/// every code he enters is refused until the window ends. A holder reads his code
+/// aloud or shows it: a few typing errors, never dozens.
+const GUESSES: u32 = 5;
+const GUESS_WINDOW_MINUTES: i64 = 15;
+
+/// A professional's wrong codes in the current window, kept in the store so that a
+/// restart or another node does not reset them.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Failures {
+    since: DateTime<Utc>,
+    count: u32,
+}
 
 /// An access code the holder gives a professional in a consultation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +98,22 @@ impl DspService {
         Ok(())
     }
 
+    /// Traces a refused access code with its reason.
+    async fn refuse_code(&self, caller: &Caller, reason: &'static str) -> DspResult<()> {
+        let event = AuditEvent::new(
+            EventKind::DspAccessDenied,
+            self.now(),
+            caller.actor(),
+            Service::Dsp,
+            Action::Execute,
+        )
+        .source(caller.source.clone())
+        .outcome(Outcome::Denied(Token::code(reason)))
+        .resource(Token::code("AccessCode"), Token::code("redeem"));
+        self.recorder.record(event).await?;
+        Ok(())
+    }
+
     /// The holder (or his assistant) makes an access code to give a professional in a
     /// consultation.
     pub async fn issue_access_code(&self, caller: &Caller, holder: &str) -> DspResult<AccessCode> {
@@ -131,6 +160,15 @@ impl DspService {
         if caller.quality != Quality::Professional {
             return Err(DspError::Denied("professionals_only"));
         }
+        let failures = self.get::<Failures>(CODE_FAILURES, &caller.account).await?;
+        let window = Duration::minutes(GUESS_WINDOW_MINUTES);
+        let current = failures
+            .as_ref()
+            .filter(|(f, _)| self.now() < f.since + window);
+        if current.is_some_and(|(f, _)| f.count >= GUESSES) {
+            self.refuse_code(caller, "access_code_throttled").await?;
+            return Err(DspError::Throttled);
+        }
         let key = sha256(&normalise(code));
         let stored = match self.get::<StoredCode>(CODES, &key).await? {
             Some((stored, version)) => {
@@ -142,17 +180,29 @@ impl DspService {
             None => None,
         };
         let Some(stored) = stored.filter(|s| self.now() <= s.expires) else {
-            let mut event = AuditEvent::new(
-                EventKind::DspAccessDenied,
-                self.now(),
-                caller.actor(),
-                Service::Dsp,
-                Action::Execute,
-            )
-            .source(caller.source.clone())
-            .outcome(Outcome::Denied(Token::code("access_code_invalid")));
-            event = event.resource(Token::code("AccessCode"), Token::code("redeem"));
-            self.recorder.record(event).await?;
+            let counted = match current {
+                Some((f, _)) => Failures {
+                    since: f.since,
+                    count: f.count + 1,
+                },
+                None => Failures {
+                    since: self.now(),
+                    count: 1,
+                },
+            };
+            // Two wrong codes at once may count as one: the limit is about dozens.
+            self.db
+                .write_batch(
+                    &[Self::put_op(
+                        CODE_FAILURES,
+                        &caller.account,
+                        &counted,
+                        Expect::Any,
+                    )?],
+                    self.micros(),
+                )
+                .await?;
+            self.refuse_code(caller, "access_code_invalid").await?;
             return Err(DspError::Denied("access_code_invalid"));
         };
         let (record, _) = self.load(&stored.holder).await?;

@@ -466,6 +466,35 @@ storage_test!(
                 .await
                 .is_err()
         );
+        // Guessing is throttled: after five wrong codes in a quarter of an hour (the
+        // expired one was the first), even a good code is refused until it passes;
+        // another professional is not held back.
+        for _ in 0..4 {
+            assert!(matches!(
+                f.dsp.redeem_access_code(&pro("phy-1"), "AAAAA-AAAAA").await,
+                Err(DspError::Denied("access_code_invalid"))
+            ));
+        }
+        let good = f
+            .dsp
+            .issue_access_code(&holder_caller(&f), &f.holder)
+            .await
+            .unwrap();
+        let throttled = f.dsp.redeem_access_code(&pro("phy-1"), &good.code).await;
+        assert!(
+            matches!(throttled, Err(DspError::Throttled)),
+            "{throttled:?}"
+        );
+        assert_eq!(DspError::Throttled.kind(), ErrorKind::Throttled);
+        assert!(matches!(
+            f.dsp.redeem_access_code(&pro("phy-3"), "BBBBB-BBBBB").await,
+            Err(DspError::Denied("access_code_invalid"))
+        ));
+        f.clock.advance(Duration::minutes(16));
+        f.dsp
+            .redeem_access_code(&pro("phy-1"), &good.code)
+            .await
+            .unwrap();
         // A patient cannot redeem a code.
         let code = f
             .dsp

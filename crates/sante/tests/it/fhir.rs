@@ -285,7 +285,11 @@ async fn the_fhir_directory_api_serves_mcsd_publicly_and_pdqm_to_services_only()
         "never the whole directory"
     );
     // Nor walked by broad criteria (DIR-5): a search names one person.
-    for broad in ["/Patient?gender=female", "/Patient?given=a", "/Patient?family=weber"] {
+    for broad in [
+        "/Patient?gender=female",
+        "/Patient?given=a",
+        "/Patient?family=weber",
+    ] {
         let (status, o) = api.get(broad, Some(&dsp)).await;
         assert_eq!((status, outcome_code(&o)), (400, "invalid"), "{broad}");
         assert!(o.to_string().contains("birth date"), "{broad}: {o}");
