@@ -156,31 +156,19 @@ impl DspService {
             let r = self
                 .gate(caller, &record, Intent::File { category }, None)
                 .await?;
-            let replaced = match &new.replaces {
-                Some(old_id) => {
-                    let (old, version) = self.item(old_id).await?;
-                    if old.record != holder || old.status != ItemStatus::Current {
-                        return Err(DspError::Conflict(
-                            "only a current document of this DSP can be replaced".into(),
-                        ));
-                    }
-                    // A new version stays in the same category: a replacement cannot
-                    // move data to where other professionals read it.
-                    if old.category != category {
-                        return Err(DspError::Invalid(
-                            "a new version keeps its document's category".into(),
-                        ));
-                    }
-                    Some((old, version))
-                }
-                None => None,
-            };
             let author = match &r.role {
                 Role::Professional(p) => Author::Professional {
                     professional: p.id.clone(),
                     establishment: caller.system.as_ref().map(|(_, e)| e.clone()),
                 },
                 _ => Author::Holder,
+            };
+            let replaced = match &new.replaces {
+                Some(old_id) => Some(
+                    self.replaceable(caller, &record, &r, old_id, &author, category)
+                        .await?,
+                ),
+                None => None,
             };
             let relationship = match &r.role {
                 Role::Professional(p) => {
@@ -350,6 +338,83 @@ impl DspService {
         .await?;
         self.after_access(&record, &resolved).await?;
         Ok(SearchPage { items, total })
+    }
+
+    /// The current document `old_id` of this DSP, which `author` may replace by a new
+    /// version of `category`. Only its author replaces a document (the holder his own
+    /// notes, a professional what he filed); one of another DSP, or hidden from the
+    /// caller, behaves as absent (the refused read traced); one he may read but did not
+    /// write is refused as such, traced.
+    async fn replaceable(
+        &self,
+        caller: &Caller,
+        record: &CareRecord,
+        resolved: &Resolved,
+        old_id: &str,
+        author: &Author,
+        category: DataCategory,
+    ) -> DspResult<(Item, i64)> {
+        let absent = || DspError::NotFound(format!("DocumentReference/{old_id}"));
+        let (old, version) = self.item(old_id).await?;
+        if old.record != record.holder {
+            return Err(absent());
+        }
+        let readable = self
+            .gate(
+                caller,
+                record,
+                Intent::Read {
+                    category: old.category,
+                    item: &old.id,
+                },
+                Some(&old.id),
+            )
+            .await;
+        match readable {
+            Err(DspError::Denied(_)) => return Err(absent()),
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
+        // The same professional, whichever way he filed (portal or his establishment's
+        // system); the holder for the holder's own writings.
+        let same_author = match (&old.author, author) {
+            (
+                Author::Professional {
+                    professional: a, ..
+                },
+                Author::Professional {
+                    professional: b, ..
+                },
+            ) => a == b,
+            (Author::Holder, Author::Holder) => true,
+            _ => false,
+        };
+        if !same_author {
+            self.note(
+                caller,
+                resolved,
+                &record.holder,
+                EventKind::DspAccessDenied,
+                "file",
+                Some(&old.id),
+                Decision::Deny("not_author"),
+            )
+            .await?;
+            return Err(DspError::Denied("not_author"));
+        }
+        if old.status != ItemStatus::Current {
+            return Err(DspError::Conflict(
+                "only a current document can be replaced".into(),
+            ));
+        }
+        // A new version stays in the same category: a replacement cannot move data to
+        // where other professionals read it.
+        if old.category != category {
+            return Err(DspError::Invalid(
+                "a new version keeps its document's category".into(),
+            ));
+        }
+        Ok((old, version))
     }
 
     /// The metadata of one document (a DocumentReference read), if the caller may read

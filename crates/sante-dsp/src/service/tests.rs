@@ -742,6 +742,30 @@ storage_test!(
             (2, 1, 1)
         );
         assert_ne!(first.items[0].id, second.items[0].id);
+        // Only the author replaces a document: a hidden one behaves as absent, one
+        // another professional may read but did not write is refused; both traced.
+        let mut forged = doc(LAB, "Lab, forged");
+        forged.replaces = Some(lab.id.clone());
+        f.consult("phy-2").await;
+        let phy2 = pro("phy-2");
+        assert!(matches!(
+            f.dsp.file(&phy2, &f.holder, forged.clone()).await,
+            Err(DspError::Denied("not_author"))
+        ));
+        f.dsp
+            .restrict(&holder, &f.holder, &lab.id, "phy-2")
+            .await
+            .unwrap();
+        assert!(matches!(
+            f.dsp.file(&phy2, &f.holder, forged.clone()).await,
+            Err(DspError::NotFound(_))
+        ));
+        forged.replaces = Some("no-such-document".into());
+        assert!(matches!(
+            f.dsp.file(&phy, &f.holder, forged).await,
+            Err(DspError::NotFound(_))
+        ));
+        assert_eq!(f.titles(&holder).await.len(), 2, "nothing was replaced");
         // A new version replaces the old one; the old one is superseded.
         let mut v2 = doc(LAB, "Lab, corrected");
         v2.replaces = Some(lab.id.clone());
