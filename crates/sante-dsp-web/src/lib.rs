@@ -196,6 +196,20 @@ impl DspPage {
             self.caller.source.clone(),
         )
     }
+
+    /// The DSP naming the holders of care relationships it holds for this
+    /// professional (his list of patients, a DSP he reaches): the DSP's lookup, not
+    /// one of the professional's own, so it does not use up his hourly allowance of
+    /// identities (DIR-5). The DSP traces the access itself.
+    fn care_directory_request(&self) -> sante_directory::Request {
+        sante_directory::Request::new(
+            sante_directory::access::Caller::Service {
+                name: "dsp".into(),
+                service: sante_types::Service::Dsp,
+            },
+            self.caller.source.clone(),
+        )
+    }
 }
 
 fn param<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {

@@ -42,12 +42,12 @@ struct ProPage<'a> {
     overdue: Vec<(Msg, String, String)>,
 }
 
-/// The patient's name as the directory gives it to a professional who identifies whom
-/// he treats (DIR-5); his identifier when it cannot be read.
+/// The name and birth date of a holder the DSP lets this professional reach (a care
+/// relationship it holds), looked up by the DSP; his identifier when it cannot be read.
 async fn patient_name(web: &DspWeb, page: &DspPage, holder: &str) -> String {
     match web
         .directory
-        .patient(&page.directory_request(), holder)
+        .patient(&page.care_directory_request(), holder)
         .await
     {
         Ok(p) => format!(
@@ -169,7 +169,14 @@ async fn pro_patient_view(
         &ProPatientPage {
             layout: &page.portal.layout,
             holder,
-            name: patient_name(web, page, holder).await,
+            // A professional learns who the patient is only within a care
+            // relationship: otherwise the page names nobody, whatever identifier or
+            // national number the address carries.
+            name: if reachable {
+                patient_name(web, page, holder).await
+            } else {
+                page.portal.layout.t(Msg::DspProPatient).to_owned()
+            },
             error: refusal.as_ref().map(|r| r.reason),
             reachable,
             categories: categories(),
