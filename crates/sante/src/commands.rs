@@ -290,10 +290,16 @@ pub async fn demo(
             "  FHIR Patient (IHE PDQm) answers only authenticated services; the demo's DSP token is in {}:",
             token_file.display()
         );
+        // A search names one patient (DIR-5): a family name with the birth date.
+        let (family, born) = demo
+            .sample_patient
+            .clone()
+            .unwrap_or_else(|| ("schmit".into(), chrono::NaiveDate::default()));
         println!(
-            "    curl --cacert {} -H \"Authorization: Bearer $(cat {})\" '{url}/fhir/Patient?family=schmit'",
+            "    curl --cacert {} -H \"Authorization: Bearer $(cat {})\" '{url}/fhir/Patient?family={}&birthdate={born}'",
             config.path(Path::new("tls/ca.crt")).display(),
-            token_file.display()
+            token_file.display(),
+            family.to_lowercase().replace(' ', "+"),
         );
         println!("Shared care record: {url}/dsp (patients: activate it, give an access code), {url}/pro/dsp (professionals: enter the code, file)");
         println!("  FHIR (IHE MHD) with a single sign-on token: {url}/fhir/DocumentReference?patient=Patient/ID   (docs/dsp.md)");

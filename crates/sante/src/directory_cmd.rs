@@ -388,6 +388,8 @@ pub struct DemoDirectory {
     pub establishments: u64,
     pub patients: u64,
     pub sample_professional: Option<Professional>,
+    /// A synthetic patient to show a PDQm search with: (family name, birth date).
+    pub sample_patient: Option<(String, chrono::NaiveDate)>,
 }
 
 /// Loads synthetic directories into an empty platform (the demo's data).
@@ -468,6 +470,20 @@ pub async fn load_demo(config: &Config) -> anyhow::Result<DemoDirectory> {
         .items
         .into_iter()
         .next();
+    let sample_patient = directory
+        .search_patients(
+            &req,
+            &sante_directory::service::PatientQuery {
+                sex: Some(sante_directory::model::Sex::Female),
+                ..Default::default()
+            },
+            None,
+            1,
+        )
+        .await?
+        .items
+        .into_iter()
+        .find_map(|p| Some((p.family_name().to_owned(), p.birth_date?)));
     audit.close().await;
     storage.db.close().await;
     use sante_directory::service::Register as R;
@@ -476,6 +492,7 @@ pub async fn load_demo(config: &Config) -> anyhow::Result<DemoDirectory> {
         establishments: count(R::Establishment),
         patients: count(R::Patient),
         sample_professional: sample,
+        sample_patient,
     })
 }
 
