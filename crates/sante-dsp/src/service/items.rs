@@ -340,6 +340,35 @@ impl DspService {
         Ok(SearchPage { items, total })
     }
 
+    /// Decides a read of `item`. Refused, it answers as if the item did not exist, so
+    /// that a caller cannot tell a hidden document from an absent one; the reason is
+    /// traced, and the holder sees it in his access history.
+    async fn gate_read(
+        &self,
+        caller: &Caller,
+        record: &CareRecord,
+        item: &Item,
+    ) -> DspResult<Resolved> {
+        let decided = self
+            .gate(
+                caller,
+                record,
+                Intent::Read {
+                    category: item.category,
+                    item: &item.id,
+                },
+                Some(&item.id),
+            )
+            .await;
+        match decided {
+            Err(DspError::Denied(_)) => Err(DspError::NotFound(format!(
+                "DocumentReference/{}",
+                item.id
+            ))),
+            other => other,
+        }
+    }
+
     /// The current document `old_id` of this DSP, which `author` may replace by a new
     /// version of `category`. Only its author replaces a document (the holder his own
     /// notes, a professional what he filed); one of another DSP, or hidden from the
@@ -359,22 +388,7 @@ impl DspService {
         if old.record != record.holder {
             return Err(absent());
         }
-        let readable = self
-            .gate(
-                caller,
-                record,
-                Intent::Read {
-                    category: old.category,
-                    item: &old.id,
-                },
-                Some(&old.id),
-            )
-            .await;
-        match readable {
-            Err(DspError::Denied(_)) => return Err(absent()),
-            Err(e) => return Err(e),
-            Ok(_) => {}
-        }
+        self.gate_read(caller, record, &old).await?;
         // The same professional, whichever way he filed (portal or his establishment's
         // system); the holder for the holder's own writings.
         let same_author = match (&old.author, author) {
@@ -422,17 +436,7 @@ impl DspService {
     pub async fn item_metadata(&self, caller: &Caller, id: &str) -> DspResult<Item> {
         let (item, _) = self.item(id).await?;
         let (record, _) = self.load(&item.record).await?;
-        let resolved = self
-            .gate(
-                caller,
-                &record,
-                Intent::Read {
-                    category: item.category,
-                    item: &item.id,
-                },
-                Some(&item.id),
-            )
-            .await?;
+        let resolved = self.gate_read(caller, &record, &item).await?;
         self.note(
             caller,
             &resolved,
@@ -451,17 +455,7 @@ impl DspService {
     pub async fn retrieve(&self, caller: &Caller, id: &str) -> DspResult<Retrieved> {
         let (item, _) = self.item(id).await?;
         let (record, _) = self.load(&item.record).await?;
-        let resolved = self
-            .gate(
-                caller,
-                &record,
-                Intent::Read {
-                    category: item.category,
-                    item: &item.id,
-                },
-                Some(&item.id),
-            )
-            .await?;
+        let resolved = self.gate_read(caller, &record, &item).await?;
         let content = self.blobs.get(&blob_owner(&item.record), &item.id).await?;
         if hex::encode(Sha256::digest(&content)) != item.sha256 {
             return Err(sante_audit::PlatformError::corrupt("document content").into());

@@ -664,10 +664,14 @@ storage_test!(
             .unwrap();
         assert_eq!(page.total, 1);
         assert_eq!(page.items[0].id, lab.id);
+        // A document he may not read answers as one that does not exist; the reason
+        // is in the trail.
         assert!(matches!(
             f.dsp.item_metadata(&pha, &summary.id).await,
-            Err(DspError::Denied("matrix"))
+            Err(DspError::NotFound(_))
         ));
+        let absent = f.dsp.item_metadata(&pha, "no-such-document").await;
+        assert!(matches!(absent, Err(DspError::NotFound(_))), "{absent:?}");
         assert!(matches!(
             f.dsp.file(&pha, &f.holder, doc(SUMMARY, "x")).await,
             Err(DspError::Denied("matrix"))
@@ -691,7 +695,7 @@ storage_test!(
         assert_eq!(page.total, 0, "a hidden item is neither listed nor counted");
         assert!(matches!(
             f.dsp.retrieve(&pha, &lab.id).await,
-            Err(DspError::Denied("restricted_by_holder"))
+            Err(DspError::NotFound(_))
         ));
         // The physician still reads it; the holder reads everything.
         assert_eq!(
