@@ -361,10 +361,9 @@ impl DspService {
             )
             .await;
         match decided {
-            Err(DspError::Denied(_)) => Err(DspError::NotFound(format!(
-                "DocumentReference/{}",
-                item.id
-            ))),
+            Err(DspError::Denied(_)) => {
+                Err(DspError::NotFound(format!("DocumentReference/{}", item.id)))
+            }
             other => other,
         }
     }
