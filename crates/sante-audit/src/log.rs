@@ -7,13 +7,14 @@
 //! server) loses the race on the `(stream, seq)` key, reloads the head and retries.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Months, Utc};
 use sante_store::Db;
 use sante_store::StoreError;
 use sante_store::audit_log::{AuditRow, CheckpointRow, PurgeRow};
-use sante_store::retry::Retry;
+use sante_store::retry::{Retry, Step, on_conflict};
 use sante_types::Clock;
 use tokio::sync::{mpsc, oneshot};
 
@@ -125,8 +126,13 @@ struct Writer {
     signer: CheckpointSigner,
     clock: Arc<dyn Clock>,
     policy: SealPolicy,
-    heads: BTreeMap<&'static str, Head>,
+    /// Where each stream's chain stands for this writer. Behind a lock that no await
+    /// holds, so that a retried attempt borrows the writer shared and still moves the
+    /// heads when it loses a race.
+    heads: Mutex<Heads>,
 }
+
+type Heads = BTreeMap<&'static str, Head>;
 
 impl AuditLog {
     /// Opens the log on `db` (migrated) and starts its writer task.
@@ -136,13 +142,13 @@ impl AuditLog {
         clock: Arc<dyn Clock>,
         policy: SealPolicy,
     ) -> Result<AuditLog, AuditError> {
-        let mut writer = Writer {
+        let writer = Writer {
             db,
             id: uuid::Uuid::new_v4().simple().to_string(),
             signer,
             clock,
             policy,
-            heads: BTreeMap::new(),
+            heads: Mutex::new(BTreeMap::new()),
         };
         writer.reload().await?;
         let (tx, rx) = mpsc::channel(4096);
@@ -225,12 +231,9 @@ impl Recorder for AuditLog {
 }
 
 const MAX_BATCH: usize = 1024;
-/// The chain's writers retry by the storage's policy for the audit chain (attempts
-/// and pauses written once in `sante_store::retry`); their loops stay here because
-/// between attempts the loser moves its own heads (catch up, reload, take the turn),
-/// which a closure borrowing the writer cannot do.
+/// The chain's writers retry by the storage's policy for the audit chain; between
+/// attempts the loser moves its heads (catches up, reloads, takes the turn).
 const RETRY: Retry = Retry::AUDIT_CHAIN;
-const MAX_RETRIES: usize = RETRY.attempts as usize;
 /// Lost races after which a writer takes the turn.
 const TURN_AFTER: usize = 2;
 /// How long a turn lasts at most (a writer that dies holding it blocks the others
@@ -238,7 +241,7 @@ const TURN_AFTER: usize = 2;
 const TURN_MICROS: i64 = 5_000_000;
 
 impl Writer {
-    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+    async fn run(self, mut rx: mpsc::Receiver<Command>) {
         while let Some(first) = rx.recv().await {
             let mut commands = vec![first];
             while commands.len() < MAX_BATCH {
@@ -287,30 +290,42 @@ impl Writer {
         }
     }
 
+    /// A copy of the heads, for an attempt to advance.
+    fn heads(&self) -> Heads {
+        self.heads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_heads(&self, heads: Heads) {
+        *self.heads.lock().unwrap_or_else(PoisonError::into_inner) = heads;
+    }
+
+    fn set_head(&self, name: &'static str, head: Head) {
+        self.heads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name, head);
+    }
+
     /// Reads every stream's head from the database.
-    async fn reload(&mut self) -> Result<(), AuditError> {
-        self.heads.clear();
+    async fn reload(&self) -> Result<(), AuditError> {
+        let mut heads = BTreeMap::new();
         for stream in Stream::ALL {
             // A head is read in several queries: another writer sealing an epoch
             // between them gives an inconsistent picture, read again.
-            let mut attempt = 0;
-            let head = loop {
-                match load_head(&self.db, stream.as_str()).await? {
-                    Some(head) => break head,
-                    None if attempt + 1 < MAX_RETRIES => {
-                        attempt += 1;
-                        backoff(attempt).await;
-                    }
-                    None => {
-                        return Err(AuditError::Write(format!(
-                            "stream {}: the chain keeps moving while being read",
-                            stream.as_str()
-                        )));
-                    }
-                }
-            };
-            self.heads.insert(stream.as_str(), head);
+            let db = &self.db;
+            let head = on_conflict(RETRY, "audit head read", || async move {
+                Ok::<_, AuditError>(match load_head(db, stream.as_str()).await? {
+                    Some(head) => Step::Done(head),
+                    None => Step::Raced,
+                })
+            })
+            .await?;
+            heads.insert(stream.as_str(), head);
         }
+        self.set_heads(heads);
         Ok(())
     }
 
@@ -320,7 +335,7 @@ impl Writer {
     /// (reloading every stream is slow enough to lose every race against a busy
     /// server). `false` when nothing moved or the chain is in a state only a full
     /// reload reads (after a purge): the caller reloads.
-    async fn catch_up(&mut self, streams: &[Stream]) -> Result<bool, AuditError> {
+    async fn catch_up(&self, streams: &[Stream]) -> Result<bool, AuditError> {
         let mut names: Vec<&'static str> = streams.iter().map(|s| s.as_str()).collect();
         names.sort_unstable();
         names.dedup();
@@ -329,7 +344,7 @@ impl Writer {
             let Some(tip) = self.db.audit_head(name).await? else {
                 return Ok(false);
             };
-            let Some(current) = self.heads.get(name).cloned() else {
+            let Some(current) = self.heads().get(name).cloned() else {
                 return Ok(false);
             };
             let checkpoint = self.db.audit_last_checkpoint(name).await?;
@@ -383,28 +398,30 @@ impl Writer {
             };
             if next != current {
                 moved = true;
-                self.heads.insert(name, next);
+                self.set_head(name, next);
             }
         }
         Ok(moved)
     }
 
     fn head(&self, stream: Stream) -> Result<Head, AuditError> {
-        self.heads
+        self.heads()
             .get(stream.as_str())
             .cloned()
             .ok_or_else(|| AuditError::Write(format!("no head for stream {}", stream.as_str())))
     }
 
-    async fn append(&mut self, events: Vec<AuditEvent>) -> Result<(), AuditError> {
+    async fn append(&self, events: Vec<AuditEvent>) -> Result<(), AuditError> {
         let mut encoded = Vec::with_capacity(events.len());
         for event in &events {
             let bytes = serde_json::to_vec(event).map_err(|e| AuditError::Write(e.to_string()))?;
             encoded.push((event.stream(), bytes));
         }
-        let mut has_turn = false;
-        let result = self.append_encoded(&encoded, &mut has_turn).await;
-        if has_turn && let Err(e) = self.db.audit_give_turn(&self.id).await {
+        let has_turn = AtomicBool::new(false);
+        let result = self.append_encoded(&encoded, &has_turn).await;
+        if has_turn.into_inner()
+            && let Err(e) = self.db.audit_give_turn(&self.id).await
+        {
             // It expires on its own.
             tracing::warn!(error = %e, "cannot give the audit turn back");
         }
@@ -412,13 +429,15 @@ impl Writer {
     }
 
     async fn append_encoded(
-        &mut self,
+        &self,
         encoded: &[(Stream, Vec<u8>)],
-        has_turn: &mut bool,
+        has_turn: &AtomicBool,
     ) -> Result<(), AuditError> {
-        for attempt in 0..MAX_RETRIES {
-            let now = self.clock.now().timestamp_micros();
-            let mut heads = self.heads.clone();
+        let lost = AtomicUsize::new(0);
+        let (this, lost) = (self, &lost);
+        on_conflict(RETRY, "audit append", || async move {
+            let now = this.clock.now().timestamp_micros();
+            let mut heads = this.heads();
             let mut rows = Vec::with_capacity(encoded.len());
             let mut checkpoints = Vec::new();
             for (stream, bytes) in encoded {
@@ -427,8 +446,8 @@ impl Writer {
                     .get(name)
                     .cloned()
                     .ok_or_else(|| AuditError::Write(format!("no head for stream {name}")))?;
-                if head.open && self.age_due(&head, now) {
-                    checkpoints.push(self.checkpoint(name, &mut head, now));
+                if head.open && this.age_due(&head, now) {
+                    checkpoints.push(this.checkpoint(name, &mut head, now));
                 }
                 if !head.open {
                     head.open = true;
@@ -452,47 +471,46 @@ impl Writer {
                 head.hash = hash.to_vec();
                 head.epoch_count += 1;
                 head.epoch_last_recorded_at = now;
-                if head.epoch_count as u64 >= self.policy.max_records {
-                    checkpoints.push(self.checkpoint(name, &mut head, now));
+                if head.epoch_count as u64 >= this.policy.max_records {
+                    checkpoints.push(this.checkpoint(name, &mut head, now));
                 }
                 heads.insert(name_static(*stream), head);
             }
-            match self
+            match this
                 .db
-                .audit_append(&self.id, now, &rows, &checkpoints)
+                .audit_append(&this.id, now, &rows, &checkpoints)
                 .await
             {
                 Ok(()) => {
-                    self.heads = heads;
-                    return Ok(());
+                    this.set_heads(heads);
+                    Ok(Step::Done(()))
                 }
-                Err(StoreError::Conflict(_)) if attempt + 1 < MAX_RETRIES => {
+                Err(StoreError::Conflict(_)) => {
                     // Another process appended (or holds the turn). After a few lost
                     // races, take the turn: the others wait while this writer catches
                     // up and appends, so a busy server cannot starve a CLI command.
-                    if attempt + 1 >= TURN_AFTER && !*has_turn {
-                        *has_turn = self
+                    let lost = lost.fetch_add(1, Ordering::Relaxed) + 1;
+                    if lost >= TURN_AFTER && !has_turn.load(Ordering::Relaxed) {
+                        let taken = this
                             .db
-                            .audit_take_turn(&self.id, now, now + TURN_MICROS)
+                            .audit_take_turn(&this.id, now, now + TURN_MICROS)
                             .await?;
+                        has_turn.store(taken, Ordering::Relaxed);
                     }
                     let streams: Vec<Stream> = encoded.iter().map(|(s, _)| *s).collect();
-                    if !self.catch_up(&streams).await? {
-                        backoff(attempt + 1).await;
-                        self.reload().await?;
-                    } else if !*has_turn {
-                        // Equal writers would otherwise collide in step.
-                        backoff(0).await;
+                    if !this.catch_up(&streams).await? {
+                        this.reload().await?;
                     }
+                    Ok(Step::Raced)
                 }
                 Err(e) => {
                     // The head may be stale after a failed commit: re-read it.
-                    let _ = self.reload().await;
-                    return Err(e.into());
+                    let _ = this.reload().await;
+                    Err(e.into())
                 }
             }
-        }
-        Err(AuditError::Write("audit chain contended; gave up".into()))
+        })
+        .await
     }
 
     fn age_due(&self, head: &Head, now: i64) -> bool {
@@ -542,10 +560,10 @@ impl Writer {
         row
     }
 
-    async fn seal(&mut self, force: bool) -> Result<Vec<SealedEpoch>, AuditError> {
-        for attempt in 0..MAX_RETRIES {
+    async fn seal(&self, force: bool) -> Result<Vec<SealedEpoch>, AuditError> {
+        on_conflict(RETRY, "audit seal", || async move {
             let now = self.clock.now().timestamp_micros();
-            let mut heads = self.heads.clone();
+            let mut heads = self.heads();
             let mut checkpoints = Vec::new();
             let mut sealed = Vec::new();
             for stream in Stream::ALL {
@@ -562,27 +580,27 @@ impl Writer {
                 }
             }
             if checkpoints.is_empty() {
-                return Ok(sealed);
+                return Ok(Step::Done(sealed));
             }
             match self.db.audit_append(&self.id, now, &[], &checkpoints).await {
                 Ok(()) => {
-                    self.heads = heads;
-                    return Ok(sealed);
+                    self.set_heads(heads);
+                    Ok(Step::Done(sealed))
                 }
-                Err(StoreError::Conflict(_)) if attempt + 1 < MAX_RETRIES => {
-                    backoff(attempt + 1).await;
+                Err(StoreError::Conflict(_)) => {
                     self.reload().await?;
+                    Ok(Step::Raced)
                 }
                 Err(e) => {
                     let _ = self.reload().await;
-                    return Err(e.into());
+                    Err(e.into())
                 }
             }
-        }
-        Err(AuditError::Write("audit chain contended; gave up".into()))
+        })
+        .await
     }
 
-    async fn purge(&mut self, retention: &Retention) -> Result<PurgeReport, AuditError> {
+    async fn purge(&self, retention: &Retention) -> Result<PurgeReport, AuditError> {
         let now: DateTime<Utc> = self.clock.now();
         let mut report = PurgeReport::default();
         for stream in Stream::ALL {
@@ -651,13 +669,6 @@ impl Writer {
 
 fn name_static(stream: Stream) -> &'static str {
     stream.as_str()
-}
-
-/// The policy's pause after the failed attempt number `attempt`.
-async fn backoff(attempt: usize) {
-    RETRY
-        .pause(u32::try_from(attempt).unwrap_or(u32::MAX))
-        .await;
 }
 
 /// Where a stream's chain stands; `None` when another writer moved it while it was
