@@ -105,7 +105,7 @@ sante_http::catalogue! {
     DspProRedeemSubmit => ("Ouvrir la prise en charge", "Behandlung eröffnen", "Open the care relationship"),
     DspProFind => ("Trouver un patient (matricule national)", "Einen Patienten finden (nationale Nummer)", "Find a patient (national number)"),
     DspProFindSubmit => ("Chercher", "Suchen", "Search"),
-    DspProPatient => ("Patient", "Patient", "Patient"),
+    DspProPatient => ("Dossier du patient", "Akte des Patienten", "Patient's record"),
     DspProNotFound => ("Aucun DSP accessible pour ce patient.", "Keine zugängliche DSP für diesen Patienten.", "No DSP you may reach for this patient."),
     DspProOverdue => ("Enregistrements en retard", "Überfällige Speicherungen", "Overdue filings"),
     DspProOverdueRequest => ("Demande du patient, échue le", "Bitte des Patienten, fällig am", "Patient's request, due on"),

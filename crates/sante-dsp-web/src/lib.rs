@@ -23,10 +23,8 @@ mod holder;
 mod i18n;
 mod pro;
 
-use axum::Router;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::response::Response;
-use axum::routing::{get, post};
 use chrono::NaiveDate;
 use http::request::Parts;
 use sante_directory::Directory;
@@ -34,6 +32,7 @@ use sante_dsp::category::DataCategory;
 use sante_dsp::model::{Author, Item};
 use sante_dsp::service::ItemQuery;
 use sante_dsp::{Caller, DspService};
+use sante_http::{Access, Area, Routes};
 use sante_http::{CsrfForm, Kernel, NavItem, Portal};
 use sante_identity::Authenticated;
 use sante_types::Service;
@@ -69,31 +68,45 @@ pub fn nav() -> Vec<NavItem> {
     vec![NavItem::new(50, "/dsp", &["/dsp", "/pro/dsp"], Msg::NavDsp)]
 }
 
-/// The DSP pages' routes.
-pub fn routes(web: DspWeb) -> Router {
-    Router::new()
-        .route("/dsp", get(holder::holder_page))
-        .route("/dsp/history", get(history::history_page))
-        .route("/dsp/controls", get(controls::controls_page))
-        .route("/dsp/controls/{action}", post(controls::controls_action))
-        .route("/dsp/document/{id}", get(document::holder_document))
-        .route(
+/// The DSP pages' routes: the holder's (and his assistants') under `/dsp`, the
+/// professionals' under `/pro/dsp`; a document's content is served to either, by the
+/// DSP's decision.
+pub fn routes(web: DspWeb) -> Area {
+    use Access::{Patient, Professional, SignedIn};
+    Routes::new()
+        .get("/dsp", Patient, holder::holder_page)
+        .get("/dsp/history", Patient, history::history_page)
+        .get("/dsp/controls", Patient, controls::controls_page)
+        .post("/dsp/controls/{action}", Patient, controls::controls_action)
+        .get("/dsp/document/{id}", Patient, document::holder_document)
+        .get(
             "/dsp/document/{id}/content",
-            get(document::document_content),
+            SignedIn,
+            document::document_content,
         )
-        .route(
+        .post(
             "/dsp/document/{id}/{action}",
-            post(document::document_action),
+            Patient,
+            document::document_action,
         )
-        .route("/dsp/{action}", post(holder::holder_action))
-        .route("/pro/dsp", get(pro::pro_page))
-        .route("/pro/dsp/code", post(pro::pro_redeem))
-        .route("/pro/dsp/patient", get(pro::pro_patient))
-        .route("/pro/dsp/patient/{holder}/file", post(pro::pro_file))
-        .route("/pro/dsp/document/{id}", get(document::pro_document))
-        .route(
+        .post("/dsp/{action}", Patient, holder::holder_action)
+        .get("/pro/dsp", Professional, pro::pro_page)
+        .post("/pro/dsp/code", Professional, pro::pro_redeem)
+        .get("/pro/dsp/patient", Professional, pro::pro_patient)
+        .post(
+            "/pro/dsp/patient/{holder}/file",
+            Professional,
+            pro::pro_file,
+        )
+        .get(
+            "/pro/dsp/document/{id}",
+            Professional,
+            document::pro_document,
+        )
+        .get(
             "/pro/dsp/document/{id}/content",
-            get(document::document_content),
+            SignedIn,
+            document::document_content,
         )
         .with_state(web)
 }

@@ -19,13 +19,12 @@ mod mhd;
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::response::Response;
-use axum::routing::{get, post};
 use http::StatusCode;
 use sante_directory::Directory;
 use sante_dsp::DspService;
 use sante_http::error::fhir_json;
+use sante_http::{Access, Area, Routes};
 use sante_http::{ApiFailure, ClientCertificate, Kernel};
 use sante_types::ErrorKind;
 use serde_json::Value;
@@ -80,39 +79,70 @@ impl FhirApi {
     }
 }
 
-/// The API's routes.
-pub fn routes(api: FhirApi) -> Router {
-    Router::new()
-        .route("/fhir/metadata", get(directory::metadata))
-        .route("/fhir/Practitioner", get(directory::search_practitioners))
-        .route("/fhir/Practitioner/{id}", get(directory::read_practitioner))
-        .route("/fhir/PractitionerRole", get(directory::search_roles))
-        .route("/fhir/PractitionerRole/{id}", get(directory::read_role))
-        .route("/fhir/Organization", get(directory::search_organizations))
-        .route("/fhir/Organization/{id}", get(directory::read_organization))
-        .route("/fhir/Location", get(directory::search_locations))
-        .route("/fhir/Location/{id}", get(directory::read_location))
-        .route("/fhir/HealthcareService", get(directory::search_services))
-        .route("/fhir/HealthcareService/{id}", get(directory::read_service))
-        .route("/fhir/Patient", get(directory::search_patients))
-        .route("/fhir/Patient/$match", post(directory::match_patients))
-        .route("/fhir/Patient/{id}", get(directory::read_patient))
-        .route("/fhir", post(mhd::provide))
-        .route("/fhir/", post(mhd::provide))
-        .route("/fhir/DocumentReference", get(mhd::find_references))
-        .route("/fhir/DocumentReference/{id}", get(mhd::read_reference))
-        .route("/fhir/List", get(mhd::find_lists))
-        .route("/fhir/Binary/{id}", get(mhd::retrieve))
-        .route("/fhir/Encounter", post(encounter::register_stay))
-        .route(
+/// The API's routes: the capability statement and the professionals' directory
+/// (IHE mCSD, public as the portal's search) are open; patients' identities (PDQm),
+/// the DSP (MHD) and stays need a bearer token.
+pub fn routes(api: FhirApi) -> Area {
+    use Access::{Bearer, Public};
+    Routes::new()
+        .get("/fhir/metadata", Public, directory::metadata)
+        .get(
+            "/fhir/Practitioner",
+            Public,
+            directory::search_practitioners,
+        )
+        .get(
+            "/fhir/Practitioner/{id}",
+            Public,
+            directory::read_practitioner,
+        )
+        .get("/fhir/PractitionerRole", Public, directory::search_roles)
+        .get("/fhir/PractitionerRole/{id}", Public, directory::read_role)
+        .get(
+            "/fhir/Organization",
+            Public,
+            directory::search_organizations,
+        )
+        .get(
+            "/fhir/Organization/{id}",
+            Public,
+            directory::read_organization,
+        )
+        .get("/fhir/Location", Public, directory::search_locations)
+        .get("/fhir/Location/{id}", Public, directory::read_location)
+        .get(
+            "/fhir/HealthcareService",
+            Public,
+            directory::search_services,
+        )
+        .get(
+            "/fhir/HealthcareService/{id}",
+            Public,
+            directory::read_service,
+        )
+        .get("/fhir/Patient", Bearer, directory::search_patients)
+        .post("/fhir/Patient/$match", Bearer, directory::match_patients)
+        .get("/fhir/Patient/{id}", Bearer, directory::read_patient)
+        .post("/fhir", Bearer, mhd::provide)
+        .post("/fhir/", Bearer, mhd::provide)
+        .get("/fhir/DocumentReference", Bearer, mhd::find_references)
+        .get("/fhir/DocumentReference/{id}", Bearer, mhd::read_reference)
+        .get("/fhir/List", Bearer, mhd::find_lists)
+        .get("/fhir/Binary/{id}", Bearer, mhd::retrieve)
+        .post("/fhir/Encounter", Bearer, encounter::register_stay)
+        .post(
             "/fhir/Encounter/{operation}",
-            post(encounter::unsupported_encounter),
+            Public,
+            encounter::unsupported_encounter,
         )
-        .route(
+        .post(
             "/fhir/Encounter/{id}/{operation}",
-            post(encounter::stay_operation),
+            Bearer,
+            encounter::stay_operation,
         )
-        .route("/fhir/{*rest}", get(unsupported).post(unsupported))
+        // What the API does not serve answers so to anyone (nothing behind it).
+        .get("/fhir/{*rest}", Public, unsupported)
+        .post("/fhir/{*rest}", Public, unsupported)
         .with_state(api)
 }
 

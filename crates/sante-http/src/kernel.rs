@@ -10,7 +10,6 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use sante_audit::{Action, Actor, AuditEvent, EventKind, Outcome, Recorder, Token};
 use sante_types::{Clock, Service};
@@ -20,6 +19,7 @@ use crate::i18n::Lang;
 use crate::layout::NavItem;
 use crate::metrics::Metrics;
 use crate::portal::{Origin, Portal};
+use crate::routes::{Access, Area, RouteSpec, Routes};
 use crate::{HttpConfig, HttpError, Readiness, RequestId};
 
 /// What the kernel is made of; the binary gives it.
@@ -138,27 +138,37 @@ impl Kernel {
     }
 }
 
-/// The whole application: the kernel's routes and the areas' routers (each with its
-/// state already given), under the layers every request goes through.
-pub fn app(kernel: &Kernel, areas: impl IntoIterator<Item = Router>) -> Router {
-    let mut router: Router = Router::new()
-        .route("/lang", post(switch_language))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_text))
-        .route("/static/sante.css", get(stylesheet))
-        .fallback(not_found)
-        .with_state(kernel.clone());
+/// The whole application and its route table.
+pub struct App {
+    pub router: Router,
+    /// Every route of the kernel and the areas, with who may reach it.
+    pub routes: Vec<RouteSpec>,
+}
+
+/// The whole application: the kernel's routes and the areas' (each with its state
+/// already given), under the layers every request goes through.
+pub fn app(kernel: &Kernel, areas: impl IntoIterator<Item = Area>) -> App {
+    let own = Routes::new()
+        .post("/lang", Access::Public, switch_language)
+        .get("/healthz", Access::Public, healthz)
+        .get("/readyz", Access::Public, readyz)
+        // Request counters by route and status: no person, no content.
+        .get("/metrics", Access::Public, metrics_text)
+        .get("/static/sante.css", Access::Public, stylesheet);
+    let (own, mut routes) = own.into_parts();
+    let mut router: Router = own.fallback(not_found).with_state(kernel.clone());
     for area in areas {
-        router = router.merge(area);
+        routes.extend(area.routes);
+        router = router.merge(area.router);
     }
-    router
+    let router = router
         .route_layer(middleware::from_fn_with_state(kernel.clone(), observe))
         .layer(middleware::from_fn_with_state(
             kernel.clone(),
             security_headers,
         ))
-        .layer(middleware::from_fn(request_id))
+        .layer(middleware::from_fn(request_id));
+    App { router, routes }
 }
 
 /// The content security policy: no inline script, nothing from elsewhere. Forms may

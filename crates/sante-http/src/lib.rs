@@ -29,6 +29,7 @@ mod kernel;
 pub mod layout;
 mod metrics;
 pub mod portal;
+pub mod routes;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -46,9 +47,10 @@ pub use axum::Router;
 pub use csrf::{CsrfForm, CsrfJson};
 pub use error::{ApiFailure, HttpError, OAuthFailure, ScriptFailure};
 pub use i18n::{Lang, Msg, Text};
-pub use kernel::{Kernel, KernelParts, app};
+pub use kernel::{App, Kernel, KernelParts, app};
 pub use layout::{Layout, NavItem};
 pub use portal::{Origin, Portal, safe_continue, see_other, terms_url};
+pub use routes::{Access, Area, RouteSpec, Routes};
 
 /// The HMAC key of CSRF tokens: zeroized when dropped, never printed.
 #[derive(Clone)]

@@ -9,7 +9,6 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::FromRef;
 use axum::response::Response;
-use axum::routing::{get, post};
 use http::{StatusCode, header};
 use http_body_util::BodyExt;
 use sante_audit::EventKind;
@@ -105,15 +104,15 @@ async fn fixture() -> Fixture {
             NavItem::new(10, "/sample", &["/sample", "/private"], Msg::NavSample),
         ],
     });
-    let area = Router::new()
-        .route("/sample", get(sample_page))
-        .route("/private", get(private_page))
-        .route("/script", post(script))
+    let area = crate::Routes::new()
+        .get("/sample", crate::Access::Public, sample_page)
+        .get("/private", crate::Access::SignedIn, private_page)
+        .post("/script", crate::Access::SignedIn, script)
         .with_state(SampleArea {
             kernel: kernel.clone(),
         });
     Fixture {
-        app: app(&kernel, [area]),
+        app: app(&kernel, [area]).router,
         platform,
         recorder,
         _db: db,

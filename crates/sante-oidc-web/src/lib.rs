@@ -6,14 +6,13 @@
 //!
 //! Architecture invariant: a web area over `sante-sso` only, a platform context.
 
-use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRef, Query, Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use base64::Engine;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use sante_http::error::{Challenge, no_store};
+use sante_http::{Access, Area, Routes};
 use sante_http::{ClientCertificate, HttpError, Kernel, OAuthFailure, Origin, Portal, terms_url};
 use sante_sso::{
     AuthorizeOutcome, AuthorizeRequest, ClientCredentials, LogoutOutcome, SsoError, TokenRequest,
@@ -42,17 +41,21 @@ impl OidcWeb {
 /// Token requests are small.
 const FORM_LIMIT: usize = 16 * 1024;
 
-/// The provider's routes.
-pub fn routes(web: OidcWeb) -> Router {
-    Router::new()
-        .route("/.well-known/openid-configuration", get(discovery))
-        .route("/oidc/jwks", get(jwks))
-        .route("/oidc/authorize", get(authorize))
-        .route("/oidc/token", post(token))
-        .route("/oidc/userinfo", get(userinfo).post(userinfo))
-        .route("/oidc/revoke", post(revoke))
-        .route("/oidc/introspect", post(introspect))
-        .route("/oidc/logout", get(logout))
+/// The provider's routes: its metadata and the authorisation endpoint (which asks
+/// who the person is) are open; the token, revocation and introspection endpoints
+/// authenticate the client, `userinfo` the access token.
+pub fn routes(web: OidcWeb) -> Area {
+    use Access::{Bearer, Client, Public};
+    Routes::new()
+        .get("/.well-known/openid-configuration", Public, discovery)
+        .get("/oidc/jwks", Public, jwks)
+        .get("/oidc/authorize", Public, authorize)
+        .post("/oidc/token", Client, token)
+        .get("/oidc/userinfo", Bearer, userinfo)
+        .post("/oidc/userinfo", Bearer, userinfo)
+        .post("/oidc/revoke", Client, revoke)
+        .post("/oidc/introspect", Client, introspect)
+        .get("/oidc/logout", Public, logout)
         .with_state(web)
 }
 

@@ -23,9 +23,8 @@ mod i18n;
 pub mod mail_setup;
 mod terms;
 
-use axum::Router;
 use axum::extract::FromRef;
-use axum::routing::{get, post};
+use sante_http::{Access, Area, Routes};
 use sante_http::{Kernel, NavItem};
 
 use i18n::Msg;
@@ -80,66 +79,76 @@ pub fn nav() -> Vec<NavItem> {
     ]
 }
 
-/// The portal's routes.
-pub fn routes(area: PortalArea) -> Router {
-    Router::new()
-        .route("/", get(home::home))
-        .route("/directory", get(directory::search_page))
-        .route(
-            "/login",
-            get(account::login_page).post(account::login_submit),
-        )
-        .route(
-            "/activate",
-            get(account::activate_page).post(account::activate_submit),
-        )
-        .route("/account", get(account::account_page))
-        .route("/account/sessions/end", post(account::end_session))
-        .route("/account/lost", post(account::report_lost))
-        .route("/logout", post(account::logout))
-        .route(
-            "/login/certificate",
-            get(credentials::card_login_form).post(credentials::card_login_submit),
-        )
-        .route(
+/// The portal's routes: the public pages and the forms that sign in are open to
+/// all; the account's pages and forms need a session.
+pub fn routes(area: PortalArea) -> Area {
+    use Access::{Public, SignedIn};
+    Routes::new()
+        .get("/", Public, home::home)
+        .get("/directory", Public, directory::search_page)
+        .get("/login", Public, account::login_page)
+        .post("/login", Public, account::login_submit)
+        .get("/activate", Public, account::activate_page)
+        .post("/activate", Public, account::activate_submit)
+        .get("/account", SignedIn, account::account_page)
+        .post("/account/sessions/end", SignedIn, account::end_session)
+        .post("/account/lost", SignedIn, account::report_lost)
+        .post("/logout", SignedIn, account::logout)
+        .get("/login/certificate", Public, credentials::card_login_form)
+        .post("/login/certificate", Public, credentials::card_login_submit)
+        .get(
             "/activate/certificate",
-            get(credentials::card_activate_form).post(credentials::card_activate_submit),
+            Public,
+            credentials::card_activate_form,
         )
-        .route(
+        .post(
+            "/activate/certificate",
+            Public,
+            credentials::card_activate_submit,
+        )
+        .post(
             "/login/passkey/begin",
-            post(credentials::passkey_login_begin),
+            Public,
+            credentials::passkey_login_begin,
         )
-        .route(
+        .post(
             "/login/passkey/finish",
-            post(credentials::passkey_login_finish),
+            Public,
+            credentials::passkey_login_finish,
         )
-        .route(
+        .post(
             "/activate/passkey/begin",
-            post(credentials::passkey_activation_begin),
+            Public,
+            credentials::passkey_activation_begin,
         )
-        .route(
+        .post(
             "/activate/passkey/finish",
-            post(credentials::passkey_activation_finish),
+            Public,
+            credentials::passkey_activation_finish,
         )
-        .route(
+        .post(
             "/account/passkey/begin",
-            post(credentials::passkey_enrolment_begin),
+            SignedIn,
+            credentials::passkey_enrolment_begin,
         )
-        .route(
+        .post(
             "/account/passkey/finish",
-            post(credentials::passkey_enrolment_finish),
+            SignedIn,
+            credentials::passkey_enrolment_finish,
         )
-        .route(
+        .post(
             "/account/app-passwords",
-            post(credentials::create_app_password),
+            SignedIn,
+            credentials::create_app_password,
         )
-        .route(
+        .post(
             "/account/app-passwords/revoke",
-            post(credentials::revoke_app_password),
+            SignedIn,
+            credentials::revoke_app_password,
         )
-        .route("/static/webauthn.js", get(credentials::webauthn_script))
-        .route("/terms", get(terms::terms_page))
-        .route("/terms/accept", post(terms::accept))
+        .get("/static/webauthn.js", Public, credentials::webauthn_script)
+        .get("/terms", SignedIn, terms::terms_page)
+        .post("/terms/accept", SignedIn, terms::accept)
         .with_state(area)
 }
 

@@ -5,12 +5,11 @@
 //! (the mail front ends accept it in place of the account's login name). Mounted by
 //! the binary only when the platform runs secure messaging.
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use sante_http::{Access, Area, Routes};
 use serde::Deserialize;
 
 use std::sync::Arc;
@@ -32,16 +31,18 @@ pub struct MailSetup {
     pub submission: Option<u16>,
 }
 
-/// The autoconfiguration routes, answering with `setup`.
-pub fn routes(setup: MailSetup) -> Router {
-    Router::new()
-        .route(
+/// The autoconfiguration routes, answering with `setup`: open to every mail program,
+/// they say where the servers are, nothing about anyone.
+pub fn routes(setup: MailSetup) -> Area {
+    Routes::new()
+        .get(
             "/.well-known/autoconfig/mail/config-v1.1.xml",
-            get(thunderbird),
+            Access::Public,
+            thunderbird,
         )
-        .route("/mail/config-v1.1.xml", get(thunderbird))
-        .route("/autodiscover/autodiscover.xml", post(outlook))
-        .route("/Autodiscover/Autodiscover.xml", post(outlook))
+        .get("/mail/config-v1.1.xml", Access::Public, thunderbird)
+        .post("/autodiscover/autodiscover.xml", Access::Public, outlook)
+        .post("/Autodiscover/Autodiscover.xml", Access::Public, outlook)
         .with_state(Arc::new(setup))
 }
 

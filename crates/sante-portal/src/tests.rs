@@ -93,7 +93,7 @@ async fn portal(
         nav: crate::nav(),
     });
     let area = crate::routes(crate::PortalArea::new(kernel.clone(), directory, sso));
-    (sante_http::app(&kernel, [area]), c)
+    (sante_http::app(&kernel, [area]).router, c)
 }
 
 fn config(secret: u8) -> HttpConfig {

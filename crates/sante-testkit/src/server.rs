@@ -131,7 +131,7 @@ impl TestServer {
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(sante_http::serve_https(
             listener,
-            sante_http::app(&kernel, [portal]),
+            sante_http::app(&kernel, [portal]).router,
             shutdown.clone(),
             Duration::from_secs(5),
         ));

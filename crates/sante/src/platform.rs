@@ -266,8 +266,8 @@ impl Platform {
     fn web(
         &self,
         config: &Config,
-        mail: Option<(&crate::config::MessagingSection, &crate::mail::MailRunning)>,
-    ) -> anyhow::Result<sante_http::Router> {
+        mail_setup: Option<sante_portal::mail_setup::MailSetup>,
+    ) -> anyhow::Result<sante_http::App> {
         let kernel = sante_http::Kernel::new(sante_http::KernelParts {
             config: sante_http::HttpConfig {
                 public_url: config.server.public_url.clone(),
@@ -308,10 +308,8 @@ impl Platform {
                 self.sso.clone(),
             )),
         ];
-        if let Some((section, mail)) = mail {
-            areas.push(sante_portal::mail_setup::routes(crate::mail::setup(
-                section, mail,
-            )));
+        if let Some(setup) = mail_setup {
+            areas.push(sante_portal::mail_setup::routes(setup));
         }
         Ok(sante_http::app(&kernel, areas))
     }
@@ -496,8 +494,13 @@ impl Platform {
             ),
             None => None,
         };
-        let web = self.web(config, config.messaging.as_ref().zip(mail.as_ref()))?;
-        let handler = sante_http::HttpsHandler::new(web);
+        let mail_setup = config
+            .messaging
+            .as_ref()
+            .zip(mail.as_ref())
+            .map(|(section, mail)| crate::mail::setup(section, mail));
+        let web = self.web(config, mail_setup)?;
+        let handler = sante_http::HttpsHandler::new(web.router);
 
         let grace = std::time::Duration::from_secs(config.server.shutdown_grace_secs);
         if let Some(cards) = cards {

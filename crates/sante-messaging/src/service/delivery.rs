@@ -255,7 +255,26 @@ impl Messaging {
                 )
                 .await);
         }
+        // A bare LF or CR ends nothing here (the end of data is CRLF.CRLF), but a
+        // server further on that reads `LF.LF` as the end would see a second message
+        // the sender smuggled in (CVE-2023-51764): refused, as Postfix does.
+        if has_bare_line_break(raw) {
+            return Err(self
+                .refusal(
+                    envelope,
+                    &recipients,
+                    raw,
+                    Refusal::Malformed("a line ends in a bare CR or LF, not CRLF"),
+                    source,
+                )
+                .await);
+        }
         if let Origin::Submission { mailbox, .. } = &envelope.origin {
+            if !authored_by(raw, &mailbox.address) {
+                return Err(self
+                    .refusal(envelope, &recipients, raw, Refusal::SenderMismatch, source)
+                    .await);
+            }
             let current = self.mailbox(&mailbox.id).await?;
             if current.used_bytes >= self.config.quota_bytes {
                 return Err(self
@@ -545,9 +564,94 @@ fn has_header_section(raw: &[u8]) -> bool {
     }
 }
 
+/// Whether a line of `raw` ends otherwise than in CRLF.
+fn has_bare_line_break(raw: &[u8]) -> bool {
+    raw.iter().enumerate().any(|(i, &b)| match b {
+        b'\n' => i == 0 || raw[i - 1] != b'\r',
+        b'\r' => raw.get(i + 1) != Some(&b'\n'),
+        _ => false,
+    })
+}
+
+/// Whether the message says it is from `address` and from nobody else: exactly one
+/// From field, and every address in it and in any Sender field is the sender's own
+/// (a mail program cannot sign a letter with a colleague's name).
+fn authored_by(raw: &[u8], address: &str) -> bool {
+    let Some(message) = mail_parser::MessageParser::new().parse_headers(raw) else {
+        return false;
+    };
+    let mut from_fields = 0;
+    for header in message.headers() {
+        let field = match header.name {
+            mail_parser::HeaderName::From => {
+                from_fields += 1;
+                "From"
+            }
+            mail_parser::HeaderName::Sender => "Sender",
+            _ => continue,
+        };
+        let Some(addresses) = header.value.as_address() else {
+            tracing::debug!(field, "an author field that holds no address");
+            return false;
+        };
+        let mut any = false;
+        for addr in addresses.iter() {
+            any = true;
+            if !addr
+                .address()
+                .is_some_and(|a| a.trim().eq_ignore_ascii_case(address))
+            {
+                return false;
+            }
+        }
+        if !any {
+            return false;
+        }
+    }
+    from_fields == 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_line_must_end_in_crlf() {
+        assert!(!has_bare_line_break(b"A: b\r\n\r\nbody\r\n"));
+        for raw in [
+            &b"A: b\r\n\r\nbody\n.\nMAIL FROM:<x@y>\r\n"[..],
+            b"A: b\r\n\r\nbody\r\n.\nx\r\n",
+            b"A: b\r\n\r\nbody\n.\r\nx\r\n",
+            b"A: b\r\n\r\nbody\r.\r\nx\r\n",
+            b"A: b\r\n\r\nbody\r",
+            b"\nA: b\r\n",
+        ] {
+            assert!(has_bare_line_break(raw), "{}", String::from_utf8_lossy(raw));
+        }
+    }
+
+    #[test]
+    fn only_the_sender_signs_the_message() {
+        let own = "anne.martin@mss.sante.example";
+        let ok = [
+            "From: <anne.martin@mss.sante.example>\r\n\r\nx\r\n",
+            "From: \"Dr Anne Martin\" <Anne.Martin@mss.sante.example>\r\nSender: anne.martin@mss.sante.example\r\n\r\nx\r\n",
+        ];
+        for raw in ok {
+            assert!(authored_by(raw.as_bytes(), own), "{raw}");
+        }
+        let refused = [
+            "Subject: no author\r\n\r\nx\r\n",
+            "From: <paul.durand@mss.sante.example>\r\n\r\nx\r\n",
+            "From: <anne.martin@mss.sante.example>, <paul.durand@mss.sante.example>\r\n\r\nx\r\n",
+            "From: <anne.martin@mss.sante.example>\r\nSender: <paul.durand@mss.sante.example>\r\n\r\nx\r\n",
+            "From: <anne.martin@mss.sante.example>\r\nFrom: <paul.durand@mss.sante.example>\r\n\r\nx\r\n",
+            "From: undisclosed:;\r\n\r\nx\r\n",
+        ];
+        for raw in refused {
+            assert!(!authored_by(raw.as_bytes(), own), "{raw}");
+        }
+    }
 
     #[test]
     fn a_message_starts_with_a_header_field() {

@@ -1040,7 +1040,10 @@ storage_test!(
             .await
             .unwrap();
         // Refused messages are logged too, still without content.
-        let infected = format!("Subject: {marker}\r\n\r\n{TEST_SIGNATURE}");
+        let infected = format!(
+            "From: <{}>\r\nSubject: {marker}\r\n\r\n{TEST_SIGNATURE}",
+            anne.address
+        );
         let _ = submit(&f, &pro("phy-1"), &[&elodie.address], infected.as_bytes()).await;
 
         let from = f.clock.now() - Duration::days(1);

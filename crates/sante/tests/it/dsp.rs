@@ -463,7 +463,10 @@ async fn the_holder_and_his_physician_use_the_dsp_in_the_portal_and_through_mhd(
         .await
         .unwrap();
     // Without a relationship the page names nobody: no name, no birth date.
-    assert_eq!(pro.text("#patient-name").await.unwrap().trim(), "Patient");
+    assert_eq!(
+        pro.text("#patient-name").await.unwrap().trim(),
+        "Patient's record"
+    );
     let search: serde_json::Value = client(d)
         .get(format!(
             "{base}/fhir/DocumentReference?patient=Patient/{holder_id}"

@@ -66,6 +66,49 @@ got["infected"] = refused(lambda: s.sendmail(addr, [addr], eicar.as_bytes()))
 s.rset()
 utf8 = message("Résultats d'analyse", "Bonjour, voici les résultats — cordialement.")
 got["utf8_refusals"] = s.send_message(utf8, mail_options=["SMTPUTF8"])
+
+
+def raw_data(payload):
+    """Sends `payload` after DATA as it is; the reply code to it."""
+    s.rset()
+    s.mail(addr)
+    s.rcpt(addr)
+    code = s.docmd("DATA")[0]
+    if code != 354:
+        return code
+    s.send(payload)
+    return s.getreply()[0]
+
+
+# SMTP smuggling (CVE-2023-51764): an end of data a later server might read, with a
+# second message behind it. None may be accepted, and no second message may appear.
+head = f"From: <{addr}>\r\nTo: <{addr}>\r\nSubject: first\r\n\r\nbody"
+smuggled = (
+    f"MAIL FROM:<{addr}>\r\nRCPT TO:<{addr}>\r\nDATA\r\n"
+    f"From: <{addr}>\r\nTo: <{addr}>\r\nSubject: smuggled\r\n\r\nsmuggled\r\n.\r\n"
+)
+got["smuggling"] = {
+    name: raw_data((head + end + smuggled).encode())
+    for name, end in [
+        ("lf_dot_lf", "\n.\n"),
+        ("crlf_dot_lf", "\r\n.\n"),
+        ("lf_dot_crlf", "\n.\r\n"),
+        ("cr_dot_cr", "\r.\r"),
+        ("cr_dot_crlf", "\r.\r\n"),
+    ]
+}
+# After each, the session is in step: one reply per command.
+got["after_smuggling"] = s.noop()[0]
+# The message's author fields name the sender, and nobody else.
+s.rset()
+forged = message("forged author", "x")
+del forged["From"]
+forged["From"] = "Dr Someone Else <someone.else@mss.sante.example>"
+got["forged_from"] = refused(lambda: s.sendmail(addr, [addr], forged.as_bytes()))
+s.rset()
+forged = message("forged sender", "x")
+forged["Sender"] = "someone.else@mss.sante.example"
+got["forged_sender"] = refused(lambda: s.sendmail(addr, [addr], forged.as_bytes()))
 s.quit()
 
 # Implicit TLS on 465.
@@ -111,5 +154,6 @@ got["pop3_top_has_subject"] = all("Subject:" in h for h in headers)
 got["pop3_top_has_no_body"] = not any("cordialement" in h for h in headers)
 whole = [b"\n".join(p.retr(n)[1]).decode("utf-8", errors="replace") for n in range(1, count + 1)]
 got["pop3_retr_has_body"] = any("cordialement" in m for m in whole)
+got["pop3_has_smuggled"] = any("smuggled" in m or "forged" in m for m in whole)
 p.quit()
 print(json.dumps(got))
