@@ -9,6 +9,7 @@ import socket
 import ssl
 import sys
 from email.message import EmailMessage
+from email.policy import SMTP
 
 cfg = json.loads(sys.argv[1])
 HOST = "127.0.0.1"
@@ -58,11 +59,11 @@ s.login(login, password)
 got["spoofed_sender"] = s.docmd("MAIL", "FROM:<someone.else@mss.sante.example>")[0]
 s.rset()
 got["relay_to_outside"] = refused(
-    lambda: s.sendmail(addr, ["someone@elsewhere.example"], message("relay", "x").as_bytes())
+    lambda: s.sendmail(addr, ["someone@elsewhere.example"], message("relay", "x").as_bytes(policy=SMTP))
 )
 s.rset()
 eicar = message("virus", "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
-got["infected"] = refused(lambda: s.sendmail(addr, [addr], eicar.as_bytes()))
+got["infected"] = refused(lambda: s.sendmail(addr, [addr], eicar.as_bytes(policy=SMTP)))
 s.rset()
 utf8 = message("Résultats d'analyse", "Bonjour, voici les résultats — cordialement.")
 got["utf8_refusals"] = s.send_message(utf8, mail_options=["SMTPUTF8"])
@@ -104,17 +105,17 @@ s.rset()
 forged = message("forged author", "x")
 del forged["From"]
 forged["From"] = "Dr Someone Else <someone.else@mss.sante.example>"
-got["forged_from"] = refused(lambda: s.sendmail(addr, [addr], forged.as_bytes()))
+got["forged_from"] = refused(lambda: s.sendmail(addr, [addr], forged.as_bytes(policy=SMTP)))
 s.rset()
 forged = message("forged sender", "x")
 forged["Sender"] = "someone.else@mss.sante.example"
-got["forged_sender"] = refused(lambda: s.sendmail(addr, [addr], forged.as_bytes()))
+got["forged_sender"] = refused(lambda: s.sendmail(addr, [addr], forged.as_bytes(policy=SMTP)))
 s.quit()
 
 # Implicit TLS on 465.
 with smtplib.SMTP_SSL(HOST, cfg["submissions"], context=ctx, timeout=30) as s:
     s.login(login, password)
-    got["implicit_tls_refusals"] = s.sendmail(addr, [addr], message("implicit TLS", "hello").as_bytes())
+    got["implicit_tls_refusals"] = s.sendmail(addr, [addr], message("implicit TLS", "hello").as_bytes(policy=SMTP))
 
 # Port 25 from the outside: no relay, and only partner domains may send in.
 with smtplib.SMTP(HOST, cfg["inbound"], local_hostname="mx.elsewhere.example", timeout=30) as s:

@@ -8,6 +8,7 @@ import ssl
 import sys
 import uuid
 from email.message import EmailMessage
+from email.policy import SMTP
 
 cfg = json.loads(sys.argv[1])
 ctx = ssl.create_default_context(cafile=cfg["ca"])
@@ -21,7 +22,7 @@ s = smtplib.SMTP_SSL("127.0.0.1", cfg["submissions"], context=ctx, timeout=30)
 s.login(cfg["login"], cfg["password"])
 s.mail(cfg["address"])
 s.rcpt(cfg["address"])
-code, _ = s.data(m.as_bytes())
+code, _ = s.data(m.as_bytes(policy=SMTP))
 if code == 250:
     os.kill(cfg["pid"], signal.SIGKILL)
 print(subject if code == 250 else f"refused {code}")
