@@ -344,7 +344,7 @@ impl Writer {
             let Some(tip) = self.db.audit_head(name).await? else {
                 return Ok(false);
             };
-            let Some(current) = self.heads().get(name).cloned() else {
+            let Some(current) = self.current(name) else {
                 return Ok(false);
             };
             let checkpoint = self.db.audit_last_checkpoint(name).await?;
@@ -404,11 +404,13 @@ impl Writer {
         Ok(moved)
     }
 
-    fn head(&self, stream: Stream) -> Result<Head, AuditError> {
-        self.heads()
-            .get(stream.as_str())
+    /// Where one stream stands (a copy of its head alone).
+    fn current(&self, name: &str) -> Option<Head> {
+        self.heads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
             .cloned()
-            .ok_or_else(|| AuditError::Write(format!("no head for stream {}", stream.as_str())))
     }
 
     async fn append(&self, events: Vec<AuditEvent>) -> Result<(), AuditError> {
@@ -568,7 +570,10 @@ impl Writer {
             let mut sealed = Vec::new();
             for stream in Stream::ALL {
                 let name = stream.as_str();
-                let mut head = self.head(stream)?;
+                let mut head = heads
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| AuditError::Write(format!("no head for stream {name}")))?;
                 if head.open && (force || self.age_due(&head, now)) {
                     sealed.push(SealedEpoch {
                         stream,
