@@ -394,6 +394,15 @@ fn check_sources(root: &Path) -> Vec<String> {
                     "{rel}: a module starts with a //! doc comment saying what it is for"
                 ));
             }
+            if name != "xtask"
+                && !rel.ends_with("sante-http/src/routes.rs")
+                && !rel.ends_with("/tests.rs")
+                && adds_undeclared_routes(&text)
+            {
+                problems.push(format!(
+                    "{rel}: routes are added through sante_http::Routes, with their access decision (the authorisation suite walks that table)"
+                ));
+            }
             if !MAY_PRINT.contains(&name.as_str()) && prints_to_stdout(&text) {
                 problems.push(format!(
                     "{rel}: library crates do not print; use tracing or return the value"
@@ -418,6 +427,18 @@ fn prints_to_stdout(text: &str) -> bool {
                         .is_some_and(|c| c.is_alphanumeric() || c == '_')
                 })
             })
+        })
+}
+
+/// Whether code outside comments adds a route to an axum router by itself (`.route(`,
+/// `.nest(`, `.route_service(`, `.nest_service(`), not through the route table.
+fn adds_undeclared_routes(text: &str) -> bool {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .any(|l| {
+            [".route(", ".nest(", ".route_service(", ".nest_service("]
+                .iter()
+                .any(|m| l.contains(m))
         })
 }
 
@@ -497,6 +518,18 @@ mod tests {
             ..edge("sante-portal", "sante-dsp")
         };
         assert!(check_front_ends(&[dev]).is_empty());
+    }
+
+    #[test]
+    fn a_route_added_outside_the_table_is_reported() {
+        assert!(adds_undeclared_routes(
+            "Router::new().route(\"/x\", get(h))"
+        ));
+        assert!(adds_undeclared_routes("router.nest(\"/api\", api)"));
+        assert!(!adds_undeclared_routes(
+            "Routes::new().get(\"/x\", Access::Public, h)"
+        ));
+        assert!(!adds_undeclared_routes("// .route( in a comment"));
     }
 
     #[test]

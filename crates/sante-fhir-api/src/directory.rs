@@ -337,6 +337,14 @@ pub async fn read_patient(
 /// optional `count` and `onlyCertainMatches`.
 pub async fn match_patients(State(api): State<FhirApi>, req: Parts, body: Bytes) -> FhirResult {
     let dreq = api.directory_request(&req).await?;
+    // Who asks is settled before the body is read: nobody learns from a parse error
+    // what the operation would accept.
+    if matches!(dreq.caller, sante_directory::access::Caller::Anonymous) {
+        return Err(ApiFailure::new(
+            ErrorKind::Unauthenticated,
+            "a bearer token is required to match patients",
+        ));
+    }
     let json_body = req
         .headers
         .get(header::CONTENT_TYPE)

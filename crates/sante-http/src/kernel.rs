@@ -126,7 +126,7 @@ impl Kernel {
         )
         .resource(
             Token::code("http-route"),
-            Token::new(route).map_err(|e| HttpError::Internal(e.to_string()))?,
+            Token::new(route_token(route)).map_err(|e| HttpError::Internal(e.to_string()))?,
         )
         .source(origin.source())
         .outcome(outcome);
@@ -136,6 +136,22 @@ impl Kernel {
             .await
             .map_err(|e| HttpError::Unavailable(e.to_string()))
     }
+}
+
+/// A route template in the trail's alphabet: `{id}` and `{*rest}` become `:id` and
+/// `:rest`, a FHIR operation's `$` becomes `=` (`/fhir/Patient/=match`), so that every
+/// route can be traced (a template the trail refused would make the access untraced,
+/// a 500).
+pub fn route_token(route: &str) -> String {
+    route
+        .chars()
+        .filter_map(|c| match c {
+            '{' => Some(':'),
+            '}' | '*' => None,
+            '$' => Some('='),
+            c => Some(c),
+        })
+        .collect()
 }
 
 /// The whole application and its route table.
@@ -167,6 +183,9 @@ pub fn app(kernel: &Kernel, areas: impl IntoIterator<Item = Area>) -> App {
             kernel.clone(),
             security_headers,
         ))
+        // The gate of signed-in routes finds the kernel here (routes are built
+        // before their state is given).
+        .layer(axum::Extension(kernel.clone()))
         .layer(middleware::from_fn(request_id));
     App { router, routes }
 }

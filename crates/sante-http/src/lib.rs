@@ -47,7 +47,7 @@ pub use axum::Router;
 pub use csrf::{CsrfForm, CsrfJson};
 pub use error::{ApiFailure, HttpError, OAuthFailure, ScriptFailure};
 pub use i18n::{Lang, Msg, Text};
-pub use kernel::{App, Kernel, KernelParts, app};
+pub use kernel::{App, Kernel, KernelParts, app, route_token};
 pub use layout::{Layout, NavItem};
 pub use portal::{Origin, Portal, safe_continue, see_other, terms_url};
 pub use routes::{Access, Area, RouteSpec, Routes};

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{FromRef, FromRequestParts, MatchedPath};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -106,6 +107,35 @@ pub struct Portal {
     certificate: Option<Arc<PeerCertificate>>,
     /// The CSRF cookie to set, when the browser had none.
     new_csrf: Option<String>,
+    /// The session the route's gate checked for this request.
+    checked: Option<Authenticated>,
+}
+
+/// The session [`require_session`] checked, handed to the handler's [`Portal`].
+#[derive(Clone)]
+struct CheckedSession(Authenticated);
+
+/// The gate of the routes for signed-in people ([`crate::Access::SignedIn`] and the
+/// qualities): the request goes on with a valid session only, otherwise to the login
+/// page, before any extractor has read its body.
+pub(crate) async fn require_session(req: axum::extract::Request, next: Next) -> Response {
+    let Some(kernel) = req.extensions().get::<Kernel>().cloned() else {
+        // Mounted outside the kernel's application: no session can be checked, so
+        // nothing passes.
+        tracing::error!("a gated route was reached outside the kernel's application");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let (mut parts, body) = req.into_parts();
+    let portal = Portal::new(kernel, &parts);
+    match portal.session().await {
+        Ok(Some(who)) => {
+            parts.extensions.insert(CheckedSession(who));
+            next.run(axum::extract::Request::from_parts(parts, body))
+                .await
+        }
+        Ok(None) => portal.to_login(),
+        Err(refused) => refused,
+    }
 }
 
 impl<S> FromRequestParts<S> for Portal
@@ -173,6 +203,10 @@ impl Portal {
             headers: parts.headers.clone(),
             certificate: ClientCertificate::of(&parts.extensions),
             new_csrf,
+            checked: parts
+                .extensions
+                .get::<CheckedSession>()
+                .map(|c| c.0.clone()),
             kernel,
         }
     }
@@ -294,6 +328,9 @@ impl Portal {
     /// The person behind the session cookie, checked now by the security directory
     /// (account state, credentials, timeouts); `None` without a valid session.
     pub async fn session(&self) -> Result<Option<Authenticated>, Response> {
+        if let Some(who) = &self.checked {
+            return Ok(Some(who.clone()));
+        }
         let Some(secret) = self.session_secret() else {
             return Ok(None);
         };

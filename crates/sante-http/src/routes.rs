@@ -1,10 +1,13 @@
 //! Every route with its access decision, declared where the route is.
 //!
 //! An area builds its router through [`Routes`], which takes an [`Access`] with each
-//! handler: a route cannot be added without saying who may reach it. The decision is
-//! enforced by the handler's extractors (the session, the bearer token, the client's
-//! credentials); the table built beside the router is what the authorisation suite
-//! walks, so that a declared decision the handler does not enforce fails it.
+//! handler: a route cannot be added without saying who may reach it. A route for
+//! signed-in people is gated here, before its handler and its body extractors run:
+//! without a valid session, the login page (the session found is handed to the
+//! handler's [`crate::Portal`], not looked up twice). The quality a route is for is
+//! decided by its service, the bearer token and the client's credentials by the
+//! handler's extractors; the table built beside the router is what the authorisation
+//! suite walks, so that a declared decision nobody enforces fails it.
 
 use std::collections::BTreeMap;
 
@@ -30,6 +33,19 @@ pub enum Access {
     Bearer,
     /// An OAuth client authenticating itself (RFC 6749 §2.3).
     Client,
+}
+
+/// `method` behind the gate its access needs.
+fn gated<S: Clone + Send + Sync + 'static>(
+    method: MethodRouter<S>,
+    access: Access,
+) -> MethodRouter<S> {
+    match access {
+        Access::SignedIn | Access::Patient | Access::Professional => {
+            method.route_layer(axum::middleware::from_fn(crate::portal::require_session))
+        }
+        Access::Public | Access::Bearer | Access::Client => method,
+    }
 }
 
 /// One method on one path, and who may reach it.
@@ -73,9 +89,7 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         T: 'static,
     {
         self = self.declare("GET", path, access);
-        let methods = self.methods.remove(path).unwrap_or_default().get(handler);
-        self.methods.insert(path, methods);
-        self
+        self.add(path, gated(MethodRouter::new().get(handler), access))
     }
 
     /// `POST path`, reached by `access`.
@@ -85,7 +99,14 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         T: 'static,
     {
         self = self.declare("POST", path, access);
-        let methods = self.methods.remove(path).unwrap_or_default().post(handler);
+        self.add(path, gated(MethodRouter::new().post(handler), access))
+    }
+
+    fn add(mut self, path: &'static str, method: MethodRouter<S>) -> Routes<S> {
+        let methods = match self.methods.remove(path) {
+            Some(others) => others.merge(method),
+            None => method,
+        };
         self.methods.insert(path, methods);
         self
     }

@@ -107,7 +107,7 @@ async fn fixture() -> Fixture {
     let area = crate::Routes::new()
         .get("/sample", crate::Access::Public, sample_page)
         .get("/private", crate::Access::SignedIn, private_page)
-        .post("/script", crate::Access::SignedIn, script)
+        .post("/script", crate::Access::Public, script)
         .with_state(SampleArea {
             kernel: kernel.clone(),
         });

@@ -299,6 +299,9 @@ async fn logout(
     let mut res = match outcome {
         Ok(LogoutOutcome::Redirect(url)) => portal.redirect(&url),
         Ok(LogoutOutcome::Done) => portal.redirect("/login"),
+        // The account page, whose logout button is a form of the portal (with its
+        // CSRF token): the person decides.
+        Ok(LogoutOutcome::Confirm) => return portal.redirect("/account"),
         Err(e) => return portal.failure(&e),
     };
     portal.set_session_cookie(&mut res, None);

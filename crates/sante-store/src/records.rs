@@ -129,7 +129,25 @@ fn check_key(collection: &str, key: &str) -> StoreResult<()> {
             reason: format!("must be 1 to {MAX_KEY_BYTES} bytes"),
         });
     }
+    if key.contains('\0') {
+        return Err(no_nul("key"));
+    }
     Ok(())
+}
+
+/// PostgreSQL's text holds no NUL character, so no key or term holds one on either
+/// backend: a write with one is refused, a read for one finds nothing (the same
+/// answers on SQLite and PostgreSQL, never a database error for a client's input).
+fn no_nul(field: &'static str) -> StoreError {
+    StoreError::Invalid {
+        field,
+        reason: "must not contain a NUL character".into(),
+    }
+}
+
+/// Whether a key or term of a read can name anything stored (see [`no_nul`]).
+fn storable(text: &str) -> bool {
+    !text.contains('\0')
 }
 
 fn check_value(value: &[u8]) -> StoreResult<()> {
@@ -316,6 +334,9 @@ fn check_terms(terms: &[Term]) -> StoreResult<()> {
                 reason: format!("must be at most {MAX_KEY_BYTES} bytes"),
             });
         }
+        if !storable(&term.field) || !storable(&term.value) {
+            return Err(no_nul("term"));
+        }
     }
     Ok(())
 }
@@ -371,6 +392,9 @@ fn search_condition(queries: &[TermQuery]) -> StoreResult<(String, Vec<String>)>
 impl Db {
     /// Reads one record.
     pub async fn get(&self, collection: &str, key: &str) -> StoreResult<Option<Record>> {
+        if !storable(key) {
+            return Ok(None);
+        }
         check_key(collection, key)?;
         let sql = "SELECT key, version, value, updated_at FROM records \
                    WHERE collection = $1 AND key = $2";
@@ -439,6 +463,9 @@ impl Db {
         limit: u32,
     ) -> StoreResult<Vec<Record>> {
         check_key(collection, "-")?;
+        if !after.is_none_or(storable) {
+            return Err(no_nul("after"));
+        }
         let limit = i64::from(limit.clamp(1, MAX_LIST_LIMIT));
         let sql = "SELECT key, version, value, updated_at FROM records \
                    WHERE collection = $1 AND key > $2 ORDER BY key LIMIT $3";
@@ -462,6 +489,9 @@ impl Db {
     ) -> StoreResult<Vec<String>> {
         check_key(collection, "-")?;
         let (condition, params) = search_condition(queries)?;
+        if !params.iter().all(|p| storable(p)) || !after.is_none_or(storable) {
+            return Ok(Vec::new());
+        }
         let after_p = params.len() + 2;
         let sql = format!(
             "SELECT DISTINCT t0.key FROM record_terms t0 WHERE {condition} \
@@ -483,6 +513,9 @@ impl Db {
     pub async fn search_count(&self, collection: &str, queries: &[TermQuery]) -> StoreResult<u64> {
         check_key(collection, "-")?;
         let (condition, params) = search_condition(queries)?;
+        if !params.iter().all(|p| storable(p)) {
+            return Ok(0);
+        }
         let sql = format!("SELECT COUNT(DISTINCT t0.key) FROM record_terms t0 WHERE {condition}");
         let n: i64 = on_pool!(&self.pool, |p| {
             let mut q = sqlx::query_scalar(&sql).bind(collection);
@@ -507,6 +540,10 @@ impl Db {
         check_key(collection, "-")?;
         let mut found = Vec::new();
         let limit = i64::from(limit.max(1));
+        if !storable(field) {
+            return Ok(found);
+        }
+        let values: Vec<&String> = values.iter().filter(|v| storable(v)).collect();
         for chunk in values.chunks(500) {
             let remaining = limit - found.len() as i64;
             if remaining <= 0 {
@@ -537,7 +574,8 @@ impl Db {
     pub async fn get_many(&self, collection: &str, keys: &[String]) -> StoreResult<Vec<Record>> {
         check_key(collection, "-")?;
         let mut found = std::collections::HashMap::with_capacity(keys.len());
-        for chunk in keys.chunks(500) {
+        let stored: Vec<&String> = keys.iter().filter(|k| storable(k)).collect();
+        for chunk in stored.chunks(500) {
             let placeholders: Vec<String> =
                 (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
             let sql = format!(

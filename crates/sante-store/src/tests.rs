@@ -168,6 +168,52 @@ storage_test!(
     }
 );
 
+storage_test!(
+    a_nul_character_names_nothing_on_either_backend,
+    |db: Db| async move {
+        let err = db.put("c", "k\0", b"v", Expect::Any, T0).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::Invalid { field: "key", .. }),
+            "{err:?}"
+        );
+        db.put("c", "k", b"v", Expect::Absent, T0).await.unwrap();
+        let err = db
+            .write_batch(
+                &[WriteOp::Index {
+                    collection: "c".into(),
+                    key: "k".into(),
+                    terms: vec![Term::new("name", "a\0b")],
+                }],
+                T0,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Invalid { field: "term", .. }),
+            "{err:?}"
+        );
+        // Reads with one find nothing, as no key or term can hold one.
+        assert!(db.get("c", "k\0").await.unwrap().is_none());
+        assert!(
+            db.get_many("c", &["k\0".into(), "k".into()])
+                .await
+                .unwrap()
+                .len()
+                == 1
+        );
+        let nul = [TermQuery::exact("name", "\0")];
+        assert!(db.search("c", &nul, None, 10).await.unwrap().is_empty());
+        assert_eq!(db.search_count("c", &nul).await.unwrap(), 0);
+        assert!(
+            db.find_terms("c", "name", &["\0".into()], 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(db.count("c").await.unwrap(), 1);
+    }
+);
+
 storage_test!(binary_values_round_trip_exactly, |db: Db| async move {
     let value: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
     db.put("bin", "all-bytes", &value, Expect::Absent, T0)

@@ -701,4 +701,6 @@ pub async fn migrate_traced(config: &Config, storage: &Storage) -> anyhow::Resul
 }
 
 #[cfg(test)]
+mod access_suite;
+#[cfg(test)]
 mod tests;

@@ -22,6 +22,11 @@ pub enum LogoutOutcome {
     Redirect(String),
     /// No (valid) redirect was asked: the portal shows its own page.
     Done,
+    /// A person is signed in but the request does not prove it comes from one of his
+    /// applications (no valid ID token of his): nothing was ended, the person is asked
+    /// (RP-Initiated Logout 1.0 §2: the provider MUST ask), so that a link or an image
+    /// on another site cannot log him out.
+    Confirm,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -241,14 +246,15 @@ impl Provider {
                 .ok()
         });
         if let Some(who) = who {
-            // The hint, when given, must be this person's: a link cannot log out others.
-            if hint.as_ref().is_none_or(|h| h.sub == who.account) {
-                self.identity
-                    .end_session_by_id(&who.session, source)
-                    .await?;
-                self.session_ended(&who.session, &who.account, source)
-                    .await?;
+            // The hint must be this person's: a link cannot log him or others out.
+            if hint.as_ref().is_none_or(|h| h.sub != who.account) {
+                return Ok(LogoutOutcome::Confirm);
             }
+            self.identity
+                .end_session_by_id(&who.session, source)
+                .await?;
+            self.session_ended(&who.session, &who.account, source)
+                .await?;
         }
         let (Some(hint), Some(uri)) = (hint, post_logout_redirect_uri) else {
             return Ok(LogoutOutcome::Done);

@@ -435,6 +435,29 @@ storage_test!(logout_reaches_every_token_at_once, |db: Db| async move {
     assert!(introspected.active);
     assert_eq!(introspected.quality.as_deref(), Some("patient"));
 
+    // Without an ID token of his, a link (or an image on another site) only asks the
+    // person: his session and tokens live on.
+    for hint in [None, Some("not.a.token")] {
+        assert_eq!(
+            f.provider
+                .end_session(
+                    hint,
+                    Some("https://app.example.lu/bye"),
+                    None,
+                    Some(&who),
+                    &web()
+                )
+                .await
+                .unwrap(),
+            LogoutOutcome::Confirm
+        );
+    }
+    assert!(
+        f.provider
+            .authenticate_bearer(&tokens.access_token, Service::Dsp, None, &web())
+            .await
+            .is_ok()
+    );
     let outcome = f
         .provider
         .end_session(
