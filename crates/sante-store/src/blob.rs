@@ -320,46 +320,8 @@ impl BlobStore {
         if let Some(hit) = self.lock_cache()?.get(owner) {
             return Ok(hit.clone());
         }
-        let row: Option<(String, String, Vec<u8>)> = on_pool!(&self.db.pool, |p| {
-            sqlx::query_as("SELECT key_id, master_key_id, wrapped FROM blob_keys WHERE owner = $1")
-                .bind(owner)
-                .fetch_optional(p)
-                .await?
-        });
-        let keyring = self.keyring.current()?;
-        let entry = match row {
-            Some((key_id, master_id, wrapped)) => {
-                let master = keyring.get(&master_id).ok_or_else(|| {
-                    StoreError::KeyUnavailable(format!("master key {master_id} not in keyring"))
-                })?;
-                (key_id, unwrap_key(master, &master_id, owner, &wrapped)?)
-            }
-            None if create => {
-                let (master_id, master) = keyring.primary()?;
-                let key_id = format!("dk-{}", uuid::Uuid::now_v7().simple());
-                let data_key = Key::generate();
-                let wrapped = wrap_key(master, master_id, owner, &data_key)?;
-                let created_at = self.clock.now().timestamp_micros();
-                let inserted = on_pool!(&self.db.pool, |p| sqlx::query(
-                    "INSERT INTO blob_keys (key_id, owner, master_key_id, wrapped, created_at) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (owner) DO NOTHING"
-                )
-                .bind(key_id.as_str())
-                .bind(owner)
-                .bind(master_id)
-                .bind(wrapped.as_slice())
-                .bind(created_at)
-                .execute(p)
-                .await?
-                .rows_affected());
-                if inserted == 0 {
-                    // Another writer created the owner's key first: use theirs.
-                    return Box::pin(self.data_key(owner, false)).await;
-                }
-                (key_id, data_key)
-            }
-            None => return Err(StoreError::NotFound(format!("data key of owner {owner}"))),
-        };
+        let now = self.clock.now().timestamp_micros();
+        let entry = owner_key(&self.db, &self.keyring, owner, create, now).await?;
         let mut cache = self.lock_cache()?;
         if cache.len() >= CACHE_LIMIT {
             cache.clear();
@@ -369,8 +331,64 @@ impl BlobStore {
     }
 }
 
+/// Owners the store keeps for itself (the keys sealing records and blinding index
+/// terms): no blob owner may take their names, so erasing a blob owner never erases
+/// them.
+pub(crate) const RESERVED_OWNER_PREFIX: &str = "sante-store:";
+
+/// The data key of `owner` (its id and the key in clear), wrapped in `blob_keys` by a
+/// master key of the keyring, created (at `now`, in microseconds) if `create` is set.
+pub(crate) async fn owner_key(
+    db: &Db,
+    keyring: &SharedKeyring,
+    owner: &str,
+    create: bool,
+    now: i64,
+) -> StoreResult<(String, Key)> {
+    let row: Option<(String, String, Vec<u8>)> = on_pool!(&db.pool, |p| {
+        sqlx::query_as("SELECT key_id, master_key_id, wrapped FROM blob_keys WHERE owner = $1")
+            .bind(owner)
+            .fetch_optional(p)
+            .await?
+    });
+    let current = keyring.current()?;
+    match row {
+        Some((key_id, master_id, wrapped)) => {
+            let master = current.get(&master_id).ok_or_else(|| {
+                StoreError::KeyUnavailable(format!("master key {master_id} not in keyring"))
+            })?;
+            Ok((key_id, unwrap_key(master, &master_id, owner, &wrapped)?))
+        }
+        None if create => {
+            let (master_id, master) = current.primary()?;
+            let key_id = format!("dk-{}", uuid::Uuid::now_v7().simple());
+            let data_key = Key::generate();
+            let wrapped = wrap_key(master, master_id, owner, &data_key)?;
+            let inserted = on_pool!(&db.pool, |p| sqlx::query(
+                "INSERT INTO blob_keys (key_id, owner, master_key_id, wrapped, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (owner) DO NOTHING"
+            )
+            .bind(key_id.as_str())
+            .bind(owner)
+            .bind(master_id)
+            .bind(wrapped.as_slice())
+            .bind(now)
+            .execute(p)
+            .await?
+            .rows_affected());
+            if inserted == 0 {
+                // Another writer created the owner's key first: use theirs.
+                return Box::pin(owner_key(db, keyring, owner, false, now)).await;
+            }
+            Ok((key_id, data_key))
+        }
+        None => Err(StoreError::NotFound(format!("data key of owner {owner}"))),
+    }
+}
+
 fn check_name(field: &'static str, value: &str) -> StoreResult<()> {
     let ok = !value.is_empty()
+        && !value.starts_with(RESERVED_OWNER_PREFIX)
         && value.len() <= 200
         && value
             .bytes()

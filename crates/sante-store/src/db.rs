@@ -47,6 +47,8 @@ pub struct StoreConfig {
 #[derive(Debug, Clone)]
 pub struct Db {
     pub(crate) pool: Pool,
+    /// Record values sealed and blind terms (see [`crate::sealing`]); `None`: in clear.
+    pub(crate) sealing: Option<std::sync::Arc<crate::sealing::Sealing>>,
 }
 
 #[derive(Debug, Clone)]
@@ -82,6 +84,7 @@ impl Db {
                 .connect_with(options)
                 .await?;
             Ok(Db {
+                sealing: None,
                 pool: Pool::Sqlite(pool),
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -107,6 +110,7 @@ impl Db {
                 .connect_with(options)
                 .await?;
             Ok(Db {
+                sealing: None,
                 pool: Pool::Postgres(pool),
             })
         } else {
@@ -127,6 +131,13 @@ impl Db {
             Backend::Sqlite => "BEGIN IMMEDIATE",
             Backend::Postgres => "BEGIN",
         }
+    }
+
+    /// This database with its record values sealed and the terms of `sealing`'s blind
+    /// fields blinded (PLT-10): how the platform opens it.
+    pub fn sealed(mut self, sealing: crate::sealing::Sealing) -> Db {
+        self.sealing = Some(std::sync::Arc::new(sealing));
+        self
     }
 
     pub fn backend(&self) -> Backend {

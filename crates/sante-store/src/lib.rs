@@ -17,6 +17,7 @@ mod error;
 pub mod keyring;
 mod records;
 pub mod retry;
+pub mod sealing;
 
 pub use db::{Backend, Db, MigrationStatus, StoreConfig};
 pub use error::{StoreError, StoreResult};

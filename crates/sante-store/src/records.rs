@@ -7,6 +7,7 @@
 
 use crate::db::{Db, Pool};
 use crate::error::{StoreError, StoreResult};
+use crate::sealing::Ready;
 
 /// Largest value accepted in a record; larger content belongs in the blob store.
 pub const MAX_VALUE_BYTES: usize = 4 * 1024 * 1024;
@@ -165,12 +166,90 @@ fn check_value(value: &[u8]) -> StoreResult<()> {
 
 type Row = (String, i64, Vec<u8>, i64);
 
-fn to_record((key, version, value, updated_at): Row) -> Record {
-    Record {
-        key,
-        version,
-        value,
-        updated_at,
+/// `op` as it is stored: its value sealed, its blind terms blinded.
+fn seal_op(ready: &Ready<'_>, op: &WriteOp) -> StoreResult<WriteOp> {
+    Ok(match op {
+        WriteOp::Put {
+            collection,
+            key,
+            value,
+            expect,
+        } => WriteOp::Put {
+            collection: collection.clone(),
+            key: key.clone(),
+            value: ready.seal(collection, key, value)?,
+            expect: *expect,
+        },
+        WriteOp::Index {
+            collection,
+            key,
+            terms,
+        } => WriteOp::Index {
+            collection: collection.clone(),
+            key: key.clone(),
+            terms: terms
+                .iter()
+                .map(|t| Term::new(t.field.clone(), ready.term(&t.field, &t.value)))
+                .collect(),
+        },
+        WriteOp::Delete { .. } => op.clone(),
+    })
+}
+
+impl Db {
+    /// The records of `collection` as read, their values opened.
+    async fn to_records(&self, collection: &str, rows: Vec<Row>) -> StoreResult<Vec<Record>> {
+        let ready = match &self.sealing {
+            Some(sealing) => Some(sealing.ready(self).await?),
+            None => None,
+        };
+        rows.into_iter()
+            .map(|(key, version, value, updated_at)| {
+                let value = match &ready {
+                    Some(ready) => ready.open(collection, &key, value)?,
+                    None => value,
+                };
+                Ok(Record {
+                    key,
+                    version,
+                    value,
+                    updated_at,
+                })
+            })
+            .collect()
+    }
+
+    /// `queries` as the terms are stored: blind fields blinded, and searched exactly.
+    async fn stored_queries<'q>(
+        &self,
+        queries: &'q [TermQuery],
+    ) -> StoreResult<std::borrow::Cow<'q, [TermQuery]>> {
+        let Some(sealing) = &self.sealing else {
+            return Ok(std::borrow::Cow::Borrowed(queries));
+        };
+        if !queries.iter().any(|q| sealing.is_blind(&q.field)) {
+            return Ok(std::borrow::Cow::Borrowed(queries));
+        }
+        let ready = sealing.ready(self).await?;
+        queries
+            .iter()
+            .map(|q| {
+                if !sealing.is_blind(&q.field) {
+                    return Ok(q.clone());
+                }
+                if q.prefix {
+                    return Err(StoreError::Invalid {
+                        field: "search",
+                        reason: format!("{} is searched exactly, never by prefix", q.field),
+                    });
+                }
+                Ok(TermQuery::exact(
+                    q.field.clone(),
+                    ready.term(&q.field, &q.value),
+                ))
+            })
+            .collect::<StoreResult<Vec<_>>>()
+            .map(std::borrow::Cow::Owned)
     }
 }
 
@@ -186,7 +265,6 @@ macro_rules! apply_write {
                 expect,
             } => {
                 check_key(collection, key)?;
-                check_value(value)?;
                 let version: Option<i64> =
                     match expect {
                         Expect::Absent => {
@@ -403,7 +481,10 @@ impl Db {
             .bind(key)
             .fetch_optional(p)
             .await?);
-        Ok(row.map(to_record))
+        Ok(self
+            .to_records(collection, row.into_iter().collect())
+            .await?
+            .pop())
     }
 
     /// Writes one record and returns its new version.
@@ -443,6 +524,23 @@ impl Db {
     /// Applies every write or none. Returns, per operation, the new version (0 for deletes).
     /// The batch is durable when this returns.
     pub async fn write_batch(&self, ops: &[WriteOp], now_micros: i64) -> StoreResult<Vec<i64>> {
+        for op in ops {
+            if let WriteOp::Put { value, .. } = op {
+                check_value(value)?;
+            }
+        }
+        let sealed;
+        let ops = match &self.sealing {
+            None => ops,
+            Some(sealing) => {
+                let ready = sealing.ready(self).await?;
+                sealed = ops
+                    .iter()
+                    .map(|op| seal_op(&ready, op))
+                    .collect::<StoreResult<Vec<WriteOp>>>()?;
+                &sealed
+            }
+        };
         let mut versions = Vec::with_capacity(ops.len());
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin_with(self.write_transaction()).await?;
@@ -475,7 +573,7 @@ impl Db {
             .bind(limit)
             .fetch_all(p)
             .await?);
-        Ok(rows.into_iter().map(to_record).collect())
+        self.to_records(collection, rows).await
     }
 
     /// The keys of the records whose terms satisfy every query, in key order, after
@@ -488,7 +586,8 @@ impl Db {
         limit: u32,
     ) -> StoreResult<Vec<String>> {
         check_key(collection, "-")?;
-        let (condition, params) = search_condition(queries)?;
+        let queries = self.stored_queries(queries).await?;
+        let (condition, params) = search_condition(&queries)?;
         if !params.iter().all(|p| storable(p)) || !after.is_none_or(storable) {
             return Ok(Vec::new());
         }
@@ -512,7 +611,8 @@ impl Db {
     /// How many records [`Db::search`] would find over all pages.
     pub async fn search_count(&self, collection: &str, queries: &[TermQuery]) -> StoreResult<u64> {
         check_key(collection, "-")?;
-        let (condition, params) = search_condition(queries)?;
+        let queries = self.stored_queries(queries).await?;
+        let (condition, params) = search_condition(&queries)?;
         if !params.iter().all(|p| storable(p)) {
             return Ok(0);
         }
@@ -543,7 +643,24 @@ impl Db {
         if !storable(field) {
             return Ok(found);
         }
-        let values: Vec<&String> = values.iter().filter(|v| storable(v)).collect();
+        // Blind terms are looked up by their blind form and answered with the value
+        // asked for.
+        let mut asked: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+        let values: Vec<String> = match &self.sealing {
+            Some(sealing) if sealing.is_blind(field) => {
+                let ready = sealing.ready(self).await?;
+                values
+                    .iter()
+                    .filter(|v| storable(v))
+                    .map(|v| {
+                        let term = ready.term(field, v);
+                        asked.insert(term.clone(), v.clone());
+                        term
+                    })
+                    .collect()
+            }
+            _ => values.iter().filter(|v| storable(v)).cloned().collect(),
+        };
         for chunk in values.chunks(500) {
             let remaining = limit - found.len() as i64;
             if remaining <= 0 {
@@ -564,7 +681,10 @@ impl Db {
                 }
                 q.bind(remaining).fetch_all(p).await?
             });
-            found.extend(rows);
+            found.extend(rows.into_iter().map(|(term, key)| match asked.get(&term) {
+                Some(value) => (value.clone(), key),
+                None => (term, key),
+            }));
         }
         Ok(found)
     }
@@ -590,8 +710,8 @@ impl Db {
                 }
                 q.fetch_all(p).await?
             });
-            for row in rows {
-                found.insert(row.0.clone(), to_record(row));
+            for record in self.to_records(collection, rows).await? {
+                found.insert(record.key.clone(), record);
             }
         }
         Ok(keys.iter().filter_map(|k| found.remove(k)).collect())

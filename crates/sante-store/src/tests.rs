@@ -7,6 +7,7 @@ use sante_types::{Clock, ManualClock};
 use secrecy::ExposeSecret;
 
 use crate::blob::{BlobBackend, BlobStore};
+use crate::db::Pool;
 use crate::keyring::{Keyring, SharedKeyring};
 use crate::{Db, Expect, StoreError, Term, TermQuery, WriteOp, storage_test};
 
@@ -211,6 +212,124 @@ storage_test!(
                 .is_empty()
         );
         assert_eq!(db.count("c").await.unwrap(), 1);
+    }
+);
+
+fn sealed(db: &Db) -> Db {
+    let now = Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap();
+    db.clone().sealed(crate::sealing::Sealing::new(
+        SharedKeyring::in_memory(Keyring::generate(now)),
+        clock(),
+        &["nin"],
+    ))
+}
+
+/// Everything the database holds for `collection`, read raw: values and terms.
+async fn raw(db: &Db, collection: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let values: Vec<Vec<u8>> = crate::records::on_pool!(&db.pool, |p| sqlx::query_scalar(
+        "SELECT value FROM records WHERE collection = $1"
+    )
+    .bind(collection)
+    .fetch_all(p)
+    .await
+    .unwrap());
+    let terms: Vec<String> = crate::records::on_pool!(&db.pool, |p| sqlx::query_scalar(
+        "SELECT term FROM record_terms WHERE collection = $1"
+    )
+    .bind(collection)
+    .fetch_all(p)
+    .await
+    .unwrap());
+    for v in values {
+        out.extend(v);
+    }
+    for t in terms {
+        out.extend(t.into_bytes());
+    }
+    out
+}
+
+fn holds(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+storage_test!(
+    sealed_records_and_blind_terms_hold_nothing_in_clear,
+    |db: Db| async move {
+        let sealed = sealed(&db);
+        let value = br#"{"family":"Schmit","nin":"1980010112345","diagnosis":"asthma"}"#;
+        sealed
+            .write_batch(
+                &[
+                    put_any("patients", "p1", value),
+                    index(
+                        "patients",
+                        "p1",
+                        &[("nin", "1980010112345"), ("family", "schmit")],
+                    ),
+                ],
+                T0,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            sealed.get("patients", "p1").await.unwrap().unwrap().value,
+            value
+        );
+        assert_eq!(
+            sealed.list("patients", None, 10).await.unwrap()[0].value,
+            value
+        );
+        let stored = raw(&db, "patients").await;
+        for clear in ["1980010112345", "Schmit", "asthma"] {
+            assert!(!holds(&stored, clear), "{clear} is stored in clear");
+        }
+        // A blind field is found exactly, by the value asked for, never by prefix.
+        let by_nin = [TermQuery::exact("nin", "1980010112345")];
+        assert_eq!(
+            sealed.search("patients", &by_nin, None, 10).await.unwrap(),
+            ["p1"]
+        );
+        assert_eq!(sealed.search_count("patients", &by_nin).await.unwrap(), 1);
+        assert_eq!(
+            sealed
+                .find_terms("patients", "nin", &["1980010112345".into(), "0".into()], 10)
+                .await
+                .unwrap(),
+            [("1980010112345".to_owned(), "p1".to_owned())]
+        );
+        let err = sealed
+            .search("patients", &[TermQuery::prefix("nin", "1980")], None, 10)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Invalid { .. }), "{err:?}");
+        let by_name = [TermQuery::prefix("family", "sch")];
+        assert_eq!(
+            sealed.search("patients", &by_name, None, 10).await.unwrap(),
+            ["p1"]
+        );
+        // A sealed value copied to another record fails its integrity check.
+        crate::records::on_pool!(&db.pool, |p| sqlx::query(
+            "INSERT INTO records (collection, key, version, value, updated_at) \
+             SELECT collection, 'p2', 1, value, updated_at FROM records WHERE key = 'p1'"
+        )
+        .execute(p)
+        .await
+        .unwrap()
+        .rows_affected());
+        let err = sealed.get("patients", "p2").await.unwrap_err();
+        assert!(matches!(err, StoreError::Integrity(_)), "{err:?}");
+        // What was written before sealing reads as it was.
+        db.put("patients", "old", b"in clear", Expect::Absent, T0)
+            .await
+            .unwrap();
+        assert_eq!(
+            sealed.get("patients", "old").await.unwrap().unwrap().value,
+            b"in clear"
+        );
     }
 );
 

@@ -26,6 +26,26 @@ impl Clock for SystemClock {
     }
 }
 
+/// The machine's clock moved by a fixed offset: a development platform's, so that
+/// care-relationship windows, token lifetimes and retention purges can be tried
+/// against a running server (never in production: the binary refuses it there).
+#[derive(Debug, Clone, Copy)]
+pub struct OffsetClock {
+    offset: chrono::Duration,
+}
+
+impl OffsetClock {
+    pub fn new(offset: chrono::Duration) -> OffsetClock {
+        OffsetClock { offset }
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> DateTime<Utc> {
+        SystemClock.now() + self.offset
+    }
+}
+
 /// A clock that only moves when told to: for tests and simulations.
 #[derive(Debug, Clone)]
 pub struct ManualClock {

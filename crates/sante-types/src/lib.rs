@@ -10,6 +10,6 @@ pub mod error;
 mod quality;
 
 pub use cert::{PeerCertificate, revocation_key};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use error::{Coded, ErrorKind};
 pub use quality::{CredentialKind, LevelOfAssurance, Quality, Service};

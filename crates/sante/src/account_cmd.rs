@@ -31,23 +31,23 @@ pub(crate) struct Opened {
     pub directory: sante_directory::Directory,
     pub identity: Identity,
     pub audit: sante_audit::AuditLog,
+    /// The platform's clock (moved by a development offset when one is set).
+    pub clock: Arc<dyn sante_types::Clock>,
 }
 
 impl Opened {
     pub async fn new(config: &Config) -> anyhow::Result<Opened> {
-        let storage = open_storage(config, platform::clock()).await?;
+        let clock = platform::clock(config);
+        let storage = open_storage(config, clock.clone()).await?;
         platform::migrate_traced(config, &storage).await?;
         let (directory, audit) = open_directory(config, &storage).await?;
-        let identity = Identity::new(
-            storage.db.clone(),
-            Arc::new(audit.clone()),
-            platform::clock(),
-        );
+        let identity = Identity::new(storage.db.clone(), Arc::new(audit.clone()), clock.clone());
         Ok(Opened {
             storage,
             directory,
             identity,
             audit,
+            clock,
         })
     }
 
@@ -56,7 +56,7 @@ impl Opened {
         sante_terms::Terms::new(
             self.storage.db.clone(),
             Arc::new(self.audit.clone()),
-            platform::clock(),
+            self.clock.clone(),
         )
     }
 
@@ -69,7 +69,7 @@ impl Opened {
             &self.directory,
             &self.audit,
             &self.terms(),
-            platform::clock(),
+            self.clock.clone(),
         )
         .await
     }
@@ -198,7 +198,7 @@ pub async fn create(
         &letter.code,
         letter.expires,
         &config.server.public_url,
-        platform::clock().now(),
+        platform::clock(&config).now(),
     );
     let written = crate::letter_cmd::write(&pdf, &path);
     println!("Activation letter for a {} account", quality.as_str());
@@ -333,7 +333,7 @@ pub async fn demo_logins(config: &Config) -> anyhow::Result<String> {
     let letter = opened.patient_letter(&patient, &nin).await?;
     let password = generated_password();
     let seed = secrets::new_totp_secret();
-    let unix = u64::try_from(platform::clock().now().timestamp()).unwrap_or_default();
+    let unix = u64::try_from(platform::clock(config).now().timestamp()).unwrap_or_default();
     let code = secrets::totp_code(&seed, unix).context("TOTP")?;
     identity
         .activate(
@@ -490,7 +490,7 @@ async fn demo_professional(config: &Config, opened: &Opened) -> anyhow::Result<S
             &opened.storage,
             &opened.directory,
             &opened.audit,
-            platform::clock(),
+            platform::clock(config),
             crate::mail::clamd_client(config, section)?,
         )?;
         let mailbox = messaging

@@ -18,7 +18,7 @@ pub fn load(path: &Path) -> anyhow::Result<Config> {
 /// `sante migrate`.
 pub async fn migrate(config: &Path) -> anyhow::Result<ExitCode> {
     let config = load(config)?;
-    let storage = open_storage(&config, platform::clock()).await?;
+    let storage = open_storage(&config, platform::clock(&config)).await?;
     let applied = platform::migrate_traced(&config, &storage).await?;
     let status = storage.db.migration_status().await?;
     if applied.is_empty() {
@@ -40,7 +40,7 @@ pub async fn migrate(config: &Path) -> anyhow::Result<ExitCode> {
 /// The server keeps running: it reloads the keyring file when it changes.
 pub async fn keys_rotate(config: &Path) -> anyhow::Result<ExitCode> {
     let config = load(config)?;
-    let clock = platform::clock();
+    let clock = platform::clock(&config);
     let storage = open_storage(&config, clock.clone()).await?;
     platform::migrate_traced(&config, &storage).await?;
     let mut keyring = storage.keyring.current()?;
@@ -77,7 +77,7 @@ pub async fn keys_rotate(config: &Path) -> anyhow::Result<ExitCode> {
 /// `sante keys retire ID`: refused while a data key still depends on it.
 pub async fn keys_retire(config: &Path, id: &str) -> anyhow::Result<ExitCode> {
     let config = load(config)?;
-    let storage = open_storage(&config, platform::clock()).await?;
+    let storage = open_storage(&config, platform::clock(&config)).await?;
     platform::migrate_traced(&config, &storage).await?;
     let usage = storage.blobs.master_key_usage().await?;
     if let Some((_, n)) = usage.iter().find(|(k, n)| k == id && *n > 0) {
@@ -103,7 +103,7 @@ pub async fn keys_retire(config: &Path, id: &str) -> anyhow::Result<ExitCode> {
 /// `sante keys status`.
 pub async fn keys_status(config: &Path) -> anyhow::Result<ExitCode> {
     let config = load(config)?;
-    let storage = open_storage(&config, platform::clock()).await?;
+    let storage = open_storage(&config, platform::clock(&config)).await?;
     platform::migrate_traced(&config, &storage).await?;
     let keyring = storage.keyring.current()?;
     let usage = storage.blobs.master_key_usage().await?;
@@ -324,7 +324,7 @@ pub async fn demo(
 /// `sante audit verify`: exit status 0 when the trail is intact, 1 with the problems.
 pub async fn audit_verify(config_path: &Path) -> anyhow::Result<ExitCode> {
     let config = load(config_path)?;
-    let storage = open_storage(&config, platform::clock()).await?;
+    let storage = open_storage(&config, platform::clock(&config)).await?;
     platform::migrate_traced(&config, &storage).await?;
     let signer = platform::audit_signer(&config)?;
     let keys = sante_audit::VerifyingKeys::from_signer(&signer);
@@ -369,7 +369,7 @@ pub async fn audit_export(
                 .with_context(|| format!("--since {s:?} is not an RFC 3339 instant"))
         })
         .transpose()?;
-    let storage = open_storage(&config, platform::clock()).await?;
+    let storage = open_storage(&config, platform::clock(&config)).await?;
     platform::migrate_traced(&config, &storage).await?;
     let count = match format {
         "fhir" => match output {
@@ -418,15 +418,16 @@ pub async fn audit_export(
 /// `sante audit seal`.
 pub async fn audit_seal(config_path: &Path) -> anyhow::Result<ExitCode> {
     let config = load(config_path)?;
-    let clock = platform::clock();
+    let clock = platform::clock(&config);
     let storage = open_storage(&config, clock.clone()).await?;
     platform::migrate_traced(&config, &storage).await?;
     let audit = platform::open_audit(&config, &storage, clock).await?;
     let sealed = audit.seal_now().await?;
     for epoch in &sealed {
         let id = format!("{}:{}", epoch.stream.as_str(), epoch.epoch);
-        let event = platform::platform_event(EventKind::AuditEpochSealed, &*platform::clock())
-            .resource(Token::code("AuditEpoch"), Token::new(id)?);
+        let event =
+            platform::platform_event(EventKind::AuditEpochSealed, &*platform::clock(&config))
+                .resource(Token::code("AuditEpoch"), Token::new(id)?);
         audit.record(event).await?;
     }
     println!("sealed {} epochs", sealed.len());
@@ -438,7 +439,7 @@ pub async fn audit_seal(config_path: &Path) -> anyhow::Result<ExitCode> {
 /// `sante audit purge`.
 pub async fn audit_purge(config_path: &Path) -> anyhow::Result<ExitCode> {
     let config = load(config_path)?;
-    let clock = platform::clock();
+    let clock = platform::clock(&config);
     let storage = open_storage(&config, clock.clone()).await?;
     platform::migrate_traced(&config, &storage).await?;
     let audit = platform::open_audit(&config, &storage, clock).await?;

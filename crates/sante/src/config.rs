@@ -31,9 +31,47 @@ pub struct Config {
     pub identity: IdentityConfig,
     /// Secure messaging; absent: the mail listeners are not started.
     pub messaging: Option<MessagingSection>,
+    /// Settings for development and tests only, refused on a platform reachable from
+    /// elsewhere than the machine itself.
+    #[serde(default)]
+    pub development: DevelopmentConfig,
     /// Directory of the configuration file, to resolve relative paths.
     #[serde(skip)]
     pub base_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevelopmentConfig {
+    /// Moves the platform's clock by this much: `"400d"`, `"-2h"`, `"90m"`, `"30s"`.
+    pub clock_offset: Option<String>,
+}
+
+impl DevelopmentConfig {
+    /// The clock offset, if one is set.
+    pub fn clock_offset(&self) -> anyhow::Result<Option<chrono::Duration>> {
+        let Some(text) = self.clock_offset.as_deref().map(str::trim) else {
+            return Ok(None);
+        };
+        let bad = || {
+            anyhow::anyhow!(
+                "key `development.clock_offset`: {text:?} is not a duration such as \"400d\", \"-2h\", \"90m\" or \"30s\""
+            )
+        };
+        let split = text.len().checked_sub(1).ok_or_else(bad)?;
+        let (number, unit) = text.split_at(split);
+        let n: i64 = number.trim_start_matches('+').parse().map_err(|_| bad())?;
+        let offset = match unit {
+            "d" => chrono::Duration::try_days(n),
+            "h" => chrono::Duration::try_hours(n),
+            "m" => chrono::Duration::try_minutes(n),
+            "s" => chrono::Duration::try_seconds(n),
+            _ => None,
+        }
+        .filter(|d| d.num_days().abs() <= 100 * 366)
+        .ok_or_else(bad)?;
+        Ok(Some(offset))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -485,6 +523,35 @@ impl Config {
         Ok(config)
     }
 
+    /// Whether nobody but this machine can reach the platform: its listeners and its
+    /// public URLs are all on loopback.
+    fn only_on_this_machine(&self) -> bool {
+        let loopback_url = |url: &str| {
+            let host = url
+                .trim_start_matches("https://")
+                .split(['/', '?'])
+                .next()
+                .unwrap_or_default();
+            let host = host
+                .rsplit_once(':')
+                .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+                .map_or(host, |(h, _)| h);
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            host == "localhost"
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        };
+        self.server.listen.ip().is_loopback()
+            && self.server.mtls_listen.is_none_or(|a| a.ip().is_loopback())
+            && loopback_url(&self.server.public_url)
+            && self
+                .server
+                .mtls_public_url
+                .as_deref()
+                .is_none_or(loopback_url)
+    }
+
     fn validate(&self) -> anyhow::Result<()> {
         if !self.server.public_url.starts_with("https://") {
             bail!("key `server.public_url`: must be an https:// URL");
@@ -497,6 +564,12 @@ impl Config {
             bail!("key `storage.database_url`: must start with sqlite: or postgres://");
         }
         self.identity.agent_networks()?;
+        if self.development.clock_offset()?.is_some() && !self.only_on_this_machine() {
+            bail!(
+                "key `development.clock_offset`: only for a platform that listens and answers on loopback (development, tests); this one answers at {}",
+                self.server.public_url
+            );
+        }
         if let Some(addr) = self.server.mtls_listen {
             if self
                 .server
@@ -737,6 +810,12 @@ seal_max_age_minutes = 60
 [portal]
 # fr (authoritative), de or en.
 default_language = "fr"
+
+# Development and tests only: moves the platform's clock (e.g. "400d", "-2h") so that
+# care-relationship windows, token lifetimes and retention purges can be tried on a
+# running server. Refused unless every listener and public URL is on loopback.
+# [development]
+# clock_offset = "30d"
 
 [identity]
 # Networks (CIDR) health agents may log in and act from; empty: anywhere (ACC-2).

@@ -53,7 +53,7 @@ pub async fn open_directory(
     config: &Config,
     storage: &Storage,
 ) -> anyhow::Result<(Directory, sante_audit::AuditLog)> {
-    let clock = platform::clock();
+    let clock = platform::clock(config);
     let audit = platform::open_audit(config, storage, clock.clone()).await?;
     let directory = Directory::new(storage.db.clone(), Arc::new(audit.clone()), clock);
     Ok((directory, audit))
@@ -110,7 +110,7 @@ pub async fn import(
     })?;
     let format = Format::parse(format)?;
     let config = Config::load(config_path, std::env::vars())?;
-    let storage = open_storage(&config, platform::clock()).await?;
+    let storage = open_storage(&config, platform::clock(&config)).await?;
     platform::migrate_traced(&config, &storage).await?;
     let (directory, audit) = open_directory(&config, &storage).await?;
 
@@ -394,7 +394,7 @@ pub struct DemoDirectory {
 
 /// Loads synthetic directories into an empty platform (the demo's data).
 pub async fn load_demo(config: &Config) -> anyhow::Result<DemoDirectory> {
-    let storage = open_storage(config, platform::clock()).await?;
+    let storage = open_storage(config, platform::clock(config)).await?;
     platform::migrate_traced(config, &storage).await?;
     let (directory, audit) = open_directory(config, &storage).await?;
     let req = Request::operator();

@@ -12,7 +12,6 @@ use sante_dsp::model::ReferentDeclaration;
 
 use crate::account_cmd::{Opened, cli_source};
 use crate::commands::load;
-use crate::platform;
 
 fn service(opened: &Opened) -> DspService {
     DspService::new(
@@ -20,7 +19,7 @@ fn service(opened: &Opened) -> DspService {
         opened.storage.blobs.clone(),
         opened.directory.clone(),
         Arc::new(opened.audit.clone()),
-        platform::clock(),
+        opened.clock.clone(),
     )
 }
 

@@ -26,7 +26,7 @@ fn service(config: &Config, opened: &Opened) -> anyhow::Result<Messaging> {
         &opened.storage,
         &opened.directory,
         &opened.audit,
-        platform::clock(),
+        platform::clock(config),
         crate::mail::clamd_client(config, section)?,
     )
 }

@@ -27,9 +27,17 @@ pub struct Storage {
 }
 
 /// The real clock: the binary is the one place that reads it.
-pub fn clock() -> Arc<dyn Clock> {
-    Arc::new(SystemClock)
+pub fn clock(config: &Config) -> Arc<dyn Clock> {
+    match config.development.clock_offset() {
+        // Checked when the configuration was loaded, and only on loopback.
+        Ok(Some(offset)) => Arc::new(sante_types::OffsetClock::new(offset)),
+        _ => Arc::new(SystemClock),
+    }
 }
+
+/// The search fields whose terms are national numbers or built from them: stored
+/// blind, looked up exactly.
+const BLIND_TERMS: &[&str] = &["nin", "block"];
 
 /// Connects to the database (without migrating) and opens the blob store.
 pub async fn open_storage(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Storage> {
@@ -42,6 +50,13 @@ pub async fn open_storage(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
     .context("key `storage.database_url`: cannot open the database")?;
     let keyring_path = config.path(&config.keys.master_keyring);
     let keyring = SharedKeyring::from_file(&keyring_path).context("key `keys.master_keyring`")?;
+    // Every record sealed, national numbers (and the matching keys built from them)
+    // indexed blind: the database read raw shows neither (PLT-10).
+    let db = db.sealed(sante_store::sealing::Sealing::new(
+        keyring.clone(),
+        clock.clone(),
+        BLIND_TERMS,
+    ));
     let backend = match config.blobs.backend {
         BlobBackendKind::Local => BlobBackend::Local {
             path: config.path(
@@ -97,6 +112,7 @@ pub struct Running {
     pub mail: Option<crate::mail::MailRunning>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     forwarder: Option<Arc<sante_audit::SyslogExporter>>,
+    clock: Arc<dyn Clock>,
 }
 
 /// The OpenID Connect provider over the configured storage.
@@ -215,7 +231,14 @@ pub struct Platform {
 impl Platform {
     /// Opens storage (migrated), the audit trail and every context and service.
     pub async fn build(config: &Config) -> anyhow::Result<Platform> {
-        let clock = clock();
+        let clock = clock(config);
+        if let Ok(Some(offset)) = config.development.clock_offset() {
+            tracing::warn!(
+                offset_seconds = offset.num_seconds(),
+                now = %clock.now(),
+                "development clock offset: the platform's clock is moved (key development.clock_offset)"
+            );
+        }
         let storage = open_storage(config, clock.clone()).await?;
         storage
             .db
@@ -564,6 +587,7 @@ impl Platform {
             mail,
             tasks,
             forwarder,
+            clock: self.clock,
         })
     }
 }
@@ -580,7 +604,7 @@ impl Running {
         for task in self.tasks {
             let _ = task.await;
         }
-        let clock = clock();
+        let clock = self.clock;
         self.audit
             .record(platform_event(
                 sante_audit::EventKind::PlatformServerStopped,
@@ -663,7 +687,7 @@ pub async fn trace_cli(
     resource: Option<(&'static str, &str)>,
     outcome: sante_audit::Outcome,
 ) -> anyhow::Result<()> {
-    let clock = clock();
+    let clock = clock(config);
     let log = open_audit(config, storage, clock.clone()).await?;
     let mut event = platform_event(kind, &*clock).outcome(outcome);
     event.action = action;

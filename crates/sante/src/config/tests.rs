@@ -203,3 +203,60 @@ fn the_database_password_is_never_shown() {
     );
     assert!(!debug.contains("s3cret"), "{debug}");
 }
+
+#[test]
+fn a_development_clock_offset_is_a_duration_and_only_on_loopback() {
+    for (text, seconds) in [
+        ("400d", 400 * 86_400),
+        ("-2h", -7_200),
+        ("+90m", 5_400),
+        ("30s", 30),
+    ] {
+        let config = parse(&base(), &[("SANTE_DEVELOPMENT__CLOCK_OFFSET", text)]).unwrap();
+        assert_eq!(
+            config
+                .development
+                .clock_offset()
+                .unwrap()
+                .unwrap()
+                .num_seconds(),
+            seconds,
+            "{text}"
+        );
+    }
+    assert!(
+        parse(&base(), &[])
+            .unwrap()
+            .development
+            .clock_offset()
+            .unwrap()
+            .is_none()
+    );
+    for bad in ["soon", "d", "12", "5w", "99999999d"] {
+        let e = error(&base(), &[("SANTE_DEVELOPMENT__CLOCK_OFFSET", bad)]);
+        assert!(e.contains("development.clock_offset"), "{bad}: {e}");
+    }
+    for (key, value) in [
+        ("SANTE_SERVER__PUBLIC_URL", "https://sante.example.lu"),
+        (
+            "SANTE_SERVER__PUBLIC_URL",
+            "https://localhost.example.lu:8443",
+        ),
+        ("SANTE_SERVER__LISTEN", "0.0.0.0:8443"),
+        ("SANTE_SERVER__MTLS_PUBLIC_URL", "https://10.0.0.5:8444"),
+    ] {
+        let e = error(
+            &base(),
+            &[("SANTE_DEVELOPMENT__CLOCK_OFFSET", "1d"), (key, value)],
+        );
+        assert!(e.contains("only for a platform"), "{key}={value}: {e}");
+    }
+    let ipv6 = parse(
+        &base(),
+        &[
+            ("SANTE_DEVELOPMENT__CLOCK_OFFSET", "1d"),
+            ("SANTE_SERVER__PUBLIC_URL", "https://[::1]:8443"),
+        ],
+    );
+    assert!(ipv6.is_ok(), "{ipv6:?}");
+}

@@ -288,3 +288,68 @@ pub fn field(text: &str, label: &str) -> String {
         .trim_end_matches(',')
         .to_owned()
 }
+
+/// Every file under `dir`, read raw, must hold none of `needles`, and no run of digits
+/// shaped like a national number (a birth date then five digits): what a stolen disk
+/// or backup of the data directory shows (PLT-10).
+pub fn assert_nothing_in_clear(dir: &Path, needles: &[&str]) {
+    fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let mut all = Vec::new();
+    files(dir, &mut all);
+    assert!(!all.is_empty(), "no files under {}", dir.display());
+    let mut found = Vec::new();
+    for file in all {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        for needle in needles.iter().filter(|n| !n.is_empty()) {
+            if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                found.push(format!("{}: {needle:?}", file.display()));
+            }
+        }
+        if let Some(number) = national_number(&bytes) {
+            found.push(format!("{}: a national number {number}", file.display()));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "held in clear at rest:\n{}",
+        found.join("\n")
+    );
+}
+
+/// The first run of exactly 13 digits shaped like a national number: a birth date
+/// (YYYYMMDD, from 1900 to 2029: people already born) then five digits.
+fn national_number(bytes: &[u8]) -> Option<String> {
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        let run = &bytes[start..i];
+        if run.len() == 13 {
+            let text = String::from_utf8_lossy(run).into_owned();
+            let (decade, month, day) = (&text[..3], &text[4..6], &text[6..8]);
+            let month: u32 = month.parse().unwrap_or(0);
+            let day: u32 = day.parse().unwrap_or(0);
+            // People already born: 1900 to 2029.
+            let born = decade.starts_with("19") || matches!(decade, "200" | "201" | "202");
+            if born && (1..=12).contains(&month) && (1..=31).contains(&day) {
+                return Some(text);
+            }
+        }
+    }
+    None
+}

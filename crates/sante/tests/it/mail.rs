@@ -526,6 +526,15 @@ async fn real_mail_clients_submit_and_fetch_and_every_forbidden_attempt_is_refus
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--address"), "{}", stderr(&out));
     assert!(demo.server.stop().success());
+
+    // The data directory read raw (database, its journal, blobs) shows none of what
+    // the demo holds: no mail, no national number, no authenticator seed (PLT-10).
+    let logins = std::fs::read_to_string(demo.root.join("demo-logins.txt")).unwrap();
+    let seed = field(&logins, "authenticator key");
+    assert_nothing_in_clear(
+        &demo.root.join("data"),
+        &["voici les r", "sultats d'analyse", "cordialement", &seed],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

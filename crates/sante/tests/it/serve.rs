@@ -125,3 +125,74 @@ async fn demo_initialises_and_prints_every_url() {
     assert_eq!(health.status(), 200);
     assert!(server.stop().success());
 }
+
+/// A development platform's clock can be moved, so that time rules are tried on a
+/// running server: what the server records happens at the moved time. A platform
+/// reachable from elsewhere refuses the key at start-up (issue 14, item 8).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_development_clock_offset_moves_a_running_servers_time_on_loopback_only() {
+    let (dir, _) = init_dir();
+    let before = sante_types::Clock::now(&sante_types::SystemClock);
+    let server = Server::start_with_env(
+        dir.path(),
+        &["serve"],
+        &[("SANTE_DEVELOPMENT__CLOCK_OFFSET", "400d")],
+    );
+    let http = client(dir.path());
+    let page = http
+        .get(format!("{}/login", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(server.stop().success());
+    let export = stdout(&run(
+        dir.path(),
+        &["audit", "export", "--since", "2027-12-01T00:00:00Z"],
+    ));
+    let viewed: Vec<chrono::DateTime<chrono::Utc>> = export
+        .lines()
+        .filter(|l| l.contains("PortalPageViewed"))
+        .map(|l| {
+            let event: serde_json::Value = serde_json::from_str(l).unwrap();
+            event["recorded"].as_str().unwrap().parse().unwrap()
+        })
+        .collect();
+    assert!(
+        !viewed.is_empty(),
+        "the page view at the moved time: {export}"
+    );
+    for at in viewed {
+        let ahead = at - before;
+        assert!(
+            (399..=401).contains(&ahead.num_days()),
+            "recorded {ahead:?} ahead"
+        );
+    }
+
+    let refused = sante()
+        .args(["serve"])
+        .current_dir(dir.path())
+        .env("SANTE_DEVELOPMENT__CLOCK_OFFSET", "1d")
+        .env("SANTE_SERVER__PUBLIC_URL", "https://sante.example.lu")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("development.clock_offset"),
+        "{}",
+        stderr(&refused)
+    );
+    let bad = sante()
+        .args(["serve"])
+        .current_dir(dir.path())
+        .env("SANTE_DEVELOPMENT__CLOCK_OFFSET", "soon")
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("\"soon\" is not a duration"),
+        "{}",
+        stderr(&bad)
+    );
+}
