@@ -64,6 +64,8 @@ pub enum IdentityError {
     MethodChangeOverdue,
     #[error("the activation code is wrong, expired or used up")]
     BadActivation,
+    #[error("too many failed attempts from this address; try again later")]
+    TooManyAttempts,
     #[error("invalid input: {0}")]
     Invalid(String),
     #[error("no valid session")]
@@ -100,6 +102,7 @@ impl Coded for IdentityError {
             IdentityError::ServiceRefused(_) => "IDN013",
             IdentityError::NotFound(_) => "IDN014",
             IdentityError::Conflict(_) => "IDN015",
+            IdentityError::TooManyAttempts => "IDN016",
             IdentityError::Platform(e) => e.code(),
         }
     }
@@ -118,6 +121,7 @@ impl Coded for IdentityError {
             | IdentityError::MethodChangeOverdue
             | IdentityError::ServiceRefused(_) => ErrorKind::Denied,
             IdentityError::BadActivation | IdentityError::Invalid(_) => ErrorKind::Invalid,
+            IdentityError::TooManyAttempts => ErrorKind::Throttled,
             IdentityError::NotFound(_) => ErrorKind::NotFound,
             IdentityError::Conflict(_) => ErrorKind::Conflict,
             IdentityError::Platform(e) => e.kind(),
@@ -138,6 +142,8 @@ pub struct Identity {
     agent_networks: Vec<ipnet::IpNet>,
     /// The WebAuthn relying party (the portal's origin); `None`: no passkeys.
     webauthn: Option<Arc<webauthn_rs::Webauthn>>,
+    /// Failed logins and activations per source address.
+    attempts: Arc<attempts::Attempts>,
 }
 
 pub(crate) fn token(value: &str) -> Token {
@@ -171,7 +177,14 @@ impl Identity {
             limits: SessionLimits::default(),
             agent_networks: Vec::new(),
             webauthn: None,
+            attempts: Arc::new(attempts::Attempts::new(AttemptLimits::default())),
         }
+    }
+
+    /// Failures allowed per source address (logins and activations together).
+    pub fn with_attempt_limits(mut self, limits: AttemptLimits) -> Identity {
+        self.attempts = Arc::new(attempts::Attempts::new(limits));
+        self
     }
 
     /// Limits agents' logins and sessions to these networks (ACC-2: a personal
@@ -374,6 +387,7 @@ mod accounts;
 mod activation;
 mod admin;
 mod app_password;
+mod attempts;
 mod certificate;
 mod directory_feed;
 mod login;
@@ -385,6 +399,7 @@ use accounts::{account_terms, nin_hash, normalise_login};
 pub use activation::{Activation, ActivationProof};
 pub use admin::Administrator;
 pub use app_password::{AppPassword, NewAppPassword};
+pub use attempts::AttemptLimits;
 pub use login::PasswordLogin;
 pub use passkey::{Ceremony, PasskeyChallenge};
 pub(crate) use sessions::NewSession;

@@ -58,6 +58,7 @@ pub(crate) fn login_refusal(e: &IdentityError) -> Option<Msg> {
         IdentityError::Closed => Msg::AccountClosed,
         IdentityError::MethodChangeOverdue => Msg::MethodChangeOverdue,
         IdentityError::NetworkNotAllowed => Msg::AgentNetwork,
+        IdentityError::TooManyAttempts => Msg::TooManyAttempts,
         _ => return None,
     })
 }
@@ -403,6 +404,7 @@ pub async fn activate_submit(
                     });
                 }
                 Err(IdentityError::BadActivation) => Msg::ActivationFailed,
+                Err(IdentityError::TooManyAttempts) => Msg::TooManyAttempts,
                 Err(IdentityError::Invalid(_)) => Msg::TotpMismatch,
                 Err(e) => return portal.failure(&e),
             }

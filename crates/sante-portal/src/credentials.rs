@@ -217,6 +217,7 @@ pub async fn card_activate_submit(
                 });
             }
             Err(IdentityError::BadActivation) => Msg::ActivationFailed,
+            Err(IdentityError::TooManyAttempts) => Msg::TooManyAttempts,
             Err(IdentityError::Conflict(_)) => Msg::CardAlreadyBound,
             Err(IdentityError::Invalid(_)) => Msg::CardNotValid,
             Err(e) => return portal.failure(&e),
@@ -246,6 +247,7 @@ fn redirect_json(to: &str) -> Response {
 fn passkey_error(portal: &Portal, e: &IdentityError) -> Response {
     let msg = match e {
         IdentityError::BadActivation => Msg::ActivationFailed,
+        IdentityError::TooManyAttempts => Msg::TooManyAttempts,
         _ if e.kind().is_platform_fault() => {
             return ScriptFailure::new(e.kind(), portal.lang.t(sante_http::Msg::UnavailableText))
                 .logged(e)

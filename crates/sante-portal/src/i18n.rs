@@ -58,6 +58,11 @@ sante_http::catalogue! {
         "Zu viele Fehlversuche: Das Konto ist für einige Minuten gesperrt.",
         "Too many failed attempts: the account is locked for a few minutes."
     ),
+    TooManyAttempts => (
+        "Trop de tentatives depuis cette adresse : réessayez dans quelques minutes.",
+        "Zu viele Versuche von dieser Adresse: Versuchen Sie es in einigen Minuten erneut.",
+        "Too many attempts from this address: try again in a few minutes."
+    ),
     AccountBlocked => (
         "Ce compte est bloqué. Contactez le support de la plateforme.",
         "Dieses Konto ist gesperrt. Wenden Sie sich an den Support der Plattform.",

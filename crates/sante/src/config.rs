@@ -286,10 +286,30 @@ pub struct IdentityConfig {
     /// How often (seconds) the revocation list files are checked for a new version.
     #[serde(default = "default_crl_refresh")]
     pub crl_refresh_secs: u64,
+    /// Failed logins and activations one source address may make in
+    /// `failed_attempts_window_minutes` before it is refused (credential stuffing,
+    /// password spraying, code guessing); the accounts it tried stay untouched.
+    #[serde(default = "default_failed_attempts")]
+    pub failed_attempts_per_address: u32,
+    #[serde(default = "default_failed_attempts_window")]
+    pub failed_attempts_window_minutes: u32,
 }
 
 fn default_crl_refresh() -> u64 {
     60
+}
+
+fn default_failed_attempts() -> u32 {
+    sante_identity::AttemptLimits::default().failures_per_address
+}
+
+fn default_failed_attempts_window() -> u32 {
+    u32::try_from(
+        sante_identity::AttemptLimits::default()
+            .window
+            .num_minutes(),
+    )
+    .unwrap_or(15)
 }
 
 impl Default for IdentityConfig {
@@ -299,11 +319,27 @@ impl Default for IdentityConfig {
             client_ca_files: Vec::new(),
             crl_files: Vec::new(),
             crl_refresh_secs: default_crl_refresh(),
+            failed_attempts_per_address: default_failed_attempts(),
+            failed_attempts_window_minutes: default_failed_attempts_window(),
         }
     }
 }
 
 impl IdentityConfig {
+    /// The allowance of failed attempts per source address; the error names the key.
+    pub fn attempt_limits(&self) -> anyhow::Result<sante_identity::AttemptLimits> {
+        if self.failed_attempts_per_address == 0 {
+            bail!("key `identity.failed_attempts_per_address`: at least 1");
+        }
+        if !(1..=24 * 60).contains(&self.failed_attempts_window_minutes) {
+            bail!("key `identity.failed_attempts_window_minutes`: 1 to 1440");
+        }
+        Ok(sante_identity::AttemptLimits {
+            failures_per_address: self.failed_attempts_per_address,
+            window: chrono::Duration::minutes(i64::from(self.failed_attempts_window_minutes)),
+        })
+    }
+
     /// The agents' networks, parsed; the error names the key.
     pub fn agent_networks(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {
         self.agent_networks
@@ -564,6 +600,7 @@ impl Config {
             bail!("key `storage.database_url`: must start with sqlite: or postgres://");
         }
         self.identity.agent_networks()?;
+        self.identity.attempt_limits()?;
         if self.development.clock_offset()?.is_some() && !self.only_on_this_machine() {
             bail!(
                 "key `development.clock_offset`: only for a platform that listens and answers on loopback (development, tests); this one answers at {}",
@@ -820,6 +857,10 @@ default_language = "fr"
 [identity]
 # Networks (CIDR) health agents may log in and act from; empty: anywhere (ACC-2).
 # agent_networks = ["10.20.0.0/16"]
+# Failed logins and activations one source address may make per window before it is
+# refused (credential stuffing, password spraying); the accounts it tried stay open.
+# failed_attempts_per_address = 30
+# failed_attempts_window_minutes = 15
 # CAs issuing the cards (qualified certificates) that log in, and their revocation
 # lists, checked every crl_refresh_secs: a revoked card is refused at the handshake and
 # its sessions end at once. `sante init` wrote a development card CA; `sante dev-pki

@@ -252,6 +252,7 @@ impl Platform {
                 .with_lookup_limits(config.directory.lookup_limits());
         let identity = sante_identity::Identity::new(storage.db.clone(), recorder(), clock.clone())
             .with_agent_networks(config.identity.agent_networks()?)
+            .with_attempt_limits(config.identity.attempt_limits()?)
             .with_webauthn(&config.server.public_url)
             .context("key `server.public_url`: the passkeys' relying party")?;
         let terms = sante_terms::Terms::new(storage.db.clone(), recorder(), clock.clone());

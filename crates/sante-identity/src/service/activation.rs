@@ -54,7 +54,10 @@ impl Identity {
                 "the e-mail address is not valid".into(),
             ));
         }
+        self.refuse_exhausted_source(EventKind::IdentityActivationFailed, source)
+            .await?;
         let Some((mut account, version)) = self.find_by_login(proof.login).await? else {
+            self.attempts.failed(source.ip, self.now());
             self.trace(
                 EventKind::IdentityActivationFailed,
                 Actor::default(),
@@ -177,6 +180,7 @@ impl Identity {
         reason: &'static str,
         source: &Source,
     ) -> IdentityResult<()> {
+        self.attempts.failed(source.ip, self.now());
         self.trace(
             EventKind::IdentityActivationFailed,
             account_actor(account),

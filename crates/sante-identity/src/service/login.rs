@@ -56,6 +56,29 @@ impl Identity {
         Ok(())
     }
 
+    /// Refuses, before any account is looked at, an address past its allowance of
+    /// failed attempts (credential stuffing, password spraying, code guessing), so
+    /// that its guesses neither succeed nor lock their victims' accounts. Traced.
+    pub(crate) async fn refuse_exhausted_source(
+        &self,
+        kind: EventKind,
+        source: &Source,
+    ) -> IdentityResult<()> {
+        if !self.attempts.exhausted(source.ip, self.now()) {
+            return Ok(());
+        }
+        self.trace(
+            kind,
+            Actor::default(),
+            Action::Execute,
+            None,
+            source,
+            Outcome::Denied(Token::code("address_throttled")),
+        )
+        .await?;
+        Err(IdentityError::TooManyAttempts)
+    }
+
     /// Traces a login attempt for a login name or credential that matches no account.
     pub(crate) async fn unknown_login(
         &self,
@@ -136,12 +159,15 @@ impl Identity {
         login: &PasswordLogin<'_>,
         source: &Source,
     ) -> IdentityResult<(Zeroizing<String>, Authenticated)> {
+        self.refuse_exhausted_source(EventKind::IdentityLoginFailed, source)
+            .await?;
         let found = self
             .find_by_login(login.login)
             .await?
             .filter(|(a, _)| a.quality == login.quality);
         let Some((mut account, version)) = found else {
             secrets::burn_password_time(login.password);
+            self.attempts.failed(source.ip, self.now());
             return Err(self.unknown_login(Some(login.quality), source).await?);
         };
         if let Some((code, error)) = self.login_refusal(&account, source) {
@@ -163,6 +189,7 @@ impl Identity {
             (None, _) => Some(None),
         };
         let Some(totp_step) = totp_step.filter(|_| password_ok) else {
+            self.attempts.failed(source.ip, self.now());
             return Err(self.login_failed(account, version, source).await?);
         };
         self.check_method_change(&account, source).await?;

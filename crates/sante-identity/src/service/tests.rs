@@ -1116,3 +1116,79 @@ storage_test!(
         );
     }
 );
+
+storage_test!(
+    spraying_from_one_address_is_refused_there_without_locking_the_victims,
+    |db: Db| async move {
+        let f = fixture(db).await;
+        let identity = f
+            .identity
+            .clone()
+            .with_attempt_limits(crate::AttemptLimits {
+                failures_per_address: 5,
+                window: Duration::minutes(15),
+            });
+        let (victim, seed) = f.active_patient("pat-victim", NIN).await;
+        let attacker = Source {
+            ip: Some("203.0.113.7".parse().unwrap()),
+            ..Source::default()
+        };
+        let home = Source {
+            ip: Some("198.51.100.20".parse().unwrap()),
+            ..Source::default()
+        };
+        fn login(login: &str) -> PasswordLogin<'_> {
+            PasswordLogin {
+                login,
+                quality: Quality::Patient,
+                password: "Summer2026!Summer",
+                totp_code: Some("000000"),
+                client: "test",
+            }
+        }
+        // One password tried on many logins, known or not: never the same account
+        // twice, so no lock-out would ever stop it.
+        for name in ["P-AAAA-0001", "P-AAAA-0002", "P-AAAA-0003", "P-AAAA-0004"] {
+            let e = identity
+                .login_password(&login(name), &attacker)
+                .await
+                .unwrap_err();
+            assert!(matches!(e, IdentityError::BadCredentials), "{e:?}");
+        }
+        let victim_login = victim.login.as_str();
+        let e = identity
+            .login_password(&login(victim_login), &attacker)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, IdentityError::BadCredentials), "{e:?}");
+        // The address has used its allowance: refused before any account is looked at,
+        // even with the right password.
+        let right = PasswordLogin {
+            login: victim_login,
+            quality: Quality::Patient,
+            password: PASSWORD,
+            totp_code: Some(&f.code(&seed)),
+            client: "test",
+        };
+        let e = identity
+            .login_password(&right, &attacker)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, IdentityError::TooManyAttempts), "{e:?}");
+        assert_eq!(e.kind(), sante_types::ErrorKind::Throttled);
+        assert!(
+            f.outcomes(EventKind::IdentityLoginFailed)
+                .await
+                .contains(&Outcome::Denied(Token::code("address_throttled")))
+        );
+        // The victim, from his own address, is not locked out.
+        identity.login_password(&right, &home).await.unwrap();
+        // The window over, the address may try again.
+        f.clock.advance(Duration::minutes(15));
+        let e = identity
+            .login_password(&login("P-AAAA-0005"), &attacker)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, IdentityError::BadCredentials), "{e:?}");
+    }
+);
