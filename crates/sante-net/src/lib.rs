@@ -163,6 +163,10 @@ pub struct ListenerSpec {
     pub tls: TlsMode,
     /// Sessions served at once; further connections are closed at once.
     pub max_connections: usize,
+    /// Sessions served at once for one source address (an IPv6 /64); further
+    /// connections from it are closed at once, so that one client cannot take every
+    /// slot. Generous: an establishment's workstations may share one address.
+    pub max_per_address: usize,
     /// Deadline for the TLS handshake, so idle connections cannot hold a slot.
     pub handshake_timeout: Duration,
 }
@@ -175,6 +179,7 @@ impl ListenerSpec {
             addr,
             tls: TlsMode::Implicit(tls.into()),
             max_connections: 4096,
+            max_per_address: 256,
             handshake_timeout: Duration::from_secs(10),
         }
     }
@@ -290,6 +295,7 @@ impl Listener {
     ) {
         let handler = Arc::new(handler);
         let slots = Arc::new(Semaphore::new(self.spec.max_connections.max(1)));
+        let per_address = PerAddress::new(self.spec.max_per_address.max(1));
         let tracker = TaskTracker::new();
         let (implicit, starttls) = match &self.spec.tls {
             TlsMode::Implicit(config) => (Some(config.clone()), None),
@@ -310,6 +316,11 @@ impl Listener {
                     tracing::warn!(listener = %name, error = %e, "accept failed");
                     continue;
                 }
+            };
+            let Some(address_slot) = per_address.acquire(peer.ip()) else {
+                tracing::warn!(listener = %name, %peer, "connection limit of the address reached; closing");
+                drop(tcp);
+                continue;
             };
             let Ok(slot) = slots.clone().try_acquire_owned() else {
                 tracing::warn!(listener = %name, %peer, "connection limit reached; closing");
@@ -335,7 +346,7 @@ impl Listener {
             let token = shutdown.child_token();
             tracker.spawn(
                 async move {
-                    let _slot = slot;
+                    let _slot = (slot, address_slot);
                     let stream = match open(tcp, acceptor, timeout).await {
                         Ok((stream, certificate)) => {
                             session.peer_certificate = certificate.map(Arc::new);
@@ -358,6 +369,73 @@ impl Listener {
             tracing::warn!(listener = %name, "sessions still running after the grace period; dropping them");
         }
         tracing::info!(listener = %name, "stopped");
+    }
+}
+
+/// The sessions of each source address, counted so that one address cannot take
+/// every slot of a listener.
+#[derive(Clone)]
+struct PerAddress {
+    limit: usize,
+    counts: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+}
+
+/// One session of an address; its count goes down when the session ends.
+struct AddressSlot {
+    ip: std::net::IpAddr,
+    counts: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+}
+
+impl PerAddress {
+    fn new(limit: usize) -> PerAddress {
+        PerAddress {
+            limit,
+            counts: Arc::default(),
+        }
+    }
+
+    /// A slot for `ip`, or `None` when its sessions are at the limit.
+    fn acquire(&self, ip: std::net::IpAddr) -> Option<AddressSlot> {
+        let ip = counted_address(ip);
+        let mut counts = self.counts.lock().ok()?;
+        let count = counts.entry(ip).or_insert(0);
+        if *count >= self.limit {
+            return None;
+        }
+        *count += 1;
+        Some(AddressSlot {
+            ip,
+            counts: self.counts.clone(),
+        })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        if let Ok(mut counts) = self.counts.lock()
+            && let Some(count) = counts.get_mut(&self.ip)
+        {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                counts.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// The address sessions are counted under: IPv4 as it is (an IPv4-mapped IPv6
+/// address as IPv4), IPv6 by its /64, which one subscriber usually holds whole.
+fn counted_address(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V4(_) => ip,
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => std::net::IpAddr::V4(v4),
+            None => {
+                let mut segments = v6.segments();
+                segments[4..].fill(0);
+                std::net::IpAddr::V6(segments.into())
+            }
+        },
     }
 }
 

@@ -129,6 +129,7 @@ async fn plain_listeners_upgrade_with_starttls() {
             starttls: Some(config.into()),
         },
         max_connections: 8,
+        max_per_address: 8,
         handshake_timeout: Duration::from_secs(5),
     };
     let (addr, token, task) = start(spec).await;
@@ -173,6 +174,50 @@ async fn connections_beyond_the_limit_are_closed() {
     // The only slot is taken: the second connection is closed without a handshake.
     assert!(connect_tls(addr, roots.clone()).await.is_err());
     drop(first);
+    token.cancel();
+    task.await.unwrap();
+}
+
+/// A plain session from `from` (a loopback address of its own), echoing one byte.
+async fn echo_from(from: &str, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(format!("{from}:0").parse().unwrap())?;
+    let mut tcp = socket.connect(addr).await?;
+    tcp.write_all(b"a").await?;
+    let mut one = [0u8; 1];
+    tcp.read_exact(&mut one).await?;
+    Ok(tcp)
+}
+
+#[tokio::test]
+async fn one_address_cannot_take_every_slot() {
+    let spec = ListenerSpec {
+        name: "imap".into(),
+        addr: loopback(),
+        tls: TlsMode::Plain { starttls: None },
+        max_connections: 8,
+        max_per_address: 2,
+        handshake_timeout: Duration::from_secs(5),
+    };
+    let (addr, token, task) = start(spec).await;
+    let first = echo_from("127.0.0.1", addr).await.unwrap();
+    let second = echo_from("127.0.0.1", addr).await.unwrap();
+    // The address holds its two slots: a third session from it is closed at once...
+    assert!(echo_from("127.0.0.1", addr).await.is_err());
+    // ...while another address is served.
+    let other = echo_from("127.0.0.2", addr).await.unwrap();
+    // A slot given back serves the address again.
+    drop(first);
+    let mut again = None;
+    for _ in 0..50 {
+        if let Ok(tcp) = echo_from("127.0.0.1", addr).await {
+            again = Some(tcp);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(again.is_some(), "the address's slot was not given back");
+    drop((second, other, again));
     token.cancel();
     task.await.unwrap();
 }

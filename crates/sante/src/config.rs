@@ -88,6 +88,12 @@ pub struct ServerConfig {
     /// Seconds to let in-flight requests finish on shutdown.
     #[serde(default = "default_grace")]
     pub shutdown_grace_secs: u64,
+    /// Connections each HTTPS listener serves at once, and from one source address
+    /// (an IPv6 /64); further ones are closed at once.
+    #[serde(default = "default_https_connections")]
+    pub max_connections: usize,
+    #[serde(default = "default_https_per_address")]
+    pub max_connections_per_address: usize,
     /// Address of a second HTTPS listener that asks clients for a certificate: the
     /// card login and establishment systems (mutual TLS). Needs `identity.client_ca_files`.
     pub mtls_listen: Option<SocketAddr>,
@@ -97,6 +103,22 @@ pub struct ServerConfig {
 
 fn default_grace() -> u64 {
     20
+}
+
+fn default_https_connections() -> usize {
+    4096
+}
+
+fn default_https_per_address() -> usize {
+    256
+}
+
+fn default_mail_connections() -> usize {
+    1024
+}
+
+fn default_mail_per_address() -> usize {
+    128
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -366,6 +388,12 @@ impl IdentityConfig {
 pub struct MessagingSection {
     /// The platform's mail domain: every professional's address is under it.
     pub domain: String,
+    /// Connections each mail listener serves at once, and from one source address
+    /// (an IPv6 /64); further ones are closed at once.
+    #[serde(default = "default_mail_connections")]
+    pub max_connections: usize,
+    #[serde(default = "default_mail_per_address")]
+    pub max_connections_per_address: usize,
     /// The name the mail servers give themselves (greetings, `Received`, autoconfig).
     pub hostname: String,
     /// SMTP submission with STARTTLS (587).
@@ -601,6 +629,20 @@ impl Config {
         }
         self.identity.agent_networks()?;
         self.identity.attempt_limits()?;
+        if self.server.max_connections == 0 || self.server.max_connections_per_address == 0 {
+            bail!(
+                "keys `server.max_connections` and `server.max_connections_per_address`: at least 1"
+            );
+        }
+        if self
+            .messaging
+            .as_ref()
+            .is_some_and(|m| m.max_connections == 0 || m.max_connections_per_address == 0)
+        {
+            bail!(
+                "keys `messaging.max_connections` and `messaging.max_connections_per_address`: at least 1"
+            );
+        }
         if self.development.clock_offset()?.is_some() && !self.only_on_this_machine() {
             bail!(
                 "key `development.clock_offset`: only for a platform that listens and answers on loopback (development, tests); this one answers at {}",
@@ -800,6 +842,10 @@ tls_cert = "tls/server.crt"
 tls_key = "tls/server.key"
 # Seconds in-flight requests get to finish on shutdown.
 shutdown_grace_secs = 20
+# Connections served at once by each HTTPS listener, and from one source address (an
+# IPv6 /64); an establishment's workstations may share one address.
+# max_connections = 4096
+# max_connections_per_address = 256
 # A second listener asks clients for a certificate: login with the professional's card
 # and establishment systems (mutual TLS). The certificates must come from a CA of
 # identity.client_ca_files, and not be in its revocation list.

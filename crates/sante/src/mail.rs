@@ -156,7 +156,8 @@ pub async fn start(
             name: name.to_owned(),
             addr,
             tls: mode,
-            max_connections: 1024,
+            max_connections: section.max_connections,
+            max_per_address: section.max_connections_per_address,
             handshake_timeout: Duration::from_secs(10),
         })
         .await

@@ -35,6 +35,16 @@ pub fn clock(config: &Config) -> Arc<dyn Clock> {
     }
 }
 
+/// An HTTPS listener with the configured connection limits.
+pub(crate) fn https_spec(
+    config: &Config,
+    mut spec: sante_net::ListenerSpec,
+) -> sante_net::ListenerSpec {
+    spec.max_connections = config.server.max_connections;
+    spec.max_per_address = config.server.max_connections_per_address;
+    spec
+}
+
 /// The search fields whose terms are national numbers or built from them: stored
 /// blind, looked up exactly.
 const BLIND_TERMS: &[&str] = &["nin", "block"];
@@ -472,10 +482,9 @@ impl Platform {
         let tls = sante_net::server_tls_config(&cert, &key, sante_http::ALPN)
             .context("keys `server.tls_cert` / `server.tls_key`")?;
         let shutdown = tokio_util::sync::CancellationToken::new();
-        let listener = sante_net::Listener::bind(sante_net::ListenerSpec::https(
-            "https",
-            config.server.listen,
-            tls,
+        let listener = sante_net::Listener::bind(https_spec(
+            config,
+            sante_net::ListenerSpec::https("https", config.server.listen, tls),
         ))
         .await
         .with_context(|| {

@@ -128,10 +128,9 @@ impl CardListener {
             seen: Vec::new(),
         };
         watch.load()?;
-        let listener = sante_net::Listener::bind(sante_net::ListenerSpec::https(
-            "https-mtls",
-            addr,
-            watch.tls.clone(),
+        let listener = sante_net::Listener::bind(super::https_spec(
+            config,
+            sante_net::ListenerSpec::https("https-mtls", addr, watch.tls.clone()),
         ))
         .await
         .with_context(|| format!("key `server.mtls_listen`: cannot listen on {addr}"))?;
