@@ -13,20 +13,20 @@ use serde_json::Value;
 use crate::harness::*;
 
 /// A running demo and its professional's mail credentials.
-struct MailDemo {
-    server: Server,
+pub(crate) struct MailDemo {
+    pub(crate) server: Server,
     _dir: tempfile::TempDir,
     /// The demo directory (configuration, `tls/ca.crt`).
-    root: PathBuf,
+    pub(crate) root: PathBuf,
     env: Vec<(String, String)>,
-    ports: MailPorts,
+    pub(crate) ports: MailPorts,
     address: String,
     login: String,
     password: String,
 }
 
 impl MailDemo {
-    fn start(extra_env: Vec<(String, String)>) -> MailDemo {
+    pub(crate) fn start(extra_env: Vec<(String, String)>) -> MailDemo {
         let dir = tempfile::tempdir().unwrap();
         let [port, mtls] = free_ports();
         let ports = MailPorts::free();
@@ -120,7 +120,7 @@ impl MailDemo {
     }
 
     /// The messages POP3 lists, as curl sees them.
-    fn pop3_listing(&self) -> Vec<String> {
+    pub(crate) fn pop3_listing(&self) -> Vec<String> {
         let out = self.curl(&self.pop3_url(""));
         assert!(out.status.success(), "curl POP3: {}", stderr(&out));
         stdout(&out).lines().map(str::to_owned).collect()

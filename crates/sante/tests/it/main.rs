@@ -16,6 +16,7 @@ mod directory;
 mod dsp;
 mod fhir;
 mod harness;
+mod limits;
 mod mail;
 mod portal;
 mod serve;
