@@ -29,6 +29,7 @@ fn event_type(kind: EventKind) -> Value {
         | EventKind::AuditEpochPurged => (DCM, "110101", "Audit Log Used"),
         EventKind::PlatformMasterKeyRotated
         | EventKind::PlatformMasterKeyRetired
+        | EventKind::PlatformRecordsResealed
         | EventKind::PlatformConfigLoaded => (DCM, "110113", "Security Alert"),
         EventKind::PlatformMigrationApplied => (DCM, "110100", "Application Activity"),
         EventKind::HttpRequestDenied | EventKind::PortalFormRejected => {

@@ -728,3 +728,86 @@ impl Db {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 }
+
+/// Records resealed in one transaction by [`Db::reseal`].
+const RESEAL_BATCH: i64 = 500;
+
+impl Db {
+    /// Seals what was written before sealing was enabled: every record value in clear
+    /// and every term of a blind field not yet blinded. Runs while the platform serves:
+    /// a value is replaced only if its version did not move meanwhile (a write since
+    /// sealed it already), and a value keeps its version (it did not change). Returns
+    /// how many values and terms were sealed. A database opened without sealing has
+    /// nothing to do.
+    pub async fn reseal(&self, mut progress: impl FnMut(u64)) -> StoreResult<(u64, u64)> {
+        let Some(sealing) = &self.sealing else {
+            return Ok((0, 0));
+        };
+        let ready = sealing.ready(self).await?;
+        let (mut values, mut terms) = (0u64, 0u64);
+        let mut after = (String::new(), String::new());
+        loop {
+            let rows: Vec<(String, String, i64, Vec<u8>)> = on_pool!(&self.pool, |p| {
+                sqlx::query_as(
+                    "SELECT collection, key, version, value FROM records \
+                     WHERE (collection, key) > ($1, $2) ORDER BY collection, key LIMIT $3",
+                )
+                .bind(after.0.as_str())
+                .bind(after.1.as_str())
+                .bind(RESEAL_BATCH)
+                .fetch_all(p)
+                .await?
+            });
+            let Some(last) = rows.last() else { break };
+            after = (last.0.clone(), last.1.clone());
+            for (collection, key, version, value) in rows {
+                if crate::sealing::is_sealed(&value) {
+                    continue;
+                }
+                let sealed = ready.seal(&collection, &key, &value)?;
+                let done = on_pool!(&self.pool, |p| {
+                    sqlx::query(
+                    "UPDATE records SET value = $1 WHERE collection = $2 AND key = $3 AND version = $4"
+                )
+                .bind(sealed.as_slice())
+                .bind(collection.as_str())
+                .bind(key.as_str())
+                .bind(version)
+                .execute(p)
+                .await?
+                .rows_affected()
+                });
+                values += done;
+            }
+            progress(values);
+        }
+        for field in sealing.blind_fields() {
+            let clear: Vec<(String, String, String)> = on_pool!(&self.pool, |p| {
+                sqlx::query_as(
+                    "SELECT collection, key, term FROM record_terms \
+                     WHERE field = $1 AND term NOT LIKE 'h:%'",
+                )
+                .bind(field.as_str())
+                .fetch_all(p)
+                .await?
+            });
+            for (collection, key, term) in clear {
+                let blind = ready.term(field, &term);
+                let done = on_pool!(&self.pool, |p| sqlx::query(
+                    "UPDATE record_terms SET term = $1 \
+                     WHERE collection = $2 AND key = $3 AND field = $4 AND term = $5"
+                )
+                .bind(blind.as_str())
+                .bind(collection.as_str())
+                .bind(key.as_str())
+                .bind(field.as_str())
+                .bind(term.as_str())
+                .execute(p)
+                .await?
+                .rows_affected());
+                terms += done;
+            }
+        }
+        Ok((values, terms))
+    }
+}

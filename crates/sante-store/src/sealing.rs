@@ -19,7 +19,8 @@
 //! other data key (`sante keys rotate`) while values and terms keep their seal.
 //!
 //! Values written before sealing was enabled carry no seal and are read as they are;
-//! they are sealed when next written.
+//! they are sealed when next written, or all at once by [`crate::Db::reseal`]
+//! (`sante keys reseal`), which also blinds the terms written in clear.
 
 use std::sync::Arc;
 
@@ -91,6 +92,10 @@ impl Sealing {
             .await
     }
 
+    pub(crate) fn blind_fields(&self) -> &[String] {
+        &self.blind_fields
+    }
+
     pub(crate) fn is_blind(&self, field: &str) -> bool {
         self.blind_fields.iter().any(|f| f == field)
     }
@@ -102,6 +107,11 @@ impl Sealing {
             keys: self.keys(db).await?,
         })
     }
+}
+
+/// Whether a stored value carries the seal.
+pub(crate) fn is_sealed(stored: &[u8]) -> bool {
+    stored.starts_with(MAGIC)
 }
 
 /// The sealing with its keys at hand: sealing, opening and blinding are then sync.

@@ -333,6 +333,43 @@ storage_test!(
     }
 );
 
+storage_test!(
+    resealing_seals_what_was_written_in_clear_and_keeps_it_findable,
+    |db: Db| async move {
+        // Written before sealing was enabled.
+        db.write_batch(
+            &[
+                put_any("patients", "p1", b"Schmit 1980010112345"),
+                index(
+                    "patients",
+                    "p1",
+                    &[("nin", "1980010112345"), ("family", "schmit")],
+                ),
+            ],
+            T0,
+        )
+        .await
+        .unwrap();
+        let sealed = sealed(&db);
+        let version = sealed.get("patients", "p1").await.unwrap().unwrap().version;
+        let mut seen = 0;
+        assert_eq!(sealed.reseal(|n| seen = n).await.unwrap(), (1, 1));
+        assert_eq!(seen, 1);
+        let stored = raw(&db, "patients").await;
+        assert!(!holds(&stored, "1980010112345") && !holds(&stored, "Schmit"));
+        let record = sealed.get("patients", "p1").await.unwrap().unwrap();
+        assert_eq!(record.value, b"Schmit 1980010112345");
+        assert_eq!(record.version, version, "the value did not change");
+        let by_nin = [TermQuery::exact("nin", "1980010112345")];
+        assert_eq!(
+            sealed.search("patients", &by_nin, None, 10).await.unwrap(),
+            ["p1"]
+        );
+        // A second run has nothing left to do.
+        assert_eq!(sealed.reseal(|_| {}).await.unwrap(), (0, 0));
+    }
+);
+
 storage_test!(binary_values_round_trip_exactly, |db: Db| async move {
     let value: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
     db.put("bin", "all-bytes", &value, Expect::Absent, T0)

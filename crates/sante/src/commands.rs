@@ -74,6 +74,33 @@ pub async fn keys_rotate(config: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `sante keys reseal`: seals what an older version stored in clear. The server keeps
+/// running; reads already accept both.
+pub async fn keys_reseal(config: &Path) -> anyhow::Result<ExitCode> {
+    let config = load(config)?;
+    let storage = open_storage(&config, platform::clock(&config)).await?;
+    platform::migrate_traced(&config, &storage).await?;
+    let bar = progress::bar(0, "sealing records");
+    let (values, terms) = storage
+        .db
+        .reseal(|done| bar.set_position(done))
+        .await
+        .context("sealing the records written in clear")?;
+    bar.finish_and_clear();
+    trace_cli(
+        &config,
+        &storage,
+        EventKind::PlatformRecordsResealed,
+        Action::Update,
+        None,
+        Outcome::Success,
+    )
+    .await?;
+    println!("sealed {values} records and blinded {terms} search terms written in clear");
+    storage.db.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `sante keys retire ID`: refused while a data key still depends on it.
 pub async fn keys_retire(config: &Path, id: &str) -> anyhow::Result<ExitCode> {
     let config = load(config)?;

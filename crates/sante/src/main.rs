@@ -444,6 +444,9 @@ enum DevPkiCommand {
 enum KeysCommand {
     /// Add a new primary master key and re-wrap every data key under it.
     Rotate,
+    /// Seal the records and blind the national-number terms written before sealing
+    /// was enabled (once, after upgrading a platform that stored them in clear).
+    Reseal,
     /// Remove an old master key once no data key depends on it.
     Retire {
         /// The key id, as listed by `sante keys status`.
@@ -537,6 +540,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Keys { command } => match command {
             KeysCommand::Rotate => commands::keys_rotate(&cli.config).await,
+            KeysCommand::Reseal => commands::keys_reseal(&cli.config).await,
             KeysCommand::Retire { id } => commands::keys_retire(&cli.config, &id).await,
             KeysCommand::Status => commands::keys_status(&cli.config).await,
         },

@@ -114,6 +114,14 @@ fn keys_rotate_then_retire_the_old_key() {
     assert!(stdout(&rotated).contains("new primary master key"));
     let retired = run(d, &["keys", "retire", &old_id]);
     assert!(retired.status.success(), "{}", stderr(&retired));
+    // Everything this version wrote is sealed already: resealing finds nothing to do.
+    let resealed = run(d, &["keys", "reseal"]);
+    assert!(resealed.status.success(), "{}", stderr(&resealed));
+    assert!(
+        stdout(&resealed).contains("sealed 0 records and blinded 0 search terms"),
+        "{}",
+        stdout(&resealed)
+    );
     let status = stdout(&run(d, &["keys", "status"]));
     let ids: Vec<&str> = status.lines().filter_map(|l| l.split(' ').next()).collect();
     assert!(!ids.contains(&old_id.as_str()), "{status}");
@@ -127,6 +135,7 @@ fn keys_rotate_then_retire_the_old_key() {
         "PlatformMigrationApplied",
         "PlatformMasterKeyRotated",
         "PlatformMasterKeyRetired",
+        "PlatformRecordsResealed",
         "AuditTrailVerified",
     ] {
         assert!(export.contains(kind), "{kind} missing from {export}");

@@ -315,7 +315,17 @@ pub fn assert_nothing_in_clear(dir: &Path, needles: &[&str]) {
             }
         }
         if let Some(number) = national_number(&bytes) {
-            found.push(format!("{}: a national number {number}", file.display()));
+            let at = bytes
+                .windows(number.len())
+                .position(|w| w == number.as_bytes())
+                .unwrap_or(0);
+            let context =
+                String::from_utf8_lossy(&bytes[at.saturating_sub(120)..(at + 60).min(bytes.len())])
+                    .replace(|c: char| c.is_control(), ".");
+            found.push(format!(
+                "{}: a national number {number} in …{context}…",
+                file.display()
+            ));
         }
     }
     assert!(
@@ -339,7 +349,14 @@ fn national_number(bytes: &[u8]) -> Option<String> {
             i += 1;
         }
         let run = &bytes[start..i];
-        if run.len() == 13 {
+        // Digits inside hexadecimal (digests, blind terms, ids) are not numbers.
+        let hex_around = start
+            .checked_sub(1)
+            .and_then(|b| bytes.get(b))
+            .into_iter()
+            .chain(bytes.get(i))
+            .any(u8::is_ascii_hexdigit);
+        if run.len() == 13 && !hex_around {
             let text = String::from_utf8_lossy(run).into_owned();
             let (decade, month, day) = (&text[..3], &text[4..6], &text[6..8]);
             let month: u32 = month.parse().unwrap_or(0);

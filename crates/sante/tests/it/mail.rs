@@ -531,9 +531,16 @@ async fn real_mail_clients_submit_and_fetch_and_every_forbidden_attempt_is_refus
     // the demo holds: no mail, no national number, no authenticator seed (PLT-10).
     let logins = std::fs::read_to_string(demo.root.join("demo-logins.txt")).unwrap();
     let seed = field(&logins, "authenticator key");
+    let national_number = field(&logins, "national number");
     assert_nothing_in_clear(
         &demo.root.join("data"),
-        &["voici les r", "sultats d'analyse", "cordialement", &seed],
+        &[
+            "voici les r",
+            "sultats d'analyse",
+            "cordialement",
+            &seed,
+            &national_number,
+        ],
     );
 }
 
