@@ -396,7 +396,7 @@ impl PerAddress {
 
     /// A slot for `ip`, or `None` when its sessions are at the limit.
     fn acquire(&self, ip: std::net::IpAddr) -> Option<AddressSlot> {
-        let ip = counted_address(ip);
+        let ip = sante_types::subscriber_address(ip);
         let mut counts = self.counts.lock().ok()?;
         let count = counts.entry(ip).or_insert(0);
         if *count >= self.limit {
@@ -420,22 +420,6 @@ impl Drop for AddressSlot {
                 counts.remove(&self.ip);
             }
         }
-    }
-}
-
-/// The address sessions are counted under: IPv4 as it is (an IPv4-mapped IPv6
-/// address as IPv4), IPv6 by its /64, which one subscriber usually holds whole.
-fn counted_address(ip: std::net::IpAddr) -> std::net::IpAddr {
-    match ip {
-        std::net::IpAddr::V4(_) => ip,
-        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => std::net::IpAddr::V4(v4),
-            None => {
-                let mut segments = v6.segments();
-                segments[4..].fill(0);
-                std::net::IpAddr::V6(segments.into())
-            }
-        },
     }
 }
 

@@ -206,7 +206,8 @@ async fn one_address_cannot_take_every_slot() {
     assert!(echo_from("127.0.0.1", addr).await.is_err());
     // ...while another address is served.
     let other = echo_from("127.0.0.2", addr).await.unwrap();
-    // A slot given back serves the address again.
+    // A slot given back serves the address again. The server gives it back when its
+    // session task ends, which the client cannot observe: retry briefly, bounded.
     drop(first);
     let mut again = None;
     for _ in 0..50 {

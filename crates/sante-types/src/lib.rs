@@ -4,11 +4,13 @@
 //! few types that every bounded context must agree on (time, qualities, levels of
 //! assurance, services). Anything that belongs to one context lives in that context.
 
+mod address;
 mod cert;
 mod clock;
 pub mod error;
 mod quality;
 
+pub use address::subscriber_address;
 pub use cert::{PeerCertificate, revocation_key};
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use error::{Coded, ErrorKind};

@@ -405,6 +405,67 @@ pub async fn demo_logins(config: &Config) -> anyhow::Result<String> {
     Ok(text)
 }
 
+/// A professional's account, created and activated with a development card.
+pub(crate) struct CardedProfessional {
+    /// The name on the card.
+    pub name: String,
+    pub login: String,
+    pub certificate: sante_types::PeerCertificate,
+}
+
+/// Creates `professional`'s account and activates it with a development card issued
+/// for him (valid a year), written to `p12` as PKCS#12 under `p12_password`.
+pub(crate) async fn activate_with_dev_card(
+    config: &Config,
+    identity: &Identity,
+    professional: &sante_directory::model::Professional,
+    p12: &Path,
+    p12_password: &str,
+    email: &str,
+    source: &Source,
+) -> anyhow::Result<CardedProfessional> {
+    let nin = professional
+        .national_id
+        .as_ref()
+        .map(|n| n.as_str().to_owned())
+        .unwrap_or_else(|| professional.id.clone());
+    let letter = identity
+        .create_account(
+            &Administrator::Operator,
+            NewAccount {
+                quality: Quality::Professional,
+                subject: professional.id.clone(),
+                national_id: nin.clone(),
+            },
+            source,
+        )
+        .await?;
+    let name = format!(
+        "{} {}",
+        professional.given_names.join(" "),
+        professional.family_name
+    );
+    let card = crate::init::issue_card(&config.base_dir, &name, 365, p12, p12_password)?;
+    let certificate = sante_net::pki::read_certificate(&card.cert_der)?;
+    identity
+        .activate_with_certificate(
+            &sante_identity::ActivationProof {
+                login: &letter.account.login,
+                national_id: &nin,
+                code: &letter.code,
+                email,
+            },
+            &certificate,
+            source,
+        )
+        .await?;
+    Ok(CardedProfessional {
+        name,
+        login: letter.account.login,
+        certificate,
+    })
+}
+
 /// A physician of the demo directories with an account activated with a development
 /// card: its PKCS#12 file goes beside the data, to import in a browser.
 async fn demo_professional(config: &Config, opened: &Opened) -> anyhow::Result<String> {
@@ -423,50 +484,24 @@ async fn demo_professional(config: &Config, opened: &Opened) -> anyhow::Result<S
     let Some(physician) = found.items.into_iter().next() else {
         return Ok("  professional: none (the demo directory has no physician)\n".to_owned());
     };
-    let nin = physician
-        .national_id
-        .as_ref()
-        .map(|n| n.as_str().to_owned())
-        .unwrap_or_else(|| physician.id.clone());
-    let letter = opened
-        .identity
-        .create_account(
-            &Administrator::Operator,
-            NewAccount {
-                quality: Quality::Professional,
-                subject: physician.id.clone(),
-                national_id: nin.clone(),
-            },
-            &cli_source(),
-        )
-        .await?;
     let p12 = config.path(Path::new("demo-professional.p12"));
     let p12_password = generated_password();
-    let name = format!(
-        "{} {}",
-        physician.given_names.join(" "),
-        physician.family_name
-    );
-    let card = crate::init::issue_card(&config.base_dir, &name, 365, &p12, &p12_password)?;
-    let cert = sante_net::pki::read_certificate(&card.cert_der)?;
-    opened
-        .identity
-        .activate_with_certificate(
-            &sante_identity::ActivationProof {
-                login: &letter.account.login,
-                national_id: &nin,
-                code: &letter.code,
-                email: "demo.professional@example.lu",
-            },
-            &cert,
-            &cli_source(),
-        )
-        .await?;
+    let carded = activate_with_dev_card(
+        config,
+        &opened.identity,
+        &physician,
+        &p12,
+        &p12_password,
+        "demo.professional@example.lu",
+        &cli_source(),
+    )
+    .await?;
     let mut text = format!(
-        "  professional ({name}, card certificate, high): import {} (password {p12_password}) in the browser, \
+        "  professional ({}, card certificate, high): import {} (password {p12_password}) in the browser, \
          then log in at the card login URL above; login name {}\n",
+        carded.name,
         p12.display(),
-        letter.account.login
+        carded.login
     );
     if let Some(section) = &config.messaging {
         // What the professional would do on the portal after a card login: make an
@@ -474,7 +509,12 @@ async fn demo_professional(config: &Config, opened: &Opened) -> anyhow::Result<S
         // access.
         let (_, who) = opened
             .identity
-            .login_certificate(&cert, Quality::Professional, "demo", &cli_source())
+            .login_certificate(
+                &carded.certificate,
+                Quality::Professional,
+                "demo",
+                &cli_source(),
+            )
             .await?;
         let app = opened
             .identity
@@ -533,7 +573,7 @@ async fn demo_professional(config: &Config, opened: &Opened) -> anyhow::Result<S
             "    secure messaging: address {}, mail program login {} with the application password {} \
              (or the card: SASL EXTERNAL)\n",
             mailbox.address,
-            letter.account.login,
+            carded.login,
             app.password.as_str()
         ));
     }

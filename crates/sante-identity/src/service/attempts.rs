@@ -46,21 +46,6 @@ pub(crate) struct Attempts {
     by_address: Mutex<HashMap<IpAddr, (DateTime<Utc>, u32)>>,
 }
 
-/// The address failures are counted under.
-fn counted(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let mut s = v6.segments();
-                s[4..].fill(0);
-                IpAddr::V6(s.into())
-            }
-        },
-    }
-}
-
 impl Attempts {
     pub(crate) fn new(limits: AttemptLimits) -> Attempts {
         Attempts {
@@ -78,9 +63,10 @@ impl Attempts {
         let Ok(map) = self.by_address.lock() else {
             return false;
         };
-        map.get(&counted(ip)).is_some_and(|(since, failures)| {
-            now < *since + self.limits.window && *failures >= self.limits.failures_per_address
-        })
+        map.get(&sante_types::subscriber_address(ip))
+            .is_some_and(|(since, failures)| {
+                now < *since + self.limits.window && *failures >= self.limits.failures_per_address
+            })
     }
 
     /// Counts a failure from `ip` at `now`.
@@ -91,10 +77,12 @@ impl Attempts {
         let Ok(mut map) = self.by_address.lock() else {
             return;
         };
-        if map.len() >= MAX_ADDRESSES && !map.contains_key(&counted(ip)) {
+        if map.len() >= MAX_ADDRESSES && !map.contains_key(&sante_types::subscriber_address(ip)) {
             map.clear();
         }
-        let entry = map.entry(counted(ip)).or_insert((now, 0));
+        let entry = map
+            .entry(sante_types::subscriber_address(ip))
+            .or_insert((now, 0));
         if now >= entry.0 + self.limits.window {
             *entry = (now, 0);
         }

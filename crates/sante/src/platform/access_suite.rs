@@ -20,7 +20,7 @@ use sante_audit::{Actor, Source};
 use sante_directory::Request as DirectoryRequest;
 use sante_directory::service::{PatientQuery, ProfessionalQuery};
 use sante_http::{Access, App, RouteSpec};
-use sante_identity::{Administrator, Authenticated, NewAccount, PasswordLogin, secrets};
+use sante_identity::{Authenticated, PasswordLogin, secrets};
 use sante_store::{Backend, testing};
 use sante_terms::Document;
 use sante_types::{Quality, Service};
@@ -323,47 +323,24 @@ async fn professional_with_card(
         .into_iter()
         .nth(1)
         .ok_or_else(|| anyhow::anyhow!("the demo has fewer than two physicians"))?;
-    let nin = physician
-        .national_id
-        .as_ref()
-        .map(|n| n.as_str().to_owned())
-        .unwrap_or_else(|| physician.id.clone());
-    let letter = platform
-        .identity
-        .create_account(
-            &Administrator::Operator,
-            NewAccount {
-                quality: Quality::Professional,
-                subject: physician.id.clone(),
-                national_id: nin.clone(),
-            },
-            source,
-        )
-        .await?;
-    let card = crate::init::issue_card(
-        &config.base_dir,
-        &physician.family_name,
-        30,
+    let carded = crate::account_cmd::activate_with_dev_card(
+        config,
+        &platform.identity,
+        &physician,
         &dir.join("suite-card.p12"),
         "suite card password",
-    )?;
-    let cert = sante_net::pki::read_certificate(&card.cert_der)?;
-    platform
-        .identity
-        .activate_with_certificate(
-            &sante_identity::ActivationProof {
-                login: &letter.account.login,
-                national_id: &nin,
-                code: &letter.code,
-                email: "suite.professional@example.lu",
-            },
-            &cert,
-            source,
-        )
-        .await?;
+        "suite.professional@example.lu",
+        source,
+    )
+    .await?;
     let (session, who) = platform
         .identity
-        .login_certificate(&cert, Quality::Professional, "authorisation suite", source)
+        .login_certificate(
+            &carded.certificate,
+            Quality::Professional,
+            "authorisation suite",
+            source,
+        )
         .await?;
     Ok((session.to_string(), who))
 }

@@ -57,6 +57,35 @@ fn tls_client(ca: &std::path::Path) -> tokio_rustls::TlsConnector {
     tokio_rustls::TlsConnector::from(Arc::new(config))
 }
 
+/// How many slow clients are connected, and a wake-up for whoever waits for them.
+#[derive(Default)]
+struct Connected {
+    count: std::sync::atomic::AtomicUsize,
+    changed: tokio::sync::Notify,
+}
+
+impl Connected {
+    fn one_more(&self) {
+        self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.changed.notify_waiters();
+    }
+
+    fn count(&self) -> usize {
+        self.count.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Returns once `n` are connected.
+    async fn all(&self, n: usize) {
+        loop {
+            let changed = self.changed.notified();
+            if self.count() >= n {
+                return;
+            }
+            changed.await;
+        }
+    }
+}
+
 /// One slow client: connects (over TLS when `tls`), then sends `line` a byte a second
 /// for [`TRICKLE`]. Returns whether it got through the handshake.
 async fn trickle(
@@ -64,7 +93,7 @@ async fn trickle(
     port: u16,
     tls: Option<tokio_rustls::TlsConnector>,
     line: &'static [u8],
-    open: Arc<std::sync::atomic::AtomicUsize>,
+    open: Arc<Connected>,
 ) -> bool {
     let Ok(tcp) = connect_from(source, port).await else {
         return false;
@@ -79,7 +108,7 @@ async fn trickle(
         }
         None => Box::new(tcp),
     };
-    open.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    open.one_more();
     let started = tokio::time::Instant::now();
     let mut i = 0;
     while started.elapsed() < TRICKLE {
@@ -131,7 +160,7 @@ async fn a_thousand_slow_clients_per_port_keep_memory_bounded_and_others_served(
         (p.submission, false, b"EHLO slow.example\r\n"),
         (p.inbound, false, b"EHLO slow.example\r\n"),
     ];
-    let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let open = Arc::new(Connected::default());
     let mut clients = tokio::task::JoinSet::new();
     for (port, over_tls, line) in ports {
         for i in 0..PER_PORT {
@@ -141,13 +170,12 @@ async fn a_thousand_slow_clients_per_port_keep_memory_bounded_and_others_served(
     }
     // Once they are all connected and trickling: the server's memory, and legitimate
     // clients.
-    for _ in 0..300 {
-        if open.load(std::sync::atomic::Ordering::SeqCst) == 6 * PER_PORT {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let connected = open.load(std::sync::atomic::Ordering::SeqCst);
+    let all = tokio::time::timeout(Duration::from_secs(30), open.all(6 * PER_PORT)).await;
+    let connected = open.count();
+    assert!(
+        all.is_ok(),
+        "only {connected} slow clients connected in 30 s"
+    );
     let during = resident_kib(pid);
     let health = http
         .get(format!("{}/healthz", demo.server.base))
