@@ -18,7 +18,7 @@ mod fetch;
 mod login;
 mod mailboxes;
 mod messages;
-mod proto;
+pub(crate) mod proto;
 mod search;
 
 use std::future::Future;

@@ -26,6 +26,9 @@ pub mod relay;
 pub mod smtp;
 mod wire;
 
+#[cfg(test)]
+mod fuzz_targets;
+
 /// What every mail front end shares.
 #[derive(Clone)]
 pub struct MailContext {

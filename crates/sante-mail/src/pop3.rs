@@ -479,7 +479,7 @@ impl Session {
 }
 
 /// The header section and the first `lines` lines of the body.
-fn top(message: &[u8], lines: usize) -> &[u8] {
+pub(crate) fn top(message: &[u8], lines: usize) -> &[u8] {
     let body_start = message
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -499,7 +499,7 @@ fn top(message: &[u8], lines: usize) -> &[u8] {
 }
 
 /// A multi-line response: lines starting with `.` get another, then the final `.`.
-fn byte_stuff(body: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn byte_stuff(body: &[u8], out: &mut Vec<u8>) {
     let mut at_start = true;
     for &b in body {
         if at_start && b == b'.' {

@@ -729,6 +729,12 @@ impl Session {
             Err(MessagingError::Refused(refusal)) => {
                 let (code, status, text) = refusal_reply(&refusal);
                 self.reply(code, status, &text);
+                if refusal == Refusal::BareLineBreak {
+                    // What the client sent after the ending it meant may be another
+                    // message's commands: none of it is read.
+                    self.flush().await?;
+                    return Ok(false);
+                }
             }
             Err(e) => {
                 tracing::error!(error = %e, "message not accepted");
@@ -741,7 +747,7 @@ impl Session {
 
 /// Reads SASL PLAIN's `authzid \0 authcid \0 password`. An authorisation identity
 /// other than the login itself is refused: nobody sends as someone else.
-fn plain_credentials(response: &[u8]) -> Option<(String, Zeroizing<String>)> {
+pub(crate) fn plain_credentials(response: &[u8]) -> Option<(String, Zeroizing<String>)> {
     let mut parts = response.split(|&b| b == 0);
     let authzid = parts.next()?;
     let login = std::str::from_utf8(parts.next()?).ok()?.to_owned();

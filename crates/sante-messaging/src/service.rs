@@ -32,7 +32,7 @@ mod notices;
 mod queue;
 
 pub use closure::HousekeepingReport;
-pub use delivery::{Accepted, Envelope, Origin, Route};
+pub use delivery::{Accepted, Envelope, Origin, Route, has_bare_line_break};
 pub use folders::SEPARATOR;
 pub use messages::{FlagChange, FlagUpdate, normalise_flags};
 pub use metadata::PersonalData;
@@ -146,6 +146,11 @@ pub enum Refusal {
     ScanUnavailable,
     /// The message is not a message (no header section, 8-bit where not allowed...).
     Malformed(&'static str),
+    /// A line ends in a bare CR or LF rather than CRLF: a server further on that reads
+    /// such an ending as the end of data would see a second message smuggled in the
+    /// first (CVE-2023-51764). The SMTP session ends with this refusal, as Postfix's
+    /// does, so that nothing after it is read as commands.
+    BareLineBreak,
 }
 
 impl Refusal {
@@ -164,6 +169,7 @@ impl Refusal {
             Refusal::Infected(_) => "virus_found",
             Refusal::ScanUnavailable => "scan_unavailable",
             Refusal::Malformed(_) => "malformed",
+            Refusal::BareLineBreak => "bare_line_break",
         }
     }
 
@@ -183,9 +189,10 @@ impl Refusal {
             | Refusal::SenderNotPartner
             | Refusal::Infected(_) => ErrorKind::Denied,
             Refusal::RecipientFull | Refusal::SenderFull => ErrorKind::Conflict,
-            Refusal::TooBig | Refusal::TooManyRecipients | Refusal::Malformed(_) => {
-                ErrorKind::Invalid
-            }
+            Refusal::TooBig
+            | Refusal::TooManyRecipients
+            | Refusal::Malformed(_)
+            | Refusal::BareLineBreak => ErrorKind::Invalid,
             Refusal::ScanUnavailable => ErrorKind::Unavailable,
         }
     }
@@ -214,6 +221,9 @@ impl std::fmt::Display for Refusal {
                 f.write_str("the message could not be scanned for viruses; try again later")
             }
             Refusal::Malformed(why) => write!(f, "malformed message: {why}"),
+            Refusal::BareLineBreak => {
+                f.write_str("a line ends in a bare CR or LF, not CRLF: closing the session")
+            }
         }
     }
 }

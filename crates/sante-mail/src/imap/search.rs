@@ -33,6 +33,11 @@ pub enum Key {
     Recent,
 }
 
+/// How deep parentheses, `NOT` and `OR` may nest in one SEARCH. Real clients nest a
+/// few levels; without a bound, a 64 KiB line of `(` would recurse until the stack
+/// overflows and the whole server aborts.
+pub const MAX_NESTING: usize = 32;
+
 /// Parses the keys of a SEARCH up to the end of the command (after an optional
 /// `CHARSET x` and `RETURN (...)`, which are accepted and ignored: UTF-8 is used).
 pub fn keys(args: &mut Args<'_>) -> ParseResult<Key> {
@@ -42,7 +47,7 @@ pub fn keys(args: &mut Args<'_>) -> ParseResult<Key> {
         if args.at_end() {
             break;
         }
-        all.push(key(args)?);
+        all.push(key(args, 0)?);
     }
     if all.is_empty() {
         return Err("SEARCH needs at least one key".into());
@@ -65,7 +70,11 @@ fn day(args: &mut Args<'_>) -> ParseResult<NaiveDate> {
     parse::date(&t)
 }
 
-fn key(args: &mut Args<'_>) -> ParseResult<Key> {
+fn key(args: &mut Args<'_>, depth: usize) -> ParseResult<Key> {
+    if depth >= MAX_NESTING {
+        return Err(format!("SEARCH keys nested deeper than {MAX_NESTING}"));
+    }
+    let inner_key = |args: &mut Args<'_>| key(args, depth + 1);
     if args.eat(b'(') {
         let mut inner = Vec::new();
         loop {
@@ -76,7 +85,7 @@ fn key(args: &mut Args<'_>) -> ParseResult<Key> {
             if args.at_end() {
                 return Err("unclosed '(' in SEARCH".into());
             }
-            inner.push(key(args)?);
+            inner.push(inner_key(args)?);
         }
         return Ok(Key::And(inner));
     }
@@ -114,13 +123,13 @@ fn key(args: &mut Args<'_>) -> ParseResult<Key> {
         }
         "NOT" => {
             args.space()?;
-            Ok(Key::Not(Box::new(key(args)?)))
+            Ok(Key::Not(Box::new(inner_key(args)?)))
         }
         "OR" => {
             args.space()?;
-            let a = key(args)?;
+            let a = inner_key(args)?;
             args.space()?;
-            let b = key(args)?;
+            let b = inner_key(args)?;
             Ok(Key::Or(Box::new(a), Box::new(b)))
         }
         "LARGER" | "SMALLER" => {
@@ -327,6 +336,21 @@ mod tests {
             entry: e,
             raw: Some(raw),
         })
+    }
+
+    #[test]
+    fn nesting_is_bounded_rather_than_recursing_until_the_stack_overflows() {
+        let deep = |n: usize| format!("{}SEEN{}", "(".repeat(n), ")".repeat(n));
+        assert!(keys(&mut Args::new(deep(MAX_NESTING - 1).as_bytes())).is_ok());
+        for hostile in [
+            deep(MAX_NESTING),
+            "(".repeat(64 * 1024),
+            "NOT ".repeat(16 * 1024) + "SEEN",
+            "OR SEEN ".repeat(8 * 1024) + "SEEN",
+        ] {
+            let refused = keys(&mut Args::new(hostile.as_bytes())).unwrap_err();
+            assert!(refused.contains("nested deeper"), "{refused}");
+        }
     }
 
     #[test]

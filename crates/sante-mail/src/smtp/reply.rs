@@ -27,6 +27,7 @@ pub fn refusal_reply(refusal: &Refusal) -> (u16, &'static str, String) {
         Refusal::Infected(_) => (554, "5.7.1", text),
         Refusal::ScanUnavailable => (451, "4.3.0", text),
         Refusal::Malformed(_) => (550, "5.6.0", text),
+        Refusal::BareLineBreak => (550, "5.5.2", text),
     }
 }
 
@@ -49,6 +50,7 @@ mod tests {
             Refusal::Infected("X".into()),
             Refusal::ScanUnavailable,
             Refusal::Malformed("m"),
+            Refusal::BareLineBreak,
         ] {
             let (code, status, _) = refusal_reply(&r);
             let temporary = r.is_temporary() || matches!(r, Refusal::TooManyRecipients);

@@ -260,13 +260,7 @@ impl Messaging {
         // the sender smuggled in (CVE-2023-51764): refused, as Postfix does.
         if has_bare_line_break(raw) {
             return Err(self
-                .refusal(
-                    envelope,
-                    &recipients,
-                    raw,
-                    Refusal::Malformed("a line ends in a bare CR or LF, not CRLF"),
-                    source,
-                )
+                .refusal(envelope, &recipients, raw, Refusal::BareLineBreak, source)
                 .await);
         }
         if let Origin::Submission { mailbox, .. } = &envelope.origin {
@@ -564,8 +558,9 @@ fn has_header_section(raw: &[u8]) -> bool {
     }
 }
 
-/// Whether a line of `raw` ends otherwise than in CRLF.
-fn has_bare_line_break(raw: &[u8]) -> bool {
+/// Whether a line of `raw` ends otherwise than in CRLF (such a message is refused with
+/// [`Refusal::BareLineBreak`]).
+pub fn has_bare_line_break(raw: &[u8]) -> bool {
     raw.iter().enumerate().any(|(i, &b)| match b {
         b'\n' => i == 0 || raw[i - 1] != b'\r',
         b'\r' => raw.get(i + 1) != Some(&b'\n'),

@@ -148,11 +148,15 @@ impl<'a> Args<'a> {
         self.expect(b'}')?;
         self.expect(b'\r')?;
         self.expect(b'\n')?;
-        if self.at + n > self.bytes.len() {
+        let Some(end) = self
+            .at
+            .checked_add(n)
+            .filter(|&end| end <= self.bytes.len())
+        else {
             return Err("literal shorter than announced".into());
-        }
-        let out = self.bytes[self.at..self.at + n].to_vec();
-        self.at += n;
+        };
+        let out = self.bytes[self.at..end].to_vec();
+        self.at = end;
         Ok(out)
     }
 
@@ -201,6 +205,11 @@ impl<'a> Args<'a> {
                         break;
                     }
                     self.at += 1;
+                }
+                // Nothing read is no name: a caller looping over names (LIST's
+                // pattern list) would otherwise loop for ever without progress.
+                if self.at == start {
+                    return Err("expected a mailbox name or pattern".into());
                 }
                 Ok(String::from_utf8_lossy(&self.bytes[start..self.at]).into_owned())
             }
@@ -335,6 +344,12 @@ mod tests {
         assert!(Args::new(b"{10}\r\nshort").astring().is_err());
         assert!(Args::new(b"0:3").sequence_set().is_err());
         assert!(Args::new(b"(\\Seen").flag_list().is_err());
+        // Found by fuzzing: a literal's size near usize::MAX overflowed the bounds
+        // check, and an empty unquoted pattern let LIST's pattern list loop for ever.
+        assert!(Args::new(b"{18446744073709551615}\r\nx").astring().is_err());
+        assert!(Args::new(b"").list_mailbox().is_err());
+        assert!(Args::new(b"(rest").list_mailbox().is_err());
+        assert_eq!(Args::new(b"\"\"").list_mailbox().unwrap(), "");
         assert!(date("31-Foo-2026").is_err());
         assert_eq!(
             date_time("01-Feb-2026 10:00:00 +0100")
