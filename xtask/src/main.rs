@@ -88,6 +88,10 @@ fn deps() -> anyhow::Result<()> {
         // The anti-virus daemon the messaging tests scan with (test signatures only).
         apt.push("clamav-daemon");
     }
+    if !have("testssl") {
+        // The TLS posture test scans every listener with it.
+        apt.push("testssl.sh");
+    }
     for (command, package) in [
         ("swaks", "swaks"),
         ("curl", "curl"),

@@ -12,6 +12,7 @@ use sante_net::SessionInfo;
 use sante_types::{Coded, ErrorKind, Service};
 
 use crate::MailContext;
+use zeroize::Zeroizing;
 
 /// A mail program authenticated, with its mailbox.
 #[derive(Debug, Clone)]
@@ -223,5 +224,36 @@ fn identity_error(e: IdentityError) -> AuthError {
         AuthError::Unavailable
     } else {
         AuthError::Invalid
+    }
+}
+
+/// Reads SASL PLAIN's (RFC 4616), for SMTP, IMAP and POP3 alike, `authzid \0 authcid \0 password`. An authorisation identity
+/// other than the login itself is refused: nobody sends as someone else.
+pub fn plain_credentials(response: &[u8]) -> Option<(String, Zeroizing<String>)> {
+    let mut parts = response.split(|&b| b == 0);
+    let authzid = parts.next()?;
+    let login = std::str::from_utf8(parts.next()?).ok()?.to_owned();
+    let password = Zeroizing::new(std::str::from_utf8(parts.next()?).ok()?.to_owned());
+    if parts.next().is_some() || login.is_empty() {
+        return None;
+    }
+    if !authzid.is_empty() && authzid != login.as_bytes() {
+        return None;
+    }
+    Some((login, password))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_credentials_are_read() {
+        let (l, p) = plain_credentials(b"\0dr.weber\0secret pw").unwrap();
+        assert_eq!((l.as_str(), p.as_str()), ("dr.weber", "secret pw"));
+        assert!(plain_credentials(b"dr.weber\0dr.weber\0pw").is_some());
+        assert!(plain_credentials(b"someone.else\0dr.weber\0pw").is_none());
+        assert!(plain_credentials(b"\0\0pw").is_none());
+        assert!(plain_credentials(b"no separators").is_none());
     }
 }

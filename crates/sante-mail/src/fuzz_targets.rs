@@ -205,7 +205,7 @@ fn sasl_plain() {
     target("sasl_plain")
         .tokens(&[b"\x00", b"user@example.org", b"@"])
         .run(|input| {
-            if let Some((login, password)) = crate::smtp::plain_credentials(input) {
+            if let Some((login, password)) = crate::auth::plain_credentials(input) {
                 assert!(!login.contains('\0') && !password.contains('\0'));
             }
         });

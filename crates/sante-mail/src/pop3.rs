@@ -218,15 +218,7 @@ impl Session {
                         .decode(initial.trim())
                         .unwrap_or_default(),
                 );
-                let mut fields = decoded.split(|&b| b == 0);
-                let _authzid = fields.next();
-                let login = fields
-                    .next()
-                    .map(|b| String::from_utf8_lossy(b).into_owned());
-                let password = fields
-                    .next()
-                    .map(|b| Zeroizing::new(String::from_utf8_lossy(b).into_owned()));
-                let (Some(login), Some(password)) = (login, password) else {
+                let Some((login, password)) = crate::auth::plain_credentials(&decoded) else {
                     self.err("[AUTH] malformed PLAIN response");
                     return Ok(true);
                 };

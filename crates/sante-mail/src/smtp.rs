@@ -418,7 +418,7 @@ impl Session {
                 let Some(response) = self.sasl_response(&initial, "", shutdown).await? else {
                     return Ok(true);
                 };
-                match plain_credentials(&response) {
+                match crate::auth::plain_credentials(&response) {
                     Some((login, password)) => {
                         self.ctx
                             .authenticate_password(&self.info, CHANNEL, &login, &password)
@@ -742,36 +742,5 @@ impl Session {
             }
         }
         Ok(true)
-    }
-}
-
-/// Reads SASL PLAIN's `authzid \0 authcid \0 password`. An authorisation identity
-/// other than the login itself is refused: nobody sends as someone else.
-pub(crate) fn plain_credentials(response: &[u8]) -> Option<(String, Zeroizing<String>)> {
-    let mut parts = response.split(|&b| b == 0);
-    let authzid = parts.next()?;
-    let login = std::str::from_utf8(parts.next()?).ok()?.to_owned();
-    let password = Zeroizing::new(std::str::from_utf8(parts.next()?).ok()?.to_owned());
-    if parts.next().is_some() || login.is_empty() {
-        return None;
-    }
-    if !authzid.is_empty() && authzid != login.as_bytes() {
-        return None;
-    }
-    Some((login, password))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plain_credentials_are_read() {
-        let (l, p) = plain_credentials(b"\0dr.weber\0secret pw").unwrap();
-        assert_eq!((l.as_str(), p.as_str()), ("dr.weber", "secret pw"));
-        assert!(plain_credentials(b"dr.weber\0dr.weber\0pw").is_some());
-        assert!(plain_credentials(b"someone.else\0dr.weber\0pw").is_none());
-        assert!(plain_credentials(b"\0\0pw").is_none());
-        assert!(plain_credentials(b"no separators").is_none());
     }
 }

@@ -98,15 +98,28 @@ impl DevCa {
         self.key.serialize_pem()
     }
 
+    /// Signs `params` with a new key. `serial: None` takes 16 bytes derived from the
+    /// new key (unpredictable, as the CA/Browser Forum asks of server certificates).
     fn sign(
         &self,
         mut params: CertificateParams,
-        serial: u64,
+        serial: Option<u64>,
         not_before: DateTime<Utc>,
         not_after: DateTime<Utc>,
     ) -> Result<Issued, NetError> {
         let key = KeyPair::generate().map_err(err)?;
-        params.serial_number = Some(SerialNumber::from(serial));
+        let serial = match serial {
+            Some(serial) => SerialNumber::from(serial),
+            None => {
+                use sha2::{Digest, Sha256};
+                let mut bytes = Sha256::digest(key.public_key_der())[..16].to_vec();
+                // Positive, and sixteen bytes long once encoded.
+                bytes[0] = (bytes[0] & 0x7f) | 0x40;
+                SerialNumber::from_slice(&bytes)
+            }
+        };
+        let serial_hex = hex::encode(serial.as_ref());
+        params.serial_number = Some(serial);
         params.not_before = offset(not_before)?;
         params.not_after = offset(not_after)?;
         params.use_authority_key_identifier_extension = true;
@@ -115,7 +128,7 @@ impl DevCa {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
             cert_der: cert.der().to_vec(),
-            serial: format!("{serial:x}"),
+            serial: serial_hex.trim_start_matches('0').to_owned(),
         })
     }
 
@@ -130,10 +143,9 @@ impl DevCa {
         }
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        let serial = u64::try_from(now.timestamp_micros()).unwrap_or(1);
         self.sign(
             params,
-            serial,
+            None,
             now - Duration::days(1),
             now + Duration::days(396),
         )
@@ -159,7 +171,7 @@ impl DevCa {
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         self.sign(
             params,
-            serial,
+            Some(serial),
             now - Duration::days(1),
             now + Duration::days(days),
         )

@@ -49,21 +49,13 @@ impl Session {
                         .decode(response.as_slice())
                         .unwrap_or_default(),
                 );
-                let mut fields = decoded.split(|&b| b == 0);
-                let _authzid = fields.next();
-                let login = fields
-                    .next()
-                    .map(|b| String::from_utf8_lossy(b).into_owned());
-                let password = fields
-                    .next()
-                    .map(|b| Zeroizing::new(String::from_utf8_lossy(b).into_owned()));
-                match (login, password) {
-                    (Some(login), Some(password)) => {
+                match crate::auth::plain_credentials(&decoded) {
+                    Some((login, password)) => {
                         self.ctx
                             .authenticate_password(&self.info, CHANNEL, &login, &password)
                             .await
                     }
-                    _ => {
+                    None => {
                         self.tagged(tag, bad("malformed PLAIN response"));
                         return Ok(Flow::Continue);
                     }

@@ -20,6 +20,8 @@ pub(crate) struct MailDemo {
     pub(crate) root: PathBuf,
     env: Vec<(String, String)>,
     pub(crate) ports: MailPorts,
+    /// The card-login (mutual TLS) listener's port.
+    pub(crate) mtls_port: u16,
     address: String,
     login: String,
     password: String,
@@ -72,6 +74,7 @@ impl MailDemo {
             _dir: dir,
             env,
             ports,
+            mtls_port: mtls,
         }
     }
 
@@ -128,7 +131,7 @@ impl MailDemo {
 }
 
 #[expect(clippy::disallowed_methods)]
-fn tool(program: &str) -> Command {
+pub(crate) fn tool(program: &str) -> Command {
     Command::new(program)
 }
 
@@ -732,6 +735,7 @@ fn acknowledged_message_survives_a_kill(extra_env: Vec<(String, String)>) {
         login,
         password,
         _dir,
+        mtls_port,
     } = demo;
     let status = server.child.wait().unwrap();
     assert!(!status.success(), "the server was killed: {status}");
@@ -747,6 +751,7 @@ fn acknowledged_message_survives_a_kill(extra_env: Vec<(String, String)>) {
         address,
         login,
         password,
+        mtls_port,
     };
     let listing = again.pop3_listing();
     assert_eq!(listing.len(), 1, "{listing:?}");

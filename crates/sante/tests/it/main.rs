@@ -23,3 +23,4 @@ mod serve;
 mod sso;
 mod strong_auth;
 mod systems;
+mod tls_posture;
