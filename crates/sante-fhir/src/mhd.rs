@@ -484,15 +484,18 @@ pub fn document_search(
                 query.author = Some(value.rsplit('|').next().unwrap_or(value).to_owned())
             }
             "date" if !lists => {
-                let (prefix, day) = value.split_at(value.len().min(2));
                 let parse = |d: &str| {
                     NaiveDate::parse_from_str(d, "%Y-%m-%d")
                         .map_err(|_| invalid(name, "ge|lt followed by YYYY-MM-DD"))
                 };
-                match prefix {
-                    "ge" => query.from = Some(parse(day)?),
-                    "lt" => query.until = Some(parse(day)?),
-                    _ => return Err(invalid(name, "only the ge and lt prefixes")),
+                // By prefix, not by byte offset: a value may start with any character
+                // (`date=é` split at byte 2 panicked; found by fuzzing).
+                if let Some(day) = value.strip_prefix("ge") {
+                    query.from = Some(parse(day)?);
+                } else if let Some(day) = value.strip_prefix("lt") {
+                    query.until = Some(parse(day)?);
+                } else {
+                    return Err(invalid(name, "only the ge and lt prefixes"));
                 }
             }
             "code" if lists => {

@@ -30,6 +30,14 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 
+/// The target `name` of the calling crate, its corpus in `<crate>/fuzz/<name>/`.
+#[macro_export]
+macro_rules! target {
+    ($name:literal) => {
+        $crate::Target::new($name, concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/", $name))
+    };
+}
+
 /// One fuzz target: its name, its corpus directory, the tokens of its grammar.
 pub struct Target {
     name: String,

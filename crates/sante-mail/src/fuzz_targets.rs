@@ -4,22 +4,13 @@
 //! SASL PLAIN, and POP3 commands. Each replays its corpus in `fuzz/<target>/` and
 //! then mutates it for the budget `sante-fuzz` sets.
 
-use sante_fuzz::Target;
+use sante_fuzz::target;
 use smtp_proto::Request;
 use smtp_proto::request::receiver::DataReceiver;
 
 use crate::imap::proto::command;
 use crate::imap::proto::framing::{Frame, Framer, Limits};
 use crate::imap::proto::mutf7::{self, Names};
-
-fn target(name: &str) -> Target {
-    Target::new(
-        name,
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fuzz")
-            .join(name),
-    )
-}
 
 const IMAP_TOKENS: &[&[u8]] = &[
     b"\r\n",
@@ -66,7 +57,7 @@ const IMAP_TOKENS: &[&[u8]] = &[
 #[test]
 fn imap_framer() {
     // The input as the network cuts it: the first byte sets the size of the reads.
-    target("imap_framer").tokens(IMAP_TOKENS).run(|input| {
+    target!("imap_framer").tokens(IMAP_TOKENS).run(|input| {
         let limits = Limits {
             line: 256,
             literal: 1024,
@@ -97,7 +88,7 @@ fn imap_framer() {
 
 #[test]
 fn imap_command() {
-    target("imap_command").tokens(IMAP_TOKENS).run(|input| {
+    target!("imap_command").tokens(IMAP_TOKENS).run(|input| {
         for names in [Names::ModifiedUtf7, Names::Utf8] {
             if let Ok(request) = command::parse(input, names) {
                 assert!(!request.tag.is_empty());
@@ -108,7 +99,7 @@ fn imap_command() {
 
 #[test]
 fn imap_mailbox_names() {
-    target("imap_mailbox_names")
+    target!("imap_mailbox_names")
         .tokens(&[b"&", b"-", b"&-", b"&AOk-", b"&2D3cAA-", b"/", b"\x7f"])
         .run(|input| {
             let wire = String::from_utf8_lossy(input);
@@ -156,7 +147,7 @@ const SMTP_TOKENS: &[&[u8]] = &[
 #[test]
 fn smtp_command_lines() {
     // Lines as the server cuts them (at LF, CRLF kept), parsed as it parses them.
-    target("smtp_command_lines")
+    target!("smtp_command_lines")
         .tokens(SMTP_TOKENS)
         .run(|input| {
             for line in input.split_inclusive(|&b| b == b'\n') {
@@ -171,38 +162,40 @@ fn smtp_end_of_data() {
     // the first CRLF.CRLF, the message holds a bare CR or LF, which the messaging
     // service refuses and on which the session ends: nothing behind such an ending is
     // ever read as commands (CVE-2023-51764; the mail test sends each variant).
-    target("smtp_end_of_data").tokens(SMTP_TOKENS).run(|input| {
-        let step = usize::from(input.first().copied().unwrap_or(1).max(1));
-        let mut receiver = DataReceiver::new();
-        let mut message = Vec::new();
-        let mut read = 0;
-        for chunk in input.chunks(step) {
-            let mut it = chunk.iter();
-            let done = receiver.ingest(&mut it, &mut message);
-            read += chunk.len() - it.len();
-            if done {
-                // (A lone "." first is content to this codec: the data then goes on,
-                // which swallows more, never less.)
-                let first_end = input
-                    .windows(5)
-                    .position(|w| w == b"\r\n.\r\n")
-                    .map(|at| at + 5);
-                if Some(read) != first_end {
-                    assert!(
-                        sante_messaging::service::has_bare_line_break(&message),
-                        "data ended after {read} bytes, not at the first CRLF.CRLF, \
+    target!("smtp_end_of_data")
+        .tokens(SMTP_TOKENS)
+        .run(|input| {
+            let step = usize::from(input.first().copied().unwrap_or(1).max(1));
+            let mut receiver = DataReceiver::new();
+            let mut message = Vec::new();
+            let mut read = 0;
+            for chunk in input.chunks(step) {
+                let mut it = chunk.iter();
+                let done = receiver.ingest(&mut it, &mut message);
+                read += chunk.len() - it.len();
+                if done {
+                    // (A lone "." first is content to this codec: the data then goes on,
+                    // which swallows more, never less.)
+                    let first_end = input
+                        .windows(5)
+                        .position(|w| w == b"\r\n.\r\n")
+                        .map(|at| at + 5);
+                    if Some(read) != first_end {
+                        assert!(
+                            sante_messaging::service::has_bare_line_break(&message),
+                            "data ended after {read} bytes, not at the first CRLF.CRLF, \
                          and the message would be accepted"
-                    );
+                        );
+                    }
+                    return;
                 }
-                return;
             }
-        }
-    });
+        });
 }
 
 #[test]
 fn sasl_plain() {
-    target("sasl_plain")
+    target!("sasl_plain")
         .tokens(&[b"\x00", b"user@example.org", b"@"])
         .run(|input| {
             if let Some((login, password)) = crate::auth::plain_credentials(input) {
@@ -217,7 +210,7 @@ fn pop3_multi_line_answers() {
     // mail program sees the answer end at its final "." and nowhere before, so a
     // message cannot forge the server's next answers. TOP never sends more than the
     // message.
-    target("pop3_multi_line_answers")
+    target!("pop3_multi_line_answers")
         .tokens(&[
             b"\r\n",
             b".",

@@ -101,4 +101,12 @@ fn searches_need_a_patient_and_refuse_what_is_unsupported() {
         )
         .is_err()
     );
+    // A value that starts with a character of more than one byte is refused, not cut
+    // inside the character (found by fuzzing: it panicked).
+    for odd in ["é", "gé2026-01-01", "\u{10348}"] {
+        assert!(
+            document_search(&p(&[("patient", "Patient/x"), ("date", odd)]), false).is_err(),
+            "{odd}"
+        );
+    }
 }
