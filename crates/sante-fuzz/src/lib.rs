@@ -43,8 +43,10 @@ pub struct Target {
     name: String,
     corpus_dir: PathBuf,
     tokens: Vec<Vec<u8>>,
-    max_len: usize,
 }
+
+/// The longest input generated.
+const MAX_LEN: usize = 64 * 1024;
 
 /// One change applied to a corpus entry.
 #[derive(Debug, Clone)]
@@ -58,25 +60,18 @@ enum Edit {
 }
 
 impl Target {
-    /// A target whose corpus is `corpus_dir` (created if missing).
+    /// A target whose corpus is `corpus_dir` (which must hold at least one input).
     pub fn new(name: &str, corpus_dir: impl AsRef<Path>) -> Target {
         Target {
             name: name.to_owned(),
             corpus_dir: corpus_dir.as_ref().to_path_buf(),
             tokens: Vec::new(),
-            max_len: 64 * 1024,
         }
     }
 
     /// Words of the target's grammar spliced into inputs (`"{"`, `"BODY["`, `"\r\n"`…).
     pub fn tokens(mut self, tokens: &[&[u8]]) -> Target {
         self.tokens = tokens.iter().map(|t| t.to_vec()).collect();
-        self
-    }
-
-    /// The longest input generated (64 KiB by default).
-    pub fn max_len(mut self, max_len: usize) -> Target {
-        self.max_len = max_len;
         self
     }
 
@@ -131,7 +126,7 @@ impl Target {
             ..Config::default()
         });
         let inputs = corpus.into_iter().map(|(_, input)| input).collect();
-        let strategy = inputs_strategy(inputs, self.tokens.clone(), self.max_len);
+        let strategy = inputs_strategy(inputs, self.tokens.clone());
         let ran = std::cell::Cell::new(0u64);
         let spent = std::cell::Cell::new(false);
         let result = runner.run(&strategy, |input| {
@@ -145,13 +140,13 @@ impl Target {
                 .map_err(|_| TestCaseError::fail("panicked"))
         });
         match result {
-            Err(TestError::Abort(_)) if spent.get() => eprintln!(
-                "fuzz target {}: corpus replayed, {} generated inputs passed in {seconds} s",
+            Ok(()) => eprintln!(
+                "fuzz target {}: corpus replayed, {} generated inputs passed",
                 self.name,
                 ran.get()
             ),
-            Ok(()) => eprintln!(
-                "fuzz target {}: corpus replayed, {} generated inputs passed",
+            Err(TestError::Abort(_)) if spent.get() => eprintln!(
+                "fuzz target {}: corpus replayed, {} generated inputs passed in {seconds} s",
                 self.name,
                 ran.get()
             ),
@@ -238,7 +233,7 @@ fn edit_strategy(tokens: usize) -> impl Strategy<Value = Edit> {
     ]
 }
 
-fn apply(mut input: Vec<u8>, edits: &[Edit], tokens: &[Vec<u8>], max_len: usize) -> Vec<u8> {
+fn apply(mut input: Vec<u8>, edits: &[Edit], tokens: &[Vec<u8>]) -> Vec<u8> {
     for edit in edits {
         let len = input.len();
         match edit {
@@ -264,7 +259,7 @@ fn apply(mut input: Vec<u8>, edits: &[Edit], tokens: &[Vec<u8>], max_len: usize)
                 let at = at.index(len);
                 let end = (at + n).min(len);
                 let slice = input[at..end].to_vec();
-                let room = max_len.saturating_sub(len) / slice.len().max(1);
+                let room = MAX_LEN.saturating_sub(len) / slice.len().max(1);
                 for _ in 0..(*times).min(room) {
                     input.splice(at..at, slice.iter().copied());
                 }
@@ -272,20 +267,16 @@ fn apply(mut input: Vec<u8>, edits: &[Edit], tokens: &[Vec<u8>], max_len: usize)
             Edit::Repeat(..) => {}
         }
     }
-    input.truncate(max_len);
+    input.truncate(MAX_LEN);
     input
 }
 
-fn inputs_strategy(
-    corpus: Vec<Vec<u8>>,
-    tokens: Vec<Vec<u8>>,
-    max_len: usize,
-) -> impl Strategy<Value = Vec<u8>> {
+fn inputs_strategy(corpus: Vec<Vec<u8>>, tokens: Vec<Vec<u8>>) -> impl Strategy<Value = Vec<u8>> {
     let edits = prop::collection::vec(edit_strategy(tokens.len()), 1..8);
     let mutated = {
         let tokens = tokens.clone();
         (prop::sample::select(corpus.clone()), edits)
-            .prop_map(move |(seed, edits)| apply(seed, &edits, &tokens, max_len))
+            .prop_map(move |(seed, edits)| apply(seed, &edits, &tokens))
     };
     let spliced = (
         prop::sample::select(corpus.clone()),
@@ -296,7 +287,7 @@ fn inputs_strategy(
         .prop_map(move |(a, b, i, j)| {
             let mut out = a[..i.index(a.len() + 1)].to_vec();
             out.extend_from_slice(&b[j.index(b.len() + 1)..]);
-            out.truncate(max_len);
+            out.truncate(MAX_LEN);
             out
         });
     prop_oneof![

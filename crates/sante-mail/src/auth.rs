@@ -227,8 +227,9 @@ fn identity_error(e: IdentityError) -> AuthError {
     }
 }
 
-/// Reads SASL PLAIN's (RFC 4616), for SMTP, IMAP and POP3 alike, `authzid \0 authcid \0 password`. An authorisation identity
-/// other than the login itself is refused: nobody sends as someone else.
+/// Reads SASL PLAIN's `authzid \0 authcid \0 password` (RFC 4616), for SMTP, IMAP and
+/// POP3 alike. An authorisation identity other than the login itself is refused:
+/// nobody sends as someone else.
 pub fn plain_credentials(response: &[u8]) -> Option<(String, Zeroizing<String>)> {
     let mut parts = response.split(|&b| b == 0);
     let authzid = parts.next()?;

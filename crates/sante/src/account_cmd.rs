@@ -405,6 +405,24 @@ pub async fn demo_logins(config: &Config) -> anyhow::Result<String> {
     Ok(text)
 }
 
+/// The first `count` physicians of the demo directories.
+pub(crate) async fn demo_physicians(
+    directory: &sante_directory::Directory,
+    count: u32,
+) -> anyhow::Result<Vec<sante_directory::model::Professional>> {
+    let found = directory
+        .search_professionals(
+            &sante_directory::service::ProfessionalQuery {
+                profession: Some(sante_directory::model::Profession::Physician),
+                ..sante_directory::service::ProfessionalQuery::default()
+            },
+            None,
+            count,
+        )
+        .await?;
+    Ok(found.items)
+}
+
 /// A professional's account, created and activated with a development card.
 pub(crate) struct CardedProfessional {
     /// The name on the card.
@@ -469,19 +487,8 @@ pub(crate) async fn activate_with_dev_card(
 /// A physician of the demo directories with an account activated with a development
 /// card: its PKCS#12 file goes beside the data, to import in a browser.
 async fn demo_professional(config: &Config, opened: &Opened) -> anyhow::Result<String> {
-    use sante_directory::service::ProfessionalQuery;
-    let found = opened
-        .directory
-        .search_professionals(
-            &ProfessionalQuery {
-                profession: Some(sante_directory::model::Profession::Physician),
-                ..ProfessionalQuery::default()
-            },
-            None,
-            1,
-        )
-        .await?;
-    let Some(physician) = found.items.into_iter().next() else {
+    let found = demo_physicians(&opened.directory, 1).await?;
+    let Some(physician) = found.into_iter().next() else {
         return Ok("  professional: none (the demo directory has no physician)\n".to_owned());
     };
     let p12 = config.path(Path::new("demo-professional.p12"));

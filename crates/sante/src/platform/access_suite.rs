@@ -18,7 +18,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use sante_audit::{Actor, Source};
 use sante_directory::Request as DirectoryRequest;
-use sante_directory::service::{PatientQuery, ProfessionalQuery};
+use sante_directory::service::PatientQuery;
 use sante_http::{Access, App, RouteSpec};
 use sante_identity::{Authenticated, PasswordLogin, secrets};
 use sante_store::{Backend, testing};
@@ -307,19 +307,8 @@ async fn professional_with_card(
     dir: &Path,
     source: &Source,
 ) -> anyhow::Result<(String, Authenticated)> {
-    let found = platform
-        .directory
-        .search_professionals(
-            &ProfessionalQuery {
-                profession: Some(sante_directory::model::Profession::Physician),
-                ..ProfessionalQuery::default()
-            },
-            None,
-            2,
-        )
-        .await?;
+    let found = crate::account_cmd::demo_physicians(&platform.directory, 2).await?;
     let physician = found
-        .items
         .into_iter()
         .nth(1)
         .ok_or_else(|| anyhow::anyhow!("the demo has fewer than two physicians"))?;

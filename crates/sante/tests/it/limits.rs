@@ -129,14 +129,7 @@ async fn trickle(
 async fn a_thousand_slow_clients_per_port_keep_memory_bounded_and_others_served() {
     let demo = MailDemo::start(Vec::new());
     let pid = demo.server.child.id();
-    let https_port: u16 = demo
-        .server
-        .base
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let https_port = demo.https_port();
     let tls = tls_client(&demo.root.join("tls/ca.crt"));
     let http = client(&demo.root);
     let health = http

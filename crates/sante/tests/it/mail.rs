@@ -78,6 +78,12 @@ impl MailDemo {
         }
     }
 
+    /// The HTTPS listener's port.
+    pub(crate) fn https_port(&self) -> u16 {
+        let port = self.server.base.rsplit(':').next().unwrap();
+        port.parse().unwrap()
+    }
+
     fn ca(&self) -> String {
         self.root.join("tls/ca.crt").to_string_lossy().into_owned()
     }

@@ -53,14 +53,7 @@ fn testssl_finds_nothing_high_or_critical_on_any_listener() {
     let demo = MailDemo::start(Vec::new());
     let out = tempfile::tempdir().unwrap();
     let ca = demo.root.join("tls/ca.crt");
-    let https: u16 = demo
-        .server
-        .base
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let https = demo.https_port();
     let p = &demo.ports;
     let listeners = [
         ("https", https, None),
