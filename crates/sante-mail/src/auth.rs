@@ -83,12 +83,25 @@ impl MailContext {
     /// Traces a refused attempt that never reached the security directory (a
     /// password offered in clear).
     pub async fn refuse_plaintext(&self, session: &SessionInfo, channel: &'static str) {
+        self.session_refused(session, channel, "plaintext_login")
+            .await;
+    }
+
+    /// Traces a session refused or closed by a limit (`code`: which one) as a
+    /// security event.
+    pub async fn session_refused(
+        &self,
+        session: &SessionInfo,
+        channel: &'static str,
+        code: &'static str,
+    ) {
+        tracing::info!(channel, refusal = code, "mail session refused");
         if let Err(e) = self
             .messaging
-            .login_refused("plaintext_login", &source(session, channel))
+            .session_refused(code, &source(session, channel))
             .await
         {
-            tracing::error!(error = %e, "cannot trace a refused plaintext login");
+            tracing::error!(error = %e, refusal = code, "cannot trace a refused mail session");
         }
     }
 

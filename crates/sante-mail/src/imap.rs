@@ -31,9 +31,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
 
-use crate::MailContext;
 use crate::auth::MailSession;
 use crate::wire::{Waited, Wire};
+use crate::{MailContext, SessionSlot};
 use proto::command::{self, Command, Request, Unreadable, Verb};
 use proto::framing::{Frame, Framer, Limits};
 use proto::mutf7::Names;
@@ -42,7 +42,6 @@ use proto::state::{self, State};
 
 const CHANNEL: &str = "imap";
 const MAX_LINE: usize = 64 * 1024;
-const MAX_AUTH_FAILURES: u32 = 3;
 /// The largest literal accepted before login.
 const PRE_AUTH_LITERAL: usize = 8 * 1024;
 const SEPARATOR: &str = "/";
@@ -67,15 +66,17 @@ impl SessionHandler for ImapServer {
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
         let ctx = self.ctx.clone();
         Box::pin(async move {
-            let idle = ctx.idle_timeout;
+            let idle = ctx.limits.unauthenticated_idle;
             let mut s = Session {
                 ctx,
                 wire: Wire::new(stream, idle),
                 framer: Framer::default(),
                 info: session,
                 auth: None,
+                slot: None,
                 selected: None,
                 failures: 0,
+                errors: 0,
                 condstore: false,
                 rev2: false,
                 utf8: false,
@@ -111,8 +112,13 @@ struct Session {
     framer: Framer,
     info: SessionInfo,
     auth: Option<MailSession>,
+    /// This session's place among its mailbox's open sessions.
+    slot: Option<SessionSlot>,
     selected: Option<Selected>,
+    /// Failed authentications.
     failures: u32,
+    /// Commands answered BAD.
+    errors: u32,
     /// CONDSTORE enabled: FETCH responses carry MODSEQ.
     condstore: bool,
     /// IMAP4rev2 enabled: SEARCH answers with ESEARCH, names are UTF-8.
@@ -150,10 +156,16 @@ fn refusal(e: &MessagingError) -> Done {
 
 impl Session {
     fn untagged(&mut self, line: &str) {
+        if line.starts_with("BAD ") {
+            self.errors += 1;
+        }
         response::untagged(&mut self.wire.output, line);
     }
 
     fn tagged(&mut self, tag: &str, done: Done) {
+        if done.status == response::Status::Bad {
+            self.errors += 1;
+        }
         response::tagged(&mut self.wire.output, tag, &done);
     }
 
@@ -203,6 +215,7 @@ impl Session {
         &mut self,
         shutdown: &CancellationToken,
     ) -> std::io::Result<Option<Result<Zeroizing<Vec<u8>>, String>>> {
+        self.wire.begin_command();
         loop {
             let limits = Limits {
                 line: MAX_LINE,
@@ -268,6 +281,13 @@ impl Session {
             self.ctx.hostname
         ));
         loop {
+            if self.errors >= self.ctx.limits.max_errors {
+                self.untagged("BYE too many invalid commands");
+                self.ctx
+                    .session_refused(&self.info, CHANNEL, "too_many_errors")
+                    .await;
+                break;
+            }
             let wire = match self.command(&shutdown).await? {
                 None => break,
                 Some(Ok(wire)) => wire,

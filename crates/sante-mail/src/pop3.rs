@@ -19,7 +19,6 @@ use crate::auth::{AuthError, MailSession, source};
 use crate::wire::{Waited, Wire};
 
 const MAX_LINE: usize = 1024;
-const MAX_AUTH_FAILURES: u32 = 3;
 const CHANNEL: &str = "pop3";
 
 /// A POP3 listener's session handler.
@@ -43,7 +42,7 @@ impl SessionHandler for Pop3Server {
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
         let ctx = self.ctx.clone();
         Box::pin(async move {
-            let idle = ctx.idle_timeout;
+            let idle = ctx.limits.unauthenticated_idle;
             let mut s = Session {
                 ctx,
                 wire: Wire::new(stream, idle),
@@ -54,6 +53,7 @@ impl SessionHandler for Pop3Server {
                 folder: 0,
                 deleted: Vec::new(),
                 failures: 0,
+                errors: 0,
             };
             if let Err(e) = s.run(shutdown).await {
                 tracing::debug!(error = %e, "POP3 session ended");
@@ -73,7 +73,10 @@ struct Session {
     maildrop: Vec<MessageEntry>,
     folder: u32,
     deleted: Vec<bool>,
+    /// Failed authentications.
     failures: u32,
+    /// Commands answered `-ERR`.
+    errors: u32,
 }
 
 impl Session {
@@ -84,6 +87,7 @@ impl Session {
     }
 
     fn err(&mut self, text: &str) {
+        self.errors += 1;
         self.wire
             .output
             .extend_from_slice(format!("-ERR {text}\r\n").as_bytes());
@@ -94,6 +98,7 @@ impl Session {
     }
 
     async fn line(&mut self, shutdown: &CancellationToken) -> std::io::Result<Option<String>> {
+        self.wire.begin_command();
         loop {
             if let Some(pos) = self.wire.line_end() {
                 let raw: Vec<u8> = self.wire.input.drain(..=pos).collect();
@@ -124,6 +129,13 @@ impl Session {
         let greeting = format!("{} POP3 Sante ready", self.ctx.hostname);
         self.ok(&greeting);
         while let Some(line) = self.line(&shutdown).await? {
+            if self.errors >= self.ctx.limits.max_errors {
+                self.err("too many invalid commands");
+                self.ctx
+                    .session_refused(&self.info, CHANNEL, "too_many_errors")
+                    .await;
+                break;
+            }
             let (verb, args) = match line.split_once(' ') {
                 Some((v, a)) => (v.to_ascii_uppercase(), a.to_owned()),
                 None => (line.to_ascii_uppercase(), String::new()),
@@ -259,6 +271,7 @@ impl Session {
                     }
                 }
                 self.auth = Some(session);
+                self.wire.set_idle(self.ctx.limits.pop3_idle);
                 let n = self.maildrop.len();
                 self.ok(&format!("{n} messages"));
                 Ok(true)
@@ -273,14 +286,26 @@ impl Session {
             }
             Err(AuthError::NotAllowed(why)) => {
                 self.err(&format!("[AUTH] {why}"));
-                Ok(true)
+                Ok(self.after_failure().await)
             }
             Err(AuthError::Invalid) => {
-                self.failures += 1;
                 self.err("[AUTH] authentication failed");
-                Ok(self.failures < MAX_AUTH_FAILURES)
+                Ok(self.after_failure().await)
             }
         }
+    }
+
+    /// Counts a failed authentication; `false` once past the limit (the session
+    /// ends).
+    async fn after_failure(&mut self) -> bool {
+        self.failures += 1;
+        if self.failures < self.ctx.limits.max_auth_failures {
+            return true;
+        }
+        self.ctx
+            .session_refused(&self.info, CHANNEL, "too_many_auth_failures")
+            .await;
+        false
     }
 
     fn message(&self, arg: &str) -> Result<usize, &'static str> {

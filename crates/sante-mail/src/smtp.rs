@@ -17,6 +17,7 @@ use sante_net::{IoStream, SessionHandler, SessionInfo};
 use smtp_proto::request::receiver::DataReceiver;
 use smtp_proto::{AUTH_EXTERNAL, AUTH_LOGIN, AUTH_PLAIN, Request};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
 
@@ -29,10 +30,6 @@ pub use reply::refusal_reply;
 
 /// Longest command line (RFC 5321 §4.5.3.1.4 says 512; extensions make it longer).
 const MAX_LINE: usize = 4096;
-/// Commands that fail before the session is closed.
-const MAX_ERRORS: u32 = 10;
-/// Authentication failures before the session is closed.
-const MAX_AUTH_FAILURES: u32 = 3;
 const CHANNEL: &str = "smtp";
 
 /// Which job a listener does.
@@ -99,8 +96,13 @@ struct Session {
     from: Option<Option<String>>,
     declared_size: Option<u64>,
     recipients: Vec<(String, Route)>,
+    /// RCPT commands refused because the message already had its most recipients.
+    overshoot: usize,
+    /// Replies 4xx and 5xx sent.
     errors: u32,
     auth_failures: u32,
+    /// When the command being read must be whole.
+    deadline: Instant,
 }
 
 impl Session {
@@ -123,12 +125,33 @@ impl Session {
             from: None,
             declared_size: None,
             recipients: Vec::new(),
+            overshoot: 0,
             errors: 0,
             auth_failures: 0,
+            deadline: Instant::now(),
         }
     }
 
+    /// How long a client has for each command: partners' servers the RFC's five
+    /// minutes, mail programs less until they have authenticated.
+    fn idle(&self) -> std::time::Duration {
+        let limits = &self.ctx.limits;
+        match self.mode {
+            SmtpMode::Submission if self.auth.is_none() => limits.unauthenticated_idle,
+            _ => limits.smtp_idle,
+        }
+    }
+
+    /// Every refusal counts towards the session's error limit (as Postfix's
+    /// `smtpd_hard_error_limit`), but for the closing replies themselves.
     fn reply(&mut self, code: u16, status: &str, text: &str) {
+        if code >= 400 && code != 421 {
+            self.errors += 1;
+        }
+        self.write_reply(code, status, text);
+    }
+
+    fn write_reply(&mut self, code: u16, status: &str, text: &str) {
         if status.is_empty() || !self.esmtp_codes() {
             self.output
                 .extend_from_slice(format!("{code} {text}\r\n").as_bytes());
@@ -166,7 +189,7 @@ impl Session {
                 self.flush().await?;
                 return Ok(false);
             }
-            read = tokio::time::timeout(self.ctx.idle_timeout, stream.read(&mut chunk)) => read,
+            read = tokio::time::timeout_at(self.deadline, stream.read(&mut chunk)) => read,
         };
         match read {
             Ok(Ok(0)) => Ok(false),
@@ -183,8 +206,10 @@ impl Session {
         }
     }
 
-    /// The next line (with its CRLF), reading as needed; `None` at the end.
+    /// The next line (with its CRLF), reading as needed, whole within the idle
+    /// timeout; `None` at the end.
     async fn line(&mut self, shutdown: &CancellationToken) -> Result<Option<Vec<u8>>, End> {
+        self.deadline = Instant::now() + self.idle();
         loop {
             if let Some(pos) = self.input.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = self.input.drain(..=pos).collect();
@@ -194,6 +219,9 @@ impl Session {
                 self.input.clear();
                 self.reply(500, "5.5.6", "Line too long");
                 self.flush().await?;
+                self.ctx
+                    .session_refused(&self.info, CHANNEL, "line_too_long")
+                    .await;
                 return Ok(None);
             }
             if !self.fill(shutdown).await? {
@@ -210,6 +238,13 @@ impl Session {
             if !self.input.contains(&b'\n') {
                 self.flush().await?;
             }
+            if self.errors >= self.ctx.limits.max_errors {
+                self.reply(421, "4.7.0", "Too many errors, closing connection");
+                self.ctx
+                    .session_refused(&self.info, CHANNEL, "too_many_errors")
+                    .await;
+                break;
+            }
             let Some(line) = self.line(&shutdown).await? else {
                 break;
             };
@@ -217,10 +252,6 @@ impl Session {
                 Ok(r) => r.into_owned(),
                 Err(e) => {
                     self.syntax_error(e);
-                    if self.errors >= MAX_ERRORS {
-                        self.reply(421, "4.7.0", "Too many errors, closing connection");
-                        break;
-                    }
                     continue;
                 }
             };
@@ -280,7 +311,6 @@ impl Session {
     }
 
     fn syntax_error(&mut self, e: smtp_proto::Error) {
-        self.errors += 1;
         match e {
             smtp_proto::Error::UnknownCommand => self.reply(500, "5.5.2", "Command not recognised"),
             smtp_proto::Error::InvalidSenderAddress => {
@@ -306,6 +336,7 @@ impl Session {
         self.from = None;
         self.declared_size = None;
         self.recipients.clear();
+        self.overshoot = 0;
     }
 
     fn can_start_tls(&self) -> bool {
@@ -470,22 +501,32 @@ impl Session {
                 self.reply(538, "5.7.11", "Encryption required");
             }
             Err(AuthError::Invalid) => {
-                self.auth_failures += 1;
                 self.reply(535, "5.7.8", "Authentication credentials invalid");
-                if self.auth_failures >= MAX_AUTH_FAILURES {
-                    self.reply(421, "4.7.0", "Too many authentication failures");
-                    return Ok(false);
-                }
+                return Ok(self.after_auth_failure().await);
             }
             Err(AuthError::NotAllowed(why)) => {
-                self.auth_failures += 1;
                 self.reply(535, "5.7.8", &why);
+                return Ok(self.after_auth_failure().await);
             }
             Err(AuthError::Unavailable) => {
                 self.reply(454, "4.7.0", "Temporary authentication failure");
             }
         }
         Ok(true)
+    }
+
+    /// Counts a failed authentication; `false` once past the limit (the session
+    /// ends).
+    async fn after_auth_failure(&mut self) -> bool {
+        self.auth_failures += 1;
+        if self.auth_failures < self.ctx.limits.max_auth_failures {
+            return true;
+        }
+        self.reply(421, "4.7.0", "Too many authentication failures");
+        self.ctx
+            .session_refused(&self.info, CHANNEL, "too_many_auth_failures")
+            .await;
+        false
     }
 
     /// A SASL response: the initial one if given (`=` is empty), else asked for with
@@ -603,8 +644,16 @@ impl Session {
             self.reply(503, "5.5.1", "Need MAIL command first");
             return;
         };
-        if self.recipients.len() >= self.ctx.messaging.config().max_recipients {
-            self.reply(452, "4.5.3", "Too many recipients");
+        let max = self.ctx.messaging.config().max_recipients;
+        if self.recipients.len() >= max {
+            // RFC 5321 §4.5.3.1.10: a client is told to send the rest in another
+            // message; only recipients far beyond the limit count as errors.
+            self.overshoot += 1;
+            if self.overshoot > max {
+                self.reply(452, "4.5.3", "Too many recipients");
+            } else {
+                self.write_reply(452, "4.5.3", "Too many recipients");
+            }
             return;
         }
         let Some(origin) = self.origin() else {
@@ -687,6 +736,8 @@ impl Session {
             if done {
                 break;
             }
+            // RFC 5321 §4.5.3.2.5-6: each block of data within the idle timeout.
+            self.deadline = Instant::now() + self.idle();
             if !self.fill(shutdown).await? {
                 return Ok(false);
             }

@@ -1,9 +1,12 @@
 //! The connection of a line-based mail session (IMAP, POP3): input read in chunks
 //! and kept until a whole line or literal is there, output gathered and written in
-//! one go, and the wait for more input bounded by the idle timeout and the server's
-//! shutdown.
+//! one go, and the wait for more input bounded by the server's shutdown and by a
+//! deadline per command: a client trickling a byte at a time gets no more time for a
+//! command than one that sends nothing.
 
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use sante_net::IoStream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -16,7 +19,7 @@ pub enum Waited {
     Data,
     /// The client closed the connection.
     Closed,
-    /// Nothing came within the idle timeout.
+    /// The command was not whole within the idle timeout.
     Idle,
     /// The server is shutting down.
     Shutdown,
@@ -29,6 +32,8 @@ pub struct Wire {
     /// To be written at the next flush.
     pub output: Vec<u8>,
     idle: Duration,
+    /// When the command being read must be whole.
+    deadline: Instant,
 }
 
 impl Wire {
@@ -38,7 +43,18 @@ impl Wire {
             input: Vec::new(),
             output: Vec::new(),
             idle,
+            deadline: Instant::now() + idle,
         }
+    }
+
+    /// The wait allowed for each command from now on (longer once logged in).
+    pub fn set_idle(&mut self, idle: Duration) {
+        self.idle = idle;
+    }
+
+    /// A new command begins: it has the idle timeout to arrive whole.
+    pub fn begin_command(&mut self) {
+        self.deadline = Instant::now() + self.idle;
     }
 
     pub async fn flush(&mut self) -> std::io::Result<()> {
@@ -56,7 +72,7 @@ impl Wire {
         let mut chunk = [0u8; 16 * 1024];
         let read = tokio::select! {
             _ = shutdown.cancelled() => return Ok(Waited::Shutdown),
-            r = tokio::time::timeout(self.idle, self.stream.read(&mut chunk)) => r,
+            r = tokio::time::timeout_at(self.deadline, self.stream.read(&mut chunk)) => r,
         };
         match read {
             Ok(Ok(0)) => Ok(Waited::Closed),

@@ -426,6 +426,77 @@ pub struct MessagingSection {
     pub partner_ca_files: Vec<PathBuf>,
     #[serde(default)]
     pub partners: Vec<PartnerConfig>,
+    /// What a mail client may do before it is refused or its session closed.
+    #[serde(default)]
+    pub limits: MailLimitsConfig,
+}
+
+/// `[messaging.limits]`: each limit a mail client meets, with a safe default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailLimitsConfig {
+    /// Most recipients of one message (SMTP answers 452 past it).
+    pub max_recipients: usize,
+    /// Refused or malformed commands before a session is closed.
+    pub max_errors: u32,
+    /// Failed authentications before a session is closed.
+    pub max_auth_failures: u32,
+    /// IMAP sessions one mailbox keeps open at once.
+    pub imap_sessions_per_mailbox: usize,
+    /// Seconds a client has to send each command, per protocol once logged in, and
+    /// before login.
+    pub smtp_idle_secs: u64,
+    pub imap_idle_secs: u64,
+    pub pop3_idle_secs: u64,
+    pub unauthenticated_idle_secs: u64,
+}
+
+impl Default for MailLimitsConfig {
+    fn default() -> MailLimitsConfig {
+        let limits = sante_mail::MailLimits::default();
+        MailLimitsConfig {
+            max_recipients: 100,
+            max_errors: limits.max_errors,
+            max_auth_failures: limits.max_auth_failures,
+            imap_sessions_per_mailbox: limits.imap_sessions_per_mailbox,
+            smtp_idle_secs: limits.smtp_idle.as_secs(),
+            imap_idle_secs: limits.imap_idle.as_secs(),
+            pop3_idle_secs: limits.pop3_idle.as_secs(),
+            unauthenticated_idle_secs: limits.unauthenticated_idle.as_secs(),
+        }
+    }
+}
+
+impl MailLimitsConfig {
+    /// The limits for the mail front ends; a zero would refuse every client.
+    pub fn mail_limits(&self) -> anyhow::Result<sante_mail::MailLimits> {
+        let positive = [
+            ("max_recipients", self.max_recipients as u64),
+            ("max_errors", u64::from(self.max_errors)),
+            ("max_auth_failures", u64::from(self.max_auth_failures)),
+            (
+                "imap_sessions_per_mailbox",
+                self.imap_sessions_per_mailbox as u64,
+            ),
+            ("smtp_idle_secs", self.smtp_idle_secs),
+            ("imap_idle_secs", self.imap_idle_secs),
+            ("pop3_idle_secs", self.pop3_idle_secs),
+            ("unauthenticated_idle_secs", self.unauthenticated_idle_secs),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            bail!("key `messaging.limits.{key}`: must be at least 1");
+        }
+        let secs = std::time::Duration::from_secs;
+        Ok(sante_mail::MailLimits {
+            smtp_idle: secs(self.smtp_idle_secs),
+            imap_idle: secs(self.imap_idle_secs),
+            pop3_idle: secs(self.pop3_idle_secs),
+            unauthenticated_idle: secs(self.unauthenticated_idle_secs),
+            max_errors: self.max_errors,
+            max_auth_failures: self.max_auth_failures,
+            imap_sessions_per_mailbox: self.imap_sessions_per_mailbox,
+        })
+    }
 }
 
 /// The ports announced to mail programs.
@@ -476,6 +547,7 @@ impl MessagingSection {
         }
         config.quota_bytes = self.quota_mb * 1_000_000;
         config.max_message_bytes = self.max_message_mb * 1_000_000;
+        config.max_recipients = self.limits.max_recipients;
         for (i, p) in self.partners.iter().enumerate() {
             let mut partner = sante_messaging::relay::Partner::new(&p.domain)
                 .map_err(|e| anyhow::anyhow!("key `messaging.partners[{i}].domain`: {e}"))?;
@@ -671,6 +743,7 @@ impl Config {
         }
         if let Some(m) = &self.messaging {
             m.service_config()?;
+            m.limits.mail_limits()?;
             if m.clamd != "dev" {
                 sante_messaging::antivirus::ClamdAddress::parse(&m.clamd)
                     .map_err(|e| anyhow::anyhow!("key `messaging.clamd`: {e}"))?;
@@ -942,6 +1015,15 @@ const PRODUCTION_MESSAGING: &str = r#"# Secure messaging for professionals (MSG-
 # max_message_mb = 25
 # inbound_require_tls = true
 # partner_ca_files = ["tls/partners-ca.crt"]
+# [messaging.limits]                    # past one, the session is refused or closed
+# max_recipients = 100                   # per message (452)
+# max_errors = 20                        # refused commands per session (Postfix's hard limit)
+# max_auth_failures = 3
+# imap_sessions_per_mailbox = 10
+# smtp_idle_secs = 300                   # per command (RFC 5321)
+# imap_idle_secs = 1800                  # RFC 9051: at least 30 minutes
+# pop3_idle_secs = 600                   # RFC 1939: at least 10 minutes
+# unauthenticated_idle_secs = 60         # before login
 # [[messaging.partners]]
 # domain = "hopital-nord.example.lu"
 # relay = "mx.hopital-nord.example.lu:25"

@@ -108,7 +108,8 @@ pub async fn start(
     let messaging = service(section, storage, directory, audit, clock, clamd)?;
     let ctx = Arc::new(
         MailContext::new(messaging.clone(), identity.clone(), &section.hostname)
-            .with_terms(terms.clone()),
+            .with_terms(terms.clone())
+            .with_limits(section.limits.mail_limits()?),
     );
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let mut listeners = Vec::new();

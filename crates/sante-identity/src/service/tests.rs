@@ -314,6 +314,38 @@ storage_test!(
 );
 
 storage_test!(
+    guessing_the_one_time_password_behind_the_right_password_locks_the_account,
+    |db: Db| async move {
+        let f = fixture(db).await;
+        let (account, seed) = f.active_patient("pat-1", NIN).await;
+        let right = f.code(&seed);
+        // Someone who has the password tries codes: each try is a failed login, so a
+        // million codes cannot be walked through; the answer never says which of
+        // the two was wrong.
+        let wrong: Vec<String> = (0..5u32)
+            .map(|i| format!("{:06}", (right.parse::<u32>().unwrap() + 1 + i) % 1_000_000))
+            .collect();
+        for code in &wrong {
+            assert!(matches!(
+                f.login(&account, PASSWORD, Some(code)).await,
+                Err(IdentityError::BadCredentials)
+            ));
+        }
+        let refused = f.login(&account, PASSWORD, Some(&right)).await;
+        assert!(
+            matches!(refused, Err(IdentityError::Locked(_))),
+            "the right code after five guesses: {refused:?}"
+        );
+        assert_eq!(f.outcomes(EventKind::IdentityAccountLocked).await.len(), 1);
+        // The lock over, the right code of the next step opens the session.
+        f.clock.advance(Duration::seconds(61));
+        f.login(&account, PASSWORD, Some(&f.code(&seed)))
+            .await
+            .unwrap();
+    }
+);
+
+storage_test!(
     failed_logins_lock_the_account_with_growing_delays,
     |db: Db| async move {
         let f = fixture(db).await;

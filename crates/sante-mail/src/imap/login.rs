@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 
 use super::proto::command::Mechanism;
 use super::proto::response::{bad, no, no_code, ok_code};
-use super::{CHANNEL, Flow, MAX_AUTH_FAILURES, Session};
+use super::{CHANNEL, Flow, Session};
 use crate::auth::{AuthError, MailSession};
 
 impl Session {
@@ -21,7 +21,7 @@ impl Session {
             .ctx
             .authenticate_password(&self.info, CHANNEL, login, password)
             .await;
-        Ok(self.authenticated(tag, result))
+        Ok(self.authenticated(tag, result).await)
     }
 
     pub(super) async fn authenticate(
@@ -72,7 +72,7 @@ impl Session {
                 return Ok(Flow::Continue);
             }
         };
-        Ok(self.authenticated(tag, result))
+        Ok(self.authenticated(tag, result).await)
     }
 
     /// A SASL continuation: `+ ` then one line from the client.
@@ -81,14 +81,27 @@ impl Session {
         shutdown: &CancellationToken,
     ) -> std::io::Result<Option<Zeroizing<Vec<u8>>>> {
         self.wire.output.extend_from_slice(b"+ \r\n");
+        self.wire.begin_command();
         self.line(shutdown).await
     }
 
-    /// Answers an authentication: logged in, or why not; three failures end the
-    /// session.
-    fn authenticated(&mut self, tag: &str, result: Result<MailSession, AuthError>) -> Flow {
+    /// Answers an authentication: logged in, or why not; past the limit of failures
+    /// the session ends.
+    async fn authenticated(&mut self, tag: &str, result: Result<MailSession, AuthError>) -> Flow {
         match result {
             Ok(session) => {
+                let Some(slot) = self.ctx.open_imap_session(&session.mailbox.id) else {
+                    self.ctx
+                        .session_refused(&self.info, CHANNEL, "too_many_sessions")
+                        .await;
+                    self.tagged(
+                        tag,
+                        no_code("LIMIT", "too many sessions open for this mailbox"),
+                    );
+                    return Flow::Continue;
+                };
+                self.slot = Some(slot);
+                self.wire.set_idle(self.ctx.limits.imap_idle);
                 self.auth = Some(session);
                 let caps = self.capabilities();
                 self.tagged(tag, ok_code(format!("CAPABILITY {caps}"), "logged in"));
@@ -104,20 +117,28 @@ impl Session {
             }
             Err(AuthError::NotAllowed(why)) => {
                 self.tagged(tag, no_code("NOPERM", &why));
-                Flow::Continue
+                self.after_failure().await
             }
             Err(AuthError::Invalid) => {
-                self.failures += 1;
                 self.tagged(
                     tag,
                     no_code("AUTHENTICATIONFAILED", "authentication failed"),
                 );
-                if self.failures >= MAX_AUTH_FAILURES {
-                    self.untagged("BYE too many failures");
-                    return Flow::Logout;
-                }
-                Flow::Continue
+                self.after_failure().await
             }
         }
+    }
+
+    /// Counts a failed authentication; past the limit the session ends.
+    async fn after_failure(&mut self) -> Flow {
+        self.failures += 1;
+        if self.failures < self.ctx.limits.max_auth_failures {
+            return Flow::Continue;
+        }
+        self.untagged("BYE too many failures");
+        self.ctx
+            .session_refused(&self.info, CHANNEL, "too_many_auth_failures")
+            .await;
+        Flow::Logout
     }
 }

@@ -98,9 +98,13 @@ impl Messaging {
         .await
     }
 
-    /// Traces a login refused by the front end before any credential was checked
-    /// (a password offered on a clear-text connection).
-    pub async fn login_refused(&self, code: &'static str, source: &Source) -> MessagingResult<()> {
+    /// Traces a session the front end refused or closed on its own (a password
+    /// offered on a clear-text connection, a limit reached), `code` saying why.
+    pub async fn session_refused(
+        &self,
+        code: &'static str,
+        source: &Source,
+    ) -> MessagingResult<()> {
         self.trace(
             EventKind::MessagingAccessDenied,
             sante_audit::Actor::default(),

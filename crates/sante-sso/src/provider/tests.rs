@@ -255,6 +255,18 @@ impl Fixture {
     }
 }
 
+impl Fixture {
+    /// The demo patient's tokens for a relying party of the DSP, through the code
+    /// flow.
+    async fn dsp_tokens(&self) -> (Authenticated, Client, String, TokenResponse) {
+        let who = self.patient_session().await;
+        let (client, secret) = self.relying_party(vec![Service::Dsp]).await;
+        let code = self.code(&client, &who).await;
+        let tokens = self.exchange(&client, &secret, &code, VERIFIER).await.unwrap();
+        (who, client, secret, tokens)
+    }
+}
+
 storage_test!(
     the_code_flow_with_pkce_gives_tokens_checked_live_by_services,
     |db: Db| async move {
@@ -340,6 +352,88 @@ storage_test!(
                 .await
                 .is_err()
         );
+    }
+);
+
+storage_test!(
+    forged_and_misused_tokens_are_refused_by_the_services,
+    |db: Db| async move {
+        let f = fixture(db).await;
+        let (_, _, _, tokens) = f.dsp_tokens().await;
+        let access = tokens.access_token.clone();
+        let id_token = tokens.id_token.clone().unwrap();
+        let parts: Vec<&str> = access.split('.').collect();
+        let header: serde_json::Value =
+            serde_json::from_slice(&B64.decode(parts[0]).unwrap()).unwrap();
+        let mut claims: serde_json::Value =
+            serde_json::from_slice(&B64.decode(parts[1]).unwrap()).unwrap();
+        let kid = header["kid"].as_str().unwrap().to_owned();
+        let encode = |v: &serde_json::Value| B64.encode(serde_json::to_vec(v).unwrap());
+
+        // `alg: none`, the token's own claims, no signature.
+        let unsigned = format!(
+            "{}.{}.",
+            encode(&serde_json::json!({"alg": "none", "typ": "at+jwt", "kid": kid})),
+            parts[1]
+        );
+        // Algorithm confusion: HS256 keyed with the published public key.
+        let jwks = f.provider.keys.jwks();
+        let public = jwks["keys"][0]["n"].as_str().unwrap().to_owned();
+        let mut hs256 = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        hs256.typ = Some("at+jwt".into());
+        hs256.kid = Some(kid.clone());
+        let confused = jsonwebtoken::encode(
+            &hs256,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(public.as_bytes()),
+        )
+        .unwrap();
+        // The claims changed under the original signature: another person.
+        let original_sub = claims["sub"].clone();
+        claims["sub"] = "someone-else".into();
+        let tampered = format!("{}.{}.{}", parts[0], encode(&claims), parts[2]);
+        claims["sub"] = original_sub;
+        // The key id removed, or naming a key the platform never had.
+        let mut no_kid = header.clone();
+        no_kid.as_object_mut().unwrap().remove("kid");
+        let without_kid = format!("{}.{}.{}", encode(&no_kid), parts[1], parts[2]);
+        let mut foreign = header.clone();
+        foreign["kid"] = "not-ours".into();
+        let foreign_kid = format!("{}.{}.{}", encode(&foreign), parts[1], parts[2]);
+        // The right signature on another type: the ID token used as an access token.
+        let cases = [
+            ("alg none", unsigned),
+            ("HS256 keyed with the public key", confused),
+            ("claims changed", tampered),
+            ("no key id", without_kid),
+            ("an unknown key id", foreign_kid),
+            ("the ID token", id_token),
+            ("the refresh token", tokens.refresh_token.clone().unwrap()),
+            ("empty", String::new()),
+            ("three dots", "...".into()),
+        ];
+        for (case, token) in cases {
+            let got = f
+                .provider
+                .authenticate_bearer(&token, Service::Dsp, None, &web())
+                .await;
+            assert!(
+                matches!(got, Err(SsoError::InvalidToken(_))),
+                "{case}: {got:?}"
+            );
+        }
+        // The genuine token still serves, until it expires.
+        f.provider
+            .authenticate_bearer(&access, Service::Dsp, None, &web())
+            .await
+            .unwrap();
+        f.clock.advance(Duration::hours(2));
+        assert!(matches!(
+            f.provider
+                .authenticate_bearer(&access, Service::Dsp, None, &web())
+                .await,
+            Err(SsoError::InvalidToken(_))
+        ));
     }
 );
 
@@ -517,10 +611,7 @@ storage_test!(
     revocation_and_a_blocked_account_end_tokens,
     |db: Db| async move {
         let f = fixture(db).await;
-        let who = f.patient_session().await;
-        let (client, secret) = f.relying_party(vec![Service::Dsp]).await;
-        let code = f.code(&client, &who).await;
-        let tokens = f.exchange(&client, &secret, &code, VERIFIER).await.unwrap();
+        let (who, client, secret, tokens) = f.dsp_tokens().await;
         f.provider
             .revoke(
                 &tokens.access_token,
@@ -883,10 +974,7 @@ storage_test!(
     keys_rotate_and_the_previous_one_still_verifies,
     |db: Db| async move {
         let f = fixture(db).await;
-        let who = f.patient_session().await;
-        let (client, secret) = f.relying_party(vec![Service::Dsp]).await;
-        let code = f.code(&client, &who).await;
-        let tokens = f.exchange(&client, &secret, &code, VERIFIER).await.unwrap();
+        let (_, _, _, tokens) = f.dsp_tokens().await;
         let before = f.provider.jwks()["keys"].as_array().unwrap().len();
         f.provider.rotate_key(&web()).await.unwrap();
         assert_eq!(

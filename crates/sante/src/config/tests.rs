@@ -29,6 +29,9 @@ fn the_demo_configures_messaging_and_bad_values_name_their_key() {
     assert_eq!(m.submission_listen.unwrap().port(), 8445);
     assert_eq!(m.pop3_listen.unwrap().port(), 8449);
     assert_eq!(m.service_config().unwrap().quota_bytes, 100_000_000);
+    let limits = m.limits.mail_limits().unwrap();
+    assert_eq!(limits.imap_idle.as_secs(), 30 * 60, "RFC 9051 §5.4");
+    assert_eq!(m.service_config().unwrap().max_recipients, 100);
     assert!(parse(&base(), &[]).unwrap().messaging.is_none());
     for (key, value, named) in [
         (
@@ -46,6 +49,16 @@ fn the_demo_configures_messaging_and_bad_values_name_their_key() {
             "SANTE_MESSAGING__MAX_MESSAGE_MB",
             "500",
             "messaging.max_message_mb",
+        ),
+        (
+            "SANTE_MESSAGING__LIMITS__MAX_ERRORS",
+            "0",
+            "messaging.limits.max_errors",
+        ),
+        (
+            "SANTE_MESSAGING__LIMITS__IMAP_IDLE_SECS",
+            "0",
+            "messaging.limits.imap_idle_secs",
         ),
     ] {
         let e = error(&demo(), &[(key, value)]);

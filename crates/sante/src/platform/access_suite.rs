@@ -386,6 +386,18 @@ impl Fixture {
     /// `method path` by `caller`; a POST carries `form` and, for a session, the CSRF
     /// token a page of the portal would have given.
     async fn ask(&self, method: &str, path: &str, caller: Caller, form: &str) -> Answer {
+        self.ask_with(method, path, caller, form, None).await
+    }
+
+    /// The same with `raw` as the body, sent with its content type, instead of a form.
+    async fn ask_with(
+        &self,
+        method: &str,
+        path: &str,
+        caller: Caller,
+        form: &str,
+        raw: Option<(&str, axum::body::Bytes)>,
+    ) -> Answer {
         let method = Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = Request::builder()
             .method(method.clone())
@@ -440,7 +452,13 @@ impl Fixture {
             }
             _ => {}
         }
-        let body = if method == Method::POST {
+        let body = if let Some((content_type, raw)) = raw {
+            let token = sante_http::csrf::token(&self.csrf_secret, &self.csrf_cookie);
+            req = req
+                .header(header::CONTENT_TYPE, content_type)
+                .header(sante_http::csrf::HEADER, token);
+            Body::from(raw)
+        } else if method == Method::POST {
             let token = sante_http::csrf::token(&self.csrf_secret, &self.csrf_cookie);
             req = req
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -495,6 +513,11 @@ impl Fixture {
             .join("/")
     }
 }
+
+/// Larger than any route accepts (the largest, an MHD bundle, takes 32 MiB).
+const OVERSIZED: usize = 33 * 1024 * 1024;
+/// Deeper than serde_json's recursion limit (128).
+const NESTING: usize = 100_000;
 
 /// A form body starting so is posted without the CSRF field: the session's decision
 /// is then seen without the form doing what it is for (ending the session).
@@ -756,6 +779,66 @@ async fn every_route_keeps_its_decision_for_every_caller(backend: Backend) {
             }
         }
     }
+    // Bodies beyond every route's limit, and JSON nested past any parser's depth, by
+    // every caller on every route that takes a body: refused, never served, never a
+    // fault.
+    let oversized = axum::body::Bytes::from(vec![b'a'; OVERSIZED]);
+    let nested = axum::body::Bytes::from(format!("{}{}", "[".repeat(NESTING), "]".repeat(NESTING)));
+    let mut too_large = 0;
+    for route in routes
+        .iter()
+        .filter(|r| r.method == "POST" && !ends_session(r))
+    {
+        let path = f.path_with(route, ORDINARY);
+        for caller in CALLERS {
+            for (what, content_type, body) in [
+                (
+                    "an oversized form",
+                    "application/x-www-form-urlencoded",
+                    &oversized,
+                ),
+                (
+                    "an oversized FHIR body",
+                    "application/fhir+json",
+                    &oversized,
+                ),
+                ("deeply nested JSON", "application/fhir+json", &nested),
+            ] {
+                let answer = f
+                    .ask_with(
+                        route.method,
+                        &path,
+                        caller,
+                        "",
+                        Some((content_type, body.clone())),
+                    )
+                    .await;
+                too_large += usize::from(answer.status == StatusCode::PAYLOAD_TOO_LARGE);
+                // A route that never reads its body (userinfo with a bearer token)
+                // answers as it does without one.
+                let unread = answer.status.is_success()
+                    && f.ask(route.method, &path, caller, "").await.status == answer.status;
+                let refused = unread
+                    || answer.status.is_client_error()
+                    || (answer.status.is_redirection()
+                        && decision_kept(route, caller, &answer).is_ok());
+                if let Err(e) = safe_answer(&f.public_url, &answer).and_then(|()| {
+                    refused
+                        .then_some(())
+                        .ok_or_else(|| format!("answered {}", answer.status))
+                }) {
+                    failures.push(format!(
+                        "{} {path} by {caller:?} with {what}: {e:.300}",
+                        route.method
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        too_large > 0,
+        "some route reads its body and says 413 past its limit"
+    );
     // Then the decision of each route for each caller, with ordinary parameters; the
     // routes ending a session are asked without the form's token, so every caller's
     // session lives to the end (their forms are asked in the portal's own tests).

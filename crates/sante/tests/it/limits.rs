@@ -8,8 +8,10 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 
+use serde_json::{Value, json};
+
 use crate::harness::*;
-use crate::mail::MailDemo;
+use crate::mail::{MailDemo, assert_ok, script};
 
 /// Slow connections per port.
 const PER_PORT: usize = 1000;
@@ -201,4 +203,93 @@ async fn a_thousand_slow_clients_per_port_keep_memory_bounded_and_others_served(
         6 * PER_PORT,
         "every slow client connects: the bound is measured with all of them"
     );
+}
+
+/// Every per-session limit of SMTP, IMAP and POP3, set low, met by a hostile client
+/// (`tests/it/mail/limits.py`, raw TLS): answered in the protocol's own words, the
+/// session closed where the limit says so, and each closing traced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_mail_session_limit_is_answered_in_its_protocol_and_traced() {
+    let limits = [
+        ("MAX_RECIPIENTS", 3),
+        ("MAX_ERRORS", 5),
+        ("MAX_AUTH_FAILURES", 3),
+        ("IMAP_SESSIONS_PER_MAILBOX", 2),
+        ("UNAUTHENTICATED_IDLE_SECS", 3),
+    ];
+    let mut env: Vec<(String, String)> = limits
+        .iter()
+        .map(|(key, value)| (format!("SANTE_MESSAGING__LIMITS__{key}"), value.to_string()))
+        .collect();
+    env.push(("SANTE_MESSAGING__MAX_MESSAGE_MB".into(), "1".into()));
+    let demo = MailDemo::start(env);
+    let extra = json!({"limits": {
+        "recipients": 3, "errors": 5, "auth": 3, "imap_sessions": 2, "idle_secs": 3,
+        "message_bytes": 1_000_000,
+    }});
+    let out = demo.python_with(&script("limits.py"), extra.as_object().unwrap().clone());
+    assert_ok(&out, "limits.py");
+    let got: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let expect = |key: &str, want: Value| {
+        assert_eq!(got[key], want, "{key} in {got:#}");
+    };
+
+    // SMTP (RFC 5321, RFC 4954; Postfix's limits).
+    expect("smtp_auth_failures", json!([535, 535, 535]));
+    expect("smtp_after_auth_failures", json!(421));
+    expect("smtp_closed_after_auth_failures", json!(true));
+    expect("smtp_errors", json!([500, 503, 503, 500, 503]));
+    expect("smtp_after_errors", json!(421));
+    expect("smtp_closed_after_errors", json!(true));
+    expect("smtp_recipients", json!([250, 250, 250, 452]));
+    expect("smtp_announced_too_big", json!(552));
+    expect("smtp_sent_too_big", json!(552));
+    expect("smtp_after_too_big", json!(250));
+    expect("smtp_long_line", json!(500));
+    expect("smtp_closed_after_long_line", json!(true));
+    expect("smtp_trickle_reply", json!(421));
+    let trickled = got["smtp_trickle_closed_after_secs"].as_f64().unwrap();
+    assert!(
+        (2.5..8.0).contains(&trickled),
+        "a trickled command is cut at its deadline (3 s), not kept alive by each byte: {trickled} s"
+    );
+
+    // IMAP (RFC 9051, RFC 5530's LIMIT; Dovecot's limits).
+    expect("imap_logins", json!(["OK", "OK", "NO [LIMIT]"]));
+    expect("imap_login_after_logout", json!("OK"));
+    expect("imap_auth_failures", json!(["NO", "NO", "NO"]));
+    expect("imap_closed_after_auth_failures", json!(true));
+    expect("imap_bad", json!(["BAD", "BAD", "BAD", "BAD", "BAD"]));
+    expect("imap_after_bad", json!("BYE"));
+    expect("imap_closed_after_bad", json!(true));
+    expect("imap_idle", json!("BYE"));
+    let idle = got["imap_idle_closed_after_secs"].as_f64().unwrap();
+    assert!(
+        (2.5..8.0).contains(&idle),
+        "IMAP idle before login: {idle} s"
+    );
+
+    // POP3 (RFC 1939, RFC 2449).
+    expect("pop3_auth_failures", json!(["-ERR", "-ERR", "-ERR"]));
+    expect("pop3_closed_after_auth_failures", json!(true));
+    expect(
+        "pop3_errors",
+        json!(["-ERR", "-ERR", "-ERR", "-ERR", "-ERR"]),
+    );
+    expect("pop3_after_errors", json!("-ERR"));
+    expect("pop3_closed_after_errors", json!(true));
+
+    // Each limit reached is a security event in the trail.
+    assert!(demo.server.stop().success());
+    let export = run(&demo.root, &["audit", "export", "--format", "fhir"]);
+    assert_ok(&export, "sante audit export");
+    let export = stdout(&export);
+    for code in [
+        "too_many_auth_failures",
+        "too_many_errors",
+        "too_many_sessions",
+        "line_too_long",
+    ] {
+        assert!(export.contains(code), "no {code} in the trail:\n{export}");
+    }
 }

@@ -88,9 +88,18 @@ impl MailDemo {
         self.root.join("tls/ca.crt").to_string_lossy().into_owned()
     }
 
-    /// `python3 -c SCRIPT CONFIG` with this demo's ports and credentials as JSON.
+    /// `python3 SCRIPT CONFIG` with this demo's ports and credentials as JSON.
     fn python(&self, script: &Path) -> Output {
-        let config = serde_json::json!({
+        self.python_with(script, serde_json::Map::new())
+    }
+
+    /// The same, with `extra` keys in the configuration.
+    pub(crate) fn python_with(
+        &self,
+        script: &Path,
+        extra: serde_json::Map<String, Value>,
+    ) -> Output {
+        let mut config = serde_json::json!({
             "ca": self.ca(),
             "address": self.address,
             "login": self.login,
@@ -102,6 +111,7 @@ impl MailDemo {
             "imap": self.ports.imap,
             "pid": self.server.child.id(),
         });
+        config.as_object_mut().unwrap().extend(extra);
         tool("python3")
             .arg(script)
             .arg(config.to_string())
@@ -141,13 +151,13 @@ pub(crate) fn tool(program: &str) -> Command {
     Command::new(program)
 }
 
-fn script(name: &str) -> PathBuf {
+pub(crate) fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/it/mail")
         .join(name)
 }
 
-fn assert_ok(out: &Output, what: &str) {
+pub(crate) fn assert_ok(out: &Output, what: &str) {
     assert!(
         out.status.success(),
         "{what}: {}\n{}",
