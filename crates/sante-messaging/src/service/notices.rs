@@ -37,6 +37,14 @@ fn wrapped_base64(text: &str) -> String {
     out
 }
 
+/// A value written into a header field or a delivery-status field: one line, so that
+/// nothing a sender or a remote server chose can start a field of its own.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 fn date(at: DateTime<Utc>) -> String {
     at.format("%a, %d %b %Y %H:%M:%S +0000").to_string()
 }
@@ -74,8 +82,8 @@ impl Messaging {
             "From: {from}\r\nTo: <{to}>\r\nDate: {date}\r\nMessage-ID: {id}\r\n\
              Subject: {subject}\r\nAuto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n\
              Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{body}",
-            from = self.postmaster(),
-            to = mailbox.address,
+            from = one_line(&self.postmaster()),
+            to = one_line(&mailbox.address),
             date = date(self.now()),
             id = self.message_id(),
             subject = encoded_word(
@@ -101,7 +109,7 @@ impl Messaging {
         );
         let mut status = format!(
             "Reporting-MTA: dns; {}\r\nArrival-Date: {}\r\n",
-            self.config.hostname,
+            one_line(&self.config.hostname),
             date(arrival)
         );
         for u in undelivered {
@@ -109,9 +117,9 @@ impl Messaging {
             status.push_str(&format!(
                 "\r\nFinal-Recipient: rfc822; {}\r\nAction: failed\r\nStatus: {}\r\n\
                  Diagnostic-Code: smtp; {}\r\n",
-                u.recipient,
-                u.status,
-                u.diagnostic.replace(['\r', '\n'], " ")
+                one_line(&u.recipient),
+                one_line(&u.status),
+                one_line(&u.diagnostic)
             ));
         }
         let headers_end = original
@@ -130,13 +138,26 @@ impl Messaging {
              --{b}\r\nContent-Type: message/delivery-status\r\n\r\n{status}\r\n\
              --{b}\r\nContent-Type: text/rfc822-headers\r\n\r\n{headers}\r\n\
              --{b}--\r\n",
-            from = self.postmaster(),
-            to = sender,
+            from = one_line(&self.postmaster()),
+            to = one_line(sender),
             date = date(self.now()),
             id = self.message_id(),
             subject = encoded_word("Échec de remise / Undelivered mail"),
             b = boundary,
             human = wrapped_base64(&human),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_is_kept_to_one_line() {
+        assert_eq!(
+            one_line("a\r\nBcc: x@evil.example\n\0b"),
+            "a  Bcc: x@evil.example  b"
+        );
     }
 }

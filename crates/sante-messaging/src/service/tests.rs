@@ -1094,3 +1094,56 @@ storage_test!(
         assert!(f.db.list(METADATA, None, 10).await.unwrap().is_empty());
     }
 );
+
+/// The header fields of `message`, names in order, as a mail program reads them.
+fn field_names(message: &str) -> Vec<String> {
+    let parsed = mail_parser::MessageParser::default()
+        .parse(message.as_bytes())
+        .expect("a message");
+    parsed
+        .headers()
+        .iter()
+        .map(|h| h.name().to_ascii_lowercase())
+        .collect()
+}
+
+storage_test!(
+    nothing_a_sender_or_a_remote_server_writes_starts_a_header_field_of_a_notice,
+    |db: Db| async move {
+        let f = fixture(db).await;
+        let hostile = "x@mss.sante.example>\r\nBcc: <spy@evil.example";
+        let undelivered = [super::notices::Undelivered {
+            recipient: "r@partner.example\r\nX-Injected: 1".into(),
+            status: "5.1.1\r\nX-Injected: 2".into(),
+            diagnostic: "550 no\r\n\r\nX-Injected: 3".into(),
+        }];
+        let original = b"Subject: hello\r\nFrom: x@mss.sante.example\r\n\r\nbody\r\n";
+        let notice = f
+            .messaging
+            .failure_notice(hostile, &undelivered, original, f.clock.now());
+        assert_eq!(
+            field_names(&notice),
+            [
+                "from",
+                "to",
+                "date",
+                "message-id",
+                "subject",
+                "auto-submitted",
+                "mime-version",
+                "content-type"
+            ],
+            "{notice}"
+        );
+        // The delivery-status part keeps each of its fields on one line.
+        let status_part = notice
+            .split("Content-Type: message/delivery-status\r\n\r\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\r\n--").next())
+            .unwrap();
+        assert!(
+            status_part.lines().all(|l| !l.starts_with("X-Injected")),
+            "{status_part}"
+        );
+    }
+);

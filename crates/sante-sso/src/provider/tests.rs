@@ -262,7 +262,10 @@ impl Fixture {
         let who = self.patient_session().await;
         let (client, secret) = self.relying_party(vec![Service::Dsp]).await;
         let code = self.code(&client, &who).await;
-        let tokens = self.exchange(&client, &secret, &code, VERIFIER).await.unwrap();
+        let tokens = self
+            .exchange(&client, &secret, &code, VERIFIER)
+            .await
+            .unwrap();
         (who, client, secret, tokens)
     }
 }

@@ -79,6 +79,10 @@ struct Fixture {
     application: (String, String),
     /// The demo patient's directory id, for routes that name a holder.
     patient_id: String,
+    /// The demo patient's login, password and authenticator key.
+    patient_login: (String, String, String),
+    /// The authenticator's time step the fixture's own login used.
+    patient_step_used: u64,
     _dir: tempfile::TempDir,
 }
 
@@ -122,16 +126,21 @@ async fn fixture(backend: Backend) -> anyhow::Result<Option<Fixture>> {
     // half a minute later.
     let totp = secrets::totp_code(&value_after(&logins, "authenticator key"), unix + 30)
         .ok_or_else(|| anyhow::anyhow!("the demo patient has no authenticator key"))?;
+    let patient_login = (
+        value_after(
+            &logins,
+            "patient (password + one-time code, substantial): login",
+        ),
+        value_after(&logins, ", password"),
+        value_after(&logins, "authenticator key"),
+    );
     let (patient_session, patient) = platform
         .identity
         .login_password(
             &PasswordLogin {
-                login: &value_after(
-                    &logins,
-                    "patient (password + one-time code, substantial): login",
-                ),
+                login: &patient_login.0,
                 quality: Quality::Patient,
-                password: &value_after(&logins, ", password"),
+                password: &patient_login.1,
                 totp_code: Some(&totp),
                 client: "authorisation suite",
             },
@@ -215,6 +224,8 @@ async fn fixture(backend: Backend) -> anyhow::Result<Option<Fixture>> {
         agent_session: agent_session.to_string(),
         service_token: std::fs::read_to_string(token_file)?.trim().to_owned(),
         patient_id,
+        patient_login,
+        patient_step_used: (unix + 30) / 30,
         _dir: dir,
     }))
 }
@@ -873,4 +884,116 @@ async fn every_route_keeps_its_decision_for_every_caller_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_keeps_its_decision_for_every_caller_on_postgres() {
     every_route_keeps_its_decision_for_every_caller(Backend::Postgres).await;
+}
+
+/// The `Set-Cookie` value of `name` in `res`, with its attributes.
+fn set_cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+/// Session fixation and cookie scope: a session cookie the visitor brought (set by
+/// an attacker on his browser) is never adopted: the login issues a new secret, in a
+/// host-only, secure, HTTP-only, same-site cookie, and the planted value opens
+/// nothing before or after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_never_adopts_the_session_cookie_the_visitor_brought() {
+    let Some(f) = fixture(Backend::Sqlite).await.expect("the demo platform") else {
+        return;
+    };
+    let session_cookie = sante_http::portal::SESSION_COOKIE;
+    let csrf_cookie = sante_http::csrf::cookie_name(true);
+    let planted = "planted-by-an-attacker-0123456789abcdef";
+    let request = |method: Method, path: &str, session: &str| {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::ACCEPT_LANGUAGE, "fr")
+            .header(
+                header::COOKIE,
+                format!(
+                    "{csrf_cookie}={}; {session_cookie}={session}",
+                    f.csrf_cookie
+                ),
+            )
+    };
+    let send = |req: Request<Body>| {
+        let router = f.app.router.clone();
+        async move { router.oneshot(req).await.expect("the router is infallible") }
+    };
+    // The planted value opens nothing.
+    let before = send(
+        request(Method::GET, "/account", planted)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        before.status().is_redirection(),
+        "a planted cookie is no session: {}",
+        before.status()
+    );
+
+    // The authenticator's next step after the fixture's own login (at most 30 s away).
+    let (login, password, seed) = &f.patient_login;
+    let code = loop {
+        let unix = u64::try_from(chrono::Utc::now().timestamp()).unwrap();
+        if unix / 30 >= f.patient_step_used {
+            break secrets::totp_code(seed, unix + 30).unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    };
+    let token = sante_http::csrf::token(&f.csrf_secret, &f.csrf_cookie);
+    let form = serde_urlencoded::to_string([
+        ("csrf", token.as_str()),
+        ("quality", "patient"),
+        ("login", login),
+        ("password", password),
+        ("code", &code),
+    ])
+    .unwrap();
+    let res = send(
+        request(Method::POST, "/login", planted)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form))
+            .unwrap(),
+    )
+    .await;
+    assert!(res.status().is_redirection(), "logged in: {}", res.status());
+    let issued = set_cookie(res.headers(), session_cookie).expect("a session cookie is issued");
+    let value = issued
+        .split(';')
+        .next()
+        .and_then(|pair| pair.split_once('='))
+        .map(|(_, v)| v.to_owned())
+        .unwrap();
+    assert_ne!(value, planted, "the planted session id is not adopted");
+    assert!(value.len() >= 32, "the session secret is long: {value}");
+    for attribute in ["Path=/", "Secure", "HttpOnly", "SameSite=Strict"] {
+        assert!(issued.contains(attribute), "{attribute} in {issued}");
+    }
+    assert!(
+        !issued.to_ascii_lowercase().contains("domain="),
+        "the session cookie is host-only: {issued}"
+    );
+
+    // The new secret is the session; the planted one still opens nothing.
+    let after = send(
+        request(Method::GET, "/account", &value)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(after.status(), StatusCode::OK);
+    let planted_after = send(
+        request(Method::GET, "/account", planted)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert!(planted_after.status().is_redirection());
 }
