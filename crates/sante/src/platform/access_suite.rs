@@ -84,6 +84,10 @@ struct Fixture {
     /// The authenticator's time step the fixture's own login used.
     patient_step_used: u64,
     clock: std::sync::Arc<dyn sante_types::Clock>,
+    /// The platform behind the router, to set up what a test compares.
+    platform: Platform,
+    patient: Authenticated,
+    professional: Authenticated,
     _dir: tempfile::TempDir,
 }
 
@@ -228,6 +232,9 @@ async fn fixture(backend: Backend) -> anyhow::Result<Option<Fixture>> {
         patient_login,
         patient_step_used: (unix + 30) / 30,
         clock: platform.clock.clone(),
+        platform,
+        patient,
+        professional,
         _dir: dir,
     }))
 }
@@ -998,4 +1005,156 @@ async fn a_login_never_adopts_the_session_cookie_the_visitor_brought() {
     )
     .await;
     assert!(planted_after.status().is_redirection());
+}
+
+/// A caller of the DSP as its front ends make one.
+fn dsp_caller(who: &Authenticated) -> sante_dsp::Caller {
+    sante_dsp::Caller {
+        account: who.account.clone(),
+        quality: who.quality,
+        assurance: who.assurance,
+        credential: who.credential,
+        entry: who.subject.clone(),
+        system: None,
+        source: Source::default(),
+    }
+}
+
+/// What the holder hides from a professional is, to that professional, absent: the
+/// searches (entries, `total`, paging links), the submission sets and the reads of
+/// the MHD API tell him nothing of it, and a read of the hidden document answers
+/// exactly as a read of one that never existed. A patient he has no relationship with
+/// answers as one without a DSP, and as one the directory does not know.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_holder_hides_is_absent_for_the_professional_it_is_hidden_from() {
+    let Some(f) = fixture(Backend::Sqlite).await.expect("the demo platform") else {
+        return;
+    };
+    let dsp = &f.platform.dsp;
+    let holder = f.patient_id.clone();
+    let holder_caller = dsp_caller(&f.patient);
+    let reader = dsp_caller(&f.professional);
+    // The author: another physician of the directory, in care of the holder.
+    let author_entry = crate::account_cmd::demo_physicians(&f.platform.directory, 3)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .find(|id| *id != reader.entry)
+        .expect("another physician");
+    let author = sante_dsp::Caller {
+        account: "suite-author".into(),
+        quality: Quality::Professional,
+        assurance: sante_types::LevelOfAssurance::High,
+        credential: sante_types::CredentialKind::ClientCertificate,
+        entry: author_entry,
+        system: None,
+        source: Source::default(),
+    };
+
+    // Before anything: the reader, with no relationship, asks for the holder, for a
+    // patient without a DSP and for one the directory does not know.
+    let search = |patient: &str| format!("/fhir/DocumentReference?patient=Patient/{patient}");
+    let reader_asks = |path: String| {
+        let f = &f;
+        async move { f.ask("GET", &path, Caller::ProfessionalToken, "").await }
+    };
+    let without_relationship = reader_asks(search(&holder)).await;
+    let unknown = reader_asks(search("no-such-patient")).await;
+    assert_eq!(without_relationship.status, unknown.status);
+    assert_eq!(
+        without_relationship.body.replace(&holder, "X"),
+        unknown.body.replace("no-such-patient", "X"),
+        "no relationship and no such patient answer alike"
+    );
+
+    dsp.create(&holder, &Source::default()).await.unwrap();
+    dsp.activate(&holder_caller, &holder).await.unwrap();
+    for professional in [&author, &reader] {
+        let code = dsp
+            .issue_access_code(&holder_caller, &holder)
+            .await
+            .unwrap();
+        dsp.redeem_access_code(professional, &code.code)
+            .await
+            .unwrap();
+    }
+    let new_item = |title: &str| sante_dsp::service::NewItem {
+        type_system: "http://loinc.org".into(),
+        type_code: "11502-2".into(),
+        title: title.into(),
+        mime_type: "application/pdf".into(),
+        content: format!("%PDF-1.4 {title}").into_bytes(),
+        service_date: None,
+        confidentiality: sante_dsp::model::Confidentiality::Restricted,
+        replaces: None,
+        master_identifier: None,
+    };
+    let hidden = dsp
+        .file(&author, &holder, new_item("hidden report"))
+        .await
+        .unwrap();
+    let shown = dsp
+        .file(&author, &holder, new_item("shown report"))
+        .await
+        .unwrap();
+    dsp.acknowledge_risks(&holder_caller, &holder)
+        .await
+        .unwrap();
+    dsp.restrict(&holder_caller, &holder, &hidden.id, &reader.entry)
+        .await
+        .unwrap();
+
+    let answers = [
+        reader_asks(search(&holder)).await,
+        reader_asks(format!("{}&_count=1", search(&holder))).await,
+        reader_asks(format!("/fhir/List?patient=Patient/{holder}")).await,
+    ];
+    for answer in &answers {
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        assert!(
+            !answer.body.contains(&hidden.id) && !answer.body.contains("hidden report"),
+            "the hidden document shows: {}",
+            answer.body
+        );
+    }
+    let bundle: serde_json::Value = serde_json::from_str(&answers[0].body).unwrap();
+    assert_eq!(bundle["total"], 1, "counted as absent: {bundle}");
+    assert!(answers[0].body.contains(&shown.id));
+    let page: serde_json::Value = serde_json::from_str(&answers[1].body).unwrap();
+    assert!(
+        page["link"]
+            .as_array()
+            .is_none_or(|links| links.iter().all(|l| l["relation"] != "next")),
+        "no next page for a document he may not see: {page}"
+    );
+    // Reads: the hidden document and one that never existed answer alike.
+    let never = "0192f000-0000-7000-8000-000000000000";
+    for resource in ["DocumentReference", "Binary"] {
+        let of_hidden = reader_asks(format!("/fhir/{resource}/{}", hidden.id)).await;
+        let of_absent = reader_asks(format!("/fhir/{resource}/{never}")).await;
+        assert_eq!(of_hidden.status, of_absent.status, "{resource}");
+        assert_eq!(
+            of_hidden.body.replace(&hidden.id, "X"),
+            of_absent.body.replace(never, "X"),
+            "{resource}: a hidden document reads as an absent one"
+        );
+        assert!(
+            of_hidden.status.is_client_error(),
+            "{resource}: {}",
+            of_hidden.status
+        );
+    }
+    // The author still sees both (the restriction is for the reader only).
+    let all = dsp
+        .search(
+            &author,
+            &holder,
+            &sante_dsp::service::ItemQuery::default(),
+            0,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(all.total, 2);
 }
