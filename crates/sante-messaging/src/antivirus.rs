@@ -186,6 +186,14 @@ async fn command<S: AsyncRead + AsyncWrite + Unpin>(
     Ok(String::from_utf8_lossy(&reply).trim().to_owned())
 }
 
+/// clamd's limits on what it unpacks (archives within archives, bombs that inflate a
+/// small attachment to gigabytes), and the setting that makes a file beyond them a
+/// finding (`Heuristics.Limits.Exceeded.*`) instead of a silent pass: without it,
+/// a virus nested deeper than `MaxRecursion` would be delivered. The development
+/// clamd uses them; a production clamd.conf needs the same lines (docs/security.md).
+pub const ARCHIVE_LIMITS: &str = "MaxRecursion 10\nMaxFiles 10000\nMaxEmbeddedPE 10M\n\
+MaxFileSize 100M\nMaxScanSize 400M\nAlertExceedsMax yes\n";
+
 /// Reads `stream: OK`, `stream: Name FOUND` or `... ERROR`.
 fn parse_reply(reply: &str) -> Result<Verdict, ScanError> {
     let body = reply.strip_prefix("stream: ").unwrap_or(reply);
@@ -237,7 +245,7 @@ pub mod dev {
     use std::process::{Child, Command, Stdio};
     use std::time::{Duration, Instant};
 
-    use super::ClamdAddress;
+    use super::{ARCHIVE_LIMITS, ClamdAddress};
 
     /// Content that the development signatures report as infected.
     pub const TEST_SIGNATURE: &str = "SANTE-ANTIVIRUS-TEST-SIGNATURE-1c4f9e";
@@ -298,7 +306,7 @@ pub mod dev {
                 &config,
                 format!(
                     "Foreground yes\nLocalSocket {}\nPidFile {}\nDatabaseDirectory {}\n\
-                     LogFile {}\nStreamMaxLength 120M\nMaxThreads 4\n",
+                     LogFile {}\nStreamMaxLength 120M\nMaxThreads 4\n{ARCHIVE_LIMITS}",
                     socket.display(),
                     pid_file.display(),
                     db.display(),

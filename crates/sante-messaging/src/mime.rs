@@ -56,6 +56,54 @@ pub fn clean_type(content_type: &str) -> String {
     }
 }
 
+/// The most a single file of an archive may expand to, and all its files together,
+/// and how many it may hold: clamd's `MaxFileSize`, `MaxScanSize` and `MaxFiles`
+/// ([`crate::antivirus::ARCHIVE_LIMITS`]). Past them clamd scans a part and calls the
+/// whole clean.
+const MAX_EXPANDED_FILE: u64 = 100 * 1024 * 1024;
+const MAX_EXPANDED_TOTAL: u64 = 400 * 1024 * 1024;
+const MAX_FILES: usize = 10_000;
+/// Deflate cannot compress better than about 1 032 to 1: a file declaring more is
+/// made to mislead (overlapping entries, a forged size).
+const MAX_RATIO: u64 = 1032;
+
+/// Whether an attachment of `raw` is a zip archive that expands past what the
+/// anti-virus scans whole, by the sizes its central directory declares (a zip bomb).
+/// Archives nested in archives are clamd's to count (`MaxRecursion`, alerting past
+/// it).
+pub fn unscannable_archive(raw: &[u8]) -> bool {
+    let Some(message) = MessageParser::default().parse(raw) else {
+        return false;
+    };
+    message.attachments().any(|part| {
+        let contents = part.contents();
+        contents.starts_with(b"PK\x03\x04") && zip_expands_too_far(contents)
+    })
+}
+
+fn zip_expands_too_far(contents: &[u8]) -> bool {
+    // An archive whose directory cannot be read is not unpacked by us: clamd scans
+    // its bytes as they are.
+    let Ok(mut archive) = zip::ZipArchive::new(std::io::Cursor::new(contents)) else {
+        return false;
+    };
+    if archive.len() > MAX_FILES {
+        return true;
+    }
+    let mut total: u64 = 0;
+    for i in 0..archive.len() {
+        let Ok(file) = archive.by_index_raw(i) else {
+            return false;
+        };
+        let (size, packed) = (file.size(), file.compressed_size().max(1));
+        total = total.saturating_add(size);
+        if size > MAX_EXPANDED_FILE || total > MAX_EXPANDED_TOTAL || size / packed > MAX_RATIO {
+            return true;
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +141,36 @@ Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n\
         assert_eq!(clean_type("Application/PDF"), "application/pdf");
         assert_eq!(clean_type("text/plain secret words"), "text/plain");
         assert_eq!(clean_type("garbage"), "application/octet-stream");
+    }
+
+    fn with_zip(files: usize) -> Vec<u8> {
+        use std::io::Write;
+        let mut out = std::io::Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut out);
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        for i in 0..files {
+            zip.start_file(format!("f{i}.txt"), stored).unwrap();
+            zip.write_all(b"text").unwrap();
+        }
+        zip.finish().unwrap();
+        let archive =
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, out.into_inner());
+        format!(
+            "From: a@x.example\r\nTo: b@y.example\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\n\
+hello\r\n--b1\r\nContent-Type: application/zip\r\nContent-Disposition: attachment\r\n\
+Content-Transfer-Encoding: base64\r\n\r\n{archive}\r\n--b1--\r\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn an_archive_is_refused_past_what_the_anti_virus_unpacks() {
+        assert!(!unscannable_archive(&with_zip(3)));
+        assert!(unscannable_archive(&with_zip(MAX_FILES + 1)));
+        assert!(!unscannable_archive(
+            b"Subject: no attachment\r\n\r\nPK\x03\x04\r\n"
+        ));
     }
 }

@@ -144,6 +144,9 @@ pub enum Refusal {
     Infected(String),
     /// The anti-virus could not scan: try again later.
     ScanUnavailable,
+    /// An attachment's archive expands past what the anti-virus scans (a zip bomb):
+    /// what lay beyond would pass unscanned.
+    UnscannableArchive,
     /// The message is not a message (no header section, 8-bit where not allowed...).
     Malformed(&'static str),
     /// A line ends in a bare CR or LF rather than CRLF: a server further on that reads
@@ -168,6 +171,7 @@ impl Refusal {
             Refusal::TooManyRecipients => "too_many_recipients",
             Refusal::Infected(_) => "virus_found",
             Refusal::ScanUnavailable => "scan_unavailable",
+            Refusal::UnscannableArchive => "unscannable_archive",
             Refusal::Malformed(_) => "malformed",
             Refusal::BareLineBreak => "bare_line_break",
         }
@@ -187,7 +191,8 @@ impl Refusal {
             | Refusal::RecipientDisabled
             | Refusal::SenderMismatch
             | Refusal::SenderNotPartner
-            | Refusal::Infected(_) => ErrorKind::Denied,
+            | Refusal::Infected(_)
+            | Refusal::UnscannableArchive => ErrorKind::Denied,
             Refusal::RecipientFull | Refusal::SenderFull => ErrorKind::Conflict,
             Refusal::TooBig
             | Refusal::TooManyRecipients
@@ -220,6 +225,9 @@ impl std::fmt::Display for Refusal {
             Refusal::ScanUnavailable => {
                 f.write_str("the message could not be scanned for viruses; try again later")
             }
+            Refusal::UnscannableArchive => f.write_str(
+                "message refused: an attached archive expands beyond what can be scanned for viruses",
+            ),
             Refusal::Malformed(why) => write!(f, "malformed message: {why}"),
             Refusal::BareLineBreak => {
                 f.write_str("a line ends in a bare CR or LF, not CRLF: closing the session")
@@ -500,15 +508,25 @@ impl Messaging {
 
     /// Scans a message: `Ok` when clean.
     pub(crate) async fn scan(&self, raw: &[u8]) -> MessagingResult<()> {
+        self.screen(raw).await.map_err(MessagingError::from)
+    }
+
+    /// What the anti-virus says of a message, an attachment it could not scan whole
+    /// (an archive that expands past its limits) refused before it is asked.
+    pub(crate) async fn screen(&self, raw: &[u8]) -> Result<(), Refusal> {
+        if crate::mime::unscannable_archive(raw) {
+            tracing::warn!("message refused: an archive expands past what can be scanned");
+            return Err(Refusal::UnscannableArchive);
+        }
         match self.antivirus.scan(raw).await {
             Ok(crate::antivirus::Verdict::Clean) => Ok(()),
             Ok(crate::antivirus::Verdict::Infected(name)) => {
                 tracing::warn!(signature = %name, "infected message refused");
-                Err(Refusal::Infected(name).into())
+                Err(Refusal::Infected(name))
             }
             Err(e) => {
                 tracing::error!(error = %e, "anti-virus unavailable; message refused for now");
-                Err(Refusal::ScanUnavailable.into())
+                Err(Refusal::ScanUnavailable)
             }
         }
     }

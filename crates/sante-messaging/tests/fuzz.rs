@@ -21,8 +21,14 @@ fn mime_attachments() {
             b"=?utf-8?b?",
             b"?=",
             b"name=\"",
+            b"Content-Type: application/zip\r\n",
+            b"UEsDBA",
+            b"PK\x03\x04",
+            b"PK\x05\x06",
         ])
         .run(|raw| {
+            // Zip directories of attachments are read by the archive check too.
+            let _ = sante_messaging::mime::unscannable_archive(raw);
             let found = sante_messaging::mime::attachments(raw);
             assert!(found.len() <= 64, "{} attachments listed", found.len());
             for a in found {

@@ -26,6 +26,7 @@ pub fn refusal_reply(refusal: &Refusal) -> (u16, &'static str, String) {
         Refusal::TooManyRecipients => (452, "4.5.3", "Too many recipients".into()),
         Refusal::Infected(_) => (554, "5.7.1", text),
         Refusal::ScanUnavailable => (451, "4.3.0", text),
+        Refusal::UnscannableArchive => (554, "5.7.1", text),
         Refusal::Malformed(_) => (550, "5.6.0", text),
         Refusal::BareLineBreak => (550, "5.5.2", text),
     }
@@ -49,6 +50,7 @@ mod tests {
             Refusal::TooManyRecipients,
             Refusal::Infected("X".into()),
             Refusal::ScanUnavailable,
+            Refusal::UnscannableArchive,
             Refusal::Malformed("m"),
             Refusal::BareLineBreak,
         ] {

@@ -13,7 +13,6 @@ use sante_store::{Expect, WriteOp};
 use super::notices::Undelivered;
 use super::{MailUser, Messaging, MessagingError, MessagingResult, QUEUE, QUEUE_OWNER, Refusal};
 use crate::address::Address;
-use crate::antivirus::Verdict;
 use crate::model::{Channel, Mailbox, QueuedMessage};
 
 /// Who hands a message over.
@@ -276,20 +275,10 @@ impl Messaging {
                     .await);
             }
         }
-        match self.antivirus.scan(raw).await {
-            Ok(Verdict::Clean) => {}
-            Ok(Verdict::Infected(name)) => {
-                tracing::warn!(signature = %name, session = %envelope.session, "infected message refused");
-                return Err(self
-                    .refusal(envelope, &recipients, raw, Refusal::Infected(name), source)
-                    .await);
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "anti-virus unavailable; message refused for now");
-                return Err(self
-                    .refusal(envelope, &recipients, raw, Refusal::ScanUnavailable, source)
-                    .await);
-            }
+        if let Err(refusal) = self.screen(raw).await {
+            return Err(self
+                .refusal(envelope, &recipients, raw, refusal, source)
+                .await);
         }
 
         let id = uuid::Uuid::now_v7().simple().to_string();

@@ -254,6 +254,12 @@ async fn each_mail_session_limit_is_answered_in_its_protocol_and_traced() {
         "a trickled command is cut at its deadline (3 s), not kept alive by each byte: {trickled} s"
     );
 
+    // Archives: what clamd cannot unpack within its limits is a finding (554).
+    expect("archive_clean_nested", json!(250));
+    expect("archive_virus_nested_shallow", json!(554));
+    expect("archive_virus_nested_deep", json!(554));
+    expect("archive_bomb", json!(554));
+
     // IMAP (RFC 9051, RFC 5530's LIMIT; Dovecot's limits).
     expect("imap_logins", json!(["OK", "OK", "NO [LIMIT]"]));
     expect("imap_login_after_logout", json!("OK"));

@@ -3,12 +3,16 @@ of SMTP, IMAP and POP3 answered with the protocol's own reply, and the session
 closed where the limit says so. Raw TLS sockets, so that the script sees every reply
 and when the server hangs up. Prints one JSON object; the Rust test asserts on it."""
 import base64
+import io
 import json
 import select
 import socket
 import ssl
 import sys
 import time
+import zipfile
+from email.message import EmailMessage
+from email.policy import SMTP
 
 cfg = json.loads(sys.argv[1])
 HOST = "127.0.0.1"
@@ -209,6 +213,53 @@ assert pop3(s, f"PASS {password}") == "+OK"
 got["pop3_errors"] = [pop3(s, "RETR 9999") for _ in range(limits["errors"])]
 got["pop3_after_errors"] = pop3(s, "NOOP")
 got["pop3_closed_after_errors"] = s.closed()
+
+# Archives handed to the anti-virus: a test virus nested deeper than clamd unpacks,
+# and a small attachment that inflates past its scan limits (a zip bomb), are refused
+# as threats; the same archive, clean and nested shallowly, is delivered.
+EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+
+def nested(content, depth):
+    for level in range(depth):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr(f"level{level}.{'zip' if level else 'txt'}", content)
+        content = buf.getvalue()
+    return content
+
+
+def bomb(megabytes):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        with z.open("zeros.bin", "w") as f:
+            block = bytes(1024 * 1024)
+            for _ in range(megabytes):
+                f.write(block)
+    return buf.getvalue()
+
+
+def submit_attachment(name, data):
+    m = EmailMessage()
+    m["From"] = addr
+    m["To"] = addr
+    m["Subject"] = "archive " + name
+    m.set_content("see the attachment")
+    m.add_attachment(data, maintype="application", subtype="zip", filename=name)
+    s = smtp_logged_in()
+    assert s.smtp(f"MAIL FROM:<{addr}>") == 250
+    assert s.smtp(f"RCPT TO:<{addr}>") == 250
+    assert s.smtp("DATA") == 354
+    s.send(m.as_bytes(policy=SMTP) + b".\r\n")
+    code = s.smtp()
+    s.close()
+    return code
+
+
+got["archive_clean_nested"] = submit_attachment("clean.zip", nested(b"harmless text", 3))
+got["archive_virus_nested_deep"] = submit_attachment("deep.zip", nested(EICAR, 14))
+got["archive_virus_nested_shallow"] = submit_attachment("shallow.zip", nested(EICAR, 2))
+got["archive_bomb"] = submit_attachment("bomb.zip", bomb(200))
 
 # POP3: failed logins, then the session ends.
 s = pop3_session()
