@@ -1025,9 +1025,8 @@ fn dsp_caller(who: &Authenticated) -> sante_dsp::Caller {
 /// the MHD API tell him nothing of it, and a read of the hidden document answers
 /// exactly as a read of one that never existed. A patient he has no relationship with
 /// answers as one without a DSP, and as one the directory does not know.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn what_the_holder_hides_is_absent_for_the_professional_it_is_hidden_from() {
-    let Some(f) = fixture(Backend::Sqlite).await.expect("the demo platform") else {
+async fn what_the_holder_hides_is_absent_for_the_professional_it_is_hidden_from(backend: Backend) {
+    let Some(f) = fixture(backend).await.expect("the demo platform") else {
         return;
     };
     let dsp = &f.platform.dsp;
@@ -1157,4 +1156,14 @@ async fn what_the_holder_hides_is_absent_for_the_professional_it_is_hidden_from(
         .await
         .unwrap();
     assert_eq!(all.total, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_holder_hides_is_absent_for_the_professional_it_is_hidden_from_on_sqlite() {
+    what_the_holder_hides_is_absent_for_the_professional_it_is_hidden_from(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_holder_hides_is_absent_for_the_professional_it_is_hidden_from_on_postgres() {
+    what_the_holder_hides_is_absent_for_the_professional_it_is_hidden_from(Backend::Postgres).await;
 }
