@@ -117,6 +117,12 @@ impl ClientCertificate {
 }
 
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most a request's header section may take (HTTP/1.1 read buffer, HTTP/2
+/// `SETTINGS_MAX_HEADER_LIST_SIZE`); past it, 431. Browsers send a few KiB; cookies
+/// are bounded by the platform's own.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// The most header fields of an HTTP/1.1 request.
+const MAX_HEADERS: usize = 100;
 
 /// Serves `router` on a bound listener until `shutdown` is cancelled, then lets
 /// requests in flight finish for up to `grace`. The listener's TLS configuration should
@@ -175,8 +181,13 @@ impl SessionHandler for HttpsHandler {
             builder
                 .http1()
                 .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT);
-            builder.http2().timer(hyper_util::rt::TokioTimer::new());
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .max_buf_size(MAX_HEADER_BYTES)
+                .max_headers(MAX_HEADERS);
+            builder
+                .http2()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .max_header_list_size(MAX_HEADER_BYTES as u32);
             let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
             tokio::pin!(conn);
             tokio::select! {

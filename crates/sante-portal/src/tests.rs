@@ -421,12 +421,15 @@ async fn without_secure_cookies_the_csrf_cookie_drops_the_host_prefix() {
     );
 }
 
-/// The handler over a real TLS session: ALPN `h2` gets HTTP/2 (the server's SETTINGS
-/// frame answers the connection preface).
-#[tokio::test]
-async fn https_sessions_speak_http2_when_negotiated() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
+/// The portal served over a real TLS session, and a client that trusts it offering
+/// `alpn`.
+async fn tls_portal(
+    alpn: &[u8],
+) -> (
+    tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+    CancellationToken,
+    tokio::task::JoinHandle<()>,
+) {
     let key = rcgen::KeyPair::generate().unwrap();
     let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
         .unwrap()
@@ -472,22 +475,92 @@ async fn https_sessions_speak_http2_when_negotiated() {
     .unwrap()
     .with_root_certificates(roots)
     .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec()];
+    config.alpn_protocols = vec![alpn.to_vec()];
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(
             rustls::pki_types::ServerName::try_from("localhost").unwrap(),
             tcp,
         )
         .await
         .unwrap();
-    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(alpn));
+    (tls, shutdown, server)
+}
+
+/// The handler over a real TLS session: ALPN `h2` gets HTTP/2 (the server's SETTINGS
+/// frame answers the connection preface), and the SETTINGS bound the header block a
+/// client may send.
+#[tokio::test]
+async fn https_sessions_speak_http2_when_negotiated() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let (mut tls, shutdown, server) = tls_portal(b"h2").await;
     tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
         .await
         .unwrap();
     let mut frame = [0u8; 9];
     tls.read_exact(&mut frame).await.unwrap();
     assert_eq!(frame[3], 0x04, "expected a SETTINGS frame, got {frame:?}");
+    let length = usize::from(frame[0]) << 16 | usize::from(frame[1]) << 8 | usize::from(frame[2]);
+    let mut settings = vec![0u8; length];
+    tls.read_exact(&mut settings).await.unwrap();
+    // SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113 §6.5.2).
+    let max_header_list = settings
+        .chunks(6)
+        .find_map(|s| (s[..2] == [0, 6]).then(|| u32::from_be_bytes([s[2], s[3], s[4], s[5]])));
+    assert_eq!(
+        max_header_list,
+        Some(sante_http::MAX_HEADER_BYTES as u32),
+        "{settings:?}"
+    );
+    drop(tls);
+    shutdown.cancel();
+    server.await.unwrap();
+}
+
+/// HTTP/1.1 headers beyond the bound, in size or in number, are refused with 431
+/// before any route sees them (nothing a client sends grows memory without bound).
+#[tokio::test]
+async fn oversized_or_countless_headers_are_refused_with_431() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    for (what, headers) in [
+        (
+            "one header of 100 KiB",
+            format!("X-Big: {}\r\n", "a".repeat(100 * 1024)),
+        ),
+        (
+            "200 headers",
+            (0..200)
+                .map(|i| format!("X-H{i}: v\r\n"))
+                .collect::<String>(),
+        ),
+    ] {
+        let (mut tls, shutdown, server) = tls_portal(b"http/1.1").await;
+        let request = format!("GET /healthz HTTP/1.1\r\nHost: localhost\r\n{headers}\r\n");
+        // The server may answer and close before the whole request is written.
+        let _ = tls.write_all(request.as_bytes()).await;
+        let mut answer = Vec::new();
+        let _ = tls.read_to_end(&mut answer).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 431"),
+            "{what}: {}",
+            answer.lines().next().unwrap_or_default()
+        );
+        drop(tls);
+        shutdown.cancel();
+        server.await.unwrap();
+    }
+    // A request within the bounds is served.
+    let (mut tls, shutdown, server) = tls_portal(b"http/1.1").await;
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = tls.read_to_end(&mut answer).await;
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
     drop(tls);
     shutdown.cancel();
     server.await.unwrap();
