@@ -21,9 +21,6 @@ use serde_json::Value;
 
 use crate::{FhirApi, FhirResult, fhir_failure, params, read_json};
 
-/// A Provide Document Bundle is at most this large (20 MiB of content, base64).
-const BUNDLE_LIMIT: usize = 32 * 1024 * 1024;
-
 /// The holder a request names, resolved in the patient directory as the DSP service.
 pub(crate) async fn holder(
     api: &FhirApi,
@@ -86,7 +83,7 @@ pub(crate) fn no_such_patient() -> ApiFailure {
 pub async fn provide(State(api): State<FhirApi>, req: Request) -> FhirResult {
     let (parts, body) = req.into_parts();
     let caller = api.dsp_caller(&parts).await?;
-    let bundle = read_json(body, BUNDLE_LIMIT).await?;
+    let bundle = read_json(body, api.kernel.config().limits.fhir_bundle_bytes).await?;
     let provided = mhd::provide_bundle(&bundle).map_err(|e| fhir_failure(&e))?;
     let Some(holder) = holder(&api, &provided.patient, &caller).await? else {
         return Err(no_such_patient());

@@ -36,9 +36,6 @@ pub const COOKIE_INSECURE: &str = "sante-csrf";
 /// The field of every form that carries the token.
 pub const FIELD: &str = "csrf";
 
-/// Forms are small; a larger body is refused before it is parsed.
-const FORM_LIMIT: usize = 64 * 1024;
-
 /// The cookie name for this deployment.
 pub fn cookie_name(secure: bool) -> &'static str {
     if secure { COOKIE } else { COOKIE_INSECURE }
@@ -128,7 +125,7 @@ where
             .unwrap_or_else(|| "unmatched".to_owned());
         let origin = Origin::of(&parts.extensions);
         let refuse = |error: HttpError| Portal::new(kernel.clone(), &parts).error(error);
-        let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT).await else {
+        let Ok(bytes) = axum::body::to_bytes(body, kernel.config().limits.form_bytes).await else {
             return Err(refuse(HttpError::BadRequest));
         };
         let fields: Vec<(String, String)> =
@@ -196,7 +193,7 @@ where
                 Err(_) => refuse(ErrorKind::Unavailable, Msg::UnavailableText),
             });
         }
-        let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT).await else {
+        let Ok(bytes) = axum::body::to_bytes(body, kernel.config().limits.form_bytes).await else {
             return Err(refuse(ErrorKind::Invalid, Msg::BadRequestText));
         };
         serde_json::from_slice(&bytes)

@@ -85,6 +85,29 @@ pub struct HttpConfig {
     /// The URL of the listener that asks for client certificates (card login), when
     /// there is one.
     pub mtls_url: Option<String>,
+    /// How large a request's body may be, by kind.
+    pub limits: BodyLimits,
+}
+
+/// The largest bodies read, by kind; past them the request is refused before its
+/// body is parsed (the portal's and OAuth's forms as unreadable, 400; FHIR 413).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimits {
+    /// A form of the portal or of the OpenID Connect endpoints, a JSON call of a
+    /// page's script.
+    pub form_bytes: usize,
+    /// An MHD provide bundle (documents base64 inside: a 20 MiB document takes
+    /// about 27 MiB).
+    pub fhir_bundle_bytes: usize,
+}
+
+impl Default for BodyLimits {
+    fn default() -> BodyLimits {
+        BodyLimits {
+            form_bytes: 64 * 1024,
+            fhir_bundle_bytes: 32 * 1024 * 1024,
+        }
+    }
 }
 
 /// The ALPN protocols to give `sante_net::server_tls_config` for HTTPS: HTTP/2 first.
@@ -117,10 +140,12 @@ impl ClientCertificate {
 }
 
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// The most a request's header section may take (HTTP/1.1 read buffer, HTTP/2
-/// `SETTINGS_MAX_HEADER_LIST_SIZE`); past it, 431. Browsers send a few KiB; cookies
-/// are bounded by the platform's own.
+/// The most a request's header section may take by default (HTTP/1.1 read buffer,
+/// HTTP/2 `SETTINGS_MAX_HEADER_LIST_SIZE`); past it, 431. Browsers send a few KiB;
+/// cookies are bounded by the platform's own.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// The least it may be set to (hyper's smallest read buffer).
+pub const MIN_HEADER_BYTES: usize = 8 * 1024;
 /// The most header fields of an HTTP/1.1 request.
 const MAX_HEADERS: usize = 100;
 
@@ -143,11 +168,21 @@ pub async fn serve_https(
 #[derive(Clone)]
 pub struct HttpsHandler {
     router: Router,
+    max_header_bytes: usize,
 }
 
 impl HttpsHandler {
     pub fn new(router: Router) -> HttpsHandler {
-        HttpsHandler { router }
+        HttpsHandler {
+            router,
+            max_header_bytes: MAX_HEADER_BYTES,
+        }
+    }
+
+    /// Bounds the header section at `bytes` (at least [`MIN_HEADER_BYTES`]).
+    pub fn with_max_header_bytes(mut self, bytes: usize) -> HttpsHandler {
+        self.max_header_bytes = bytes.max(MIN_HEADER_BYTES);
+        self
     }
 }
 
@@ -159,6 +194,7 @@ impl SessionHandler for HttpsHandler {
         shutdown: CancellationToken,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
         let router = self.router.clone();
+        let max_header_bytes = self.max_header_bytes;
         Box::pin(async move {
             let peer = Peer(session.peer);
             let certificate = session.peer_certificate.clone().map(ClientCertificate);
@@ -182,12 +218,12 @@ impl SessionHandler for HttpsHandler {
                 .http1()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(HEADER_READ_TIMEOUT)
-                .max_buf_size(MAX_HEADER_BYTES)
+                .max_buf_size(max_header_bytes)
                 .max_headers(MAX_HEADERS);
             builder
                 .http2()
                 .timer(hyper_util::rt::TokioTimer::new())
-                .max_header_list_size(MAX_HEADER_BYTES as u32);
+                .max_header_list_size(u32::try_from(max_header_bytes).unwrap_or(u32::MAX));
             let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
             tokio::pin!(conn);
             tokio::select! {

@@ -93,6 +93,7 @@ async fn fixture() -> Fixture {
             cookie_secure: true,
             secret: sante_http::CsrfKey::new([5u8; 32]),
             mtls_url: Some("https://localhost:8444".into()),
+            limits: Default::default(),
         },
         readiness: Arc::new(AlwaysReady),
         recorder: recorder.clone(),

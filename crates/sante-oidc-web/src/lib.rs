@@ -38,9 +38,6 @@ impl OidcWeb {
     }
 }
 
-/// Token requests are small.
-const FORM_LIMIT: usize = 16 * 1024;
-
 /// The provider's routes: its metadata and the authorisation endpoint (which asks
 /// who the person is) are open; the token, revocation and introspection endpoints
 /// authenticate the client, `userinfo` the access token.
@@ -161,8 +158,11 @@ fn credentials(headers: &HeaderMap, extensions: &http::Extensions) -> ClientCred
     }
 }
 
-async fn read_form<T: serde::de::DeserializeOwned>(body: axum::body::Body) -> Result<T, Response> {
-    let bytes = axum::body::to_bytes(body, FORM_LIMIT)
+async fn read_form<T: serde::de::DeserializeOwned>(
+    web: &OidcWeb,
+    body: axum::body::Body,
+) -> Result<T, Response> {
+    let bytes = axum::body::to_bytes(body, web.kernel.config().limits.form_bytes)
         .await
         .map_err(|_| oauth_error(&SsoError::InvalidRequest("the request is too large".into())))?;
     serde_urlencoded::from_bytes(&bytes)
@@ -172,7 +172,7 @@ async fn read_form<T: serde::de::DeserializeOwned>(body: axum::body::Body) -> Re
 async fn token(State(web): State<OidcWeb>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let p = &web.provider;
-    let form: TokenRequest = match read_form(body).await {
+    let form: TokenRequest = match read_form(&web, body).await {
         Ok(f) => f,
         Err(res) => return res,
     };
@@ -219,7 +219,7 @@ struct TokenForm {
 async fn revoke(State(web): State<OidcWeb>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let p = &web.provider;
-    let form: TokenForm = match read_form(body).await {
+    let form: TokenForm = match read_form(&web, body).await {
         Ok(f) => f,
         Err(res) => return res,
     };
@@ -243,7 +243,7 @@ async fn revoke(State(web): State<OidcWeb>, req: Request) -> Response {
 async fn introspect(State(web): State<OidcWeb>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let p = &web.provider;
-    let form: TokenForm = match read_form(body).await {
+    let form: TokenForm = match read_form(&web, body).await {
         Ok(f) => f,
         Err(res) => return res,
     };

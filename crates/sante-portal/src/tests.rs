@@ -103,6 +103,7 @@ fn config(secret: u8) -> HttpConfig {
         cookie_secure: true,
         secret: sante_http::CsrfKey::new([secret; 32]),
         mtls_url: None,
+        limits: Default::default(),
     }
 }
 
@@ -385,6 +386,7 @@ async fn without_secure_cookies_the_csrf_cookie_drops_the_host_prefix() {
             cookie_secure: false,
             secret: sante_http::CsrfKey::new([1u8; 32]),
             mtls_url: None,
+            limits: Default::default(),
         },
         Ok(()),
         Arc::new(Collected::default()),
@@ -454,6 +456,7 @@ async fn tls_portal(
             cookie_secure: true,
             secret: sante_http::CsrfKey::new([3u8; 32]),
             mtls_url: None,
+            limits: Default::default(),
         },
         Ok(()),
         Arc::new(Collected::default()),

@@ -115,6 +115,7 @@ impl TestServer {
                 cookie_secure: true,
                 secret: sante_http::CsrfKey::new(secret),
                 mtls_url: None,
+                limits: Default::default(),
             },
             readiness: Arc::new(AlwaysReady),
             recorder: recorder.clone(),

@@ -99,6 +99,56 @@ pub struct ServerConfig {
     pub mtls_listen: Option<SocketAddr>,
     /// The URL users reach that listener at (https).
     pub mtls_public_url: Option<String>,
+    /// How large a request may be.
+    #[serde(default)]
+    pub limits: RequestLimitsConfig,
+}
+
+/// `[server.limits]`: the largest requests read, each with a safe default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RequestLimitsConfig {
+    /// The header section of a request (431 past it), KiB; at least 8.
+    pub max_header_kib: usize,
+    /// A form of the portal or of the OpenID Connect endpoints, KiB.
+    pub max_form_kib: usize,
+    /// An MHD provide bundle, MiB.
+    pub max_fhir_bundle_mb: usize,
+}
+
+impl Default for RequestLimitsConfig {
+    fn default() -> RequestLimitsConfig {
+        let body = sante_http::BodyLimits::default();
+        RequestLimitsConfig {
+            max_header_kib: sante_http::MAX_HEADER_BYTES / 1024,
+            max_form_kib: body.form_bytes / 1024,
+            max_fhir_bundle_mb: body.fhir_bundle_bytes / (1024 * 1024),
+        }
+    }
+}
+
+impl RequestLimitsConfig {
+    /// The header bound, in bytes, checked.
+    pub fn header_bytes(&self) -> anyhow::Result<usize> {
+        if !(sante_http::MIN_HEADER_BYTES / 1024..=1024).contains(&self.max_header_kib) {
+            bail!("key `server.limits.max_header_kib`: must be 8 to 1024");
+        }
+        Ok(self.max_header_kib * 1024)
+    }
+
+    /// The body bounds, checked.
+    pub fn body_limits(&self) -> anyhow::Result<sante_http::BodyLimits> {
+        if !(1..=1024).contains(&self.max_form_kib) {
+            bail!("key `server.limits.max_form_kib`: must be 1 to 1024");
+        }
+        if !(1..=1024).contains(&self.max_fhir_bundle_mb) {
+            bail!("key `server.limits.max_fhir_bundle_mb`: must be 1 to 1024");
+        }
+        Ok(sante_http::BodyLimits {
+            form_bytes: self.max_form_kib * 1024,
+            fhir_bundle_bytes: self.max_fhir_bundle_mb * 1024 * 1024,
+        })
+    }
 }
 
 fn default_grace() -> u64 {
@@ -741,6 +791,8 @@ impl Config {
                 bail!("key `server.mtls_listen`: must differ from server.listen");
             }
         }
+        self.server.limits.header_bytes()?;
+        self.server.limits.body_limits()?;
         if let Some(m) = &self.messaging {
             m.service_config()?;
             m.limits.mail_limits()?;
@@ -924,6 +976,10 @@ shutdown_grace_secs = 20
 # identity.client_ca_files, and not be in its revocation list.
 mtls_listen = "{mtls_listen}"
 mtls_public_url = "{mtls_url}"
+# [server.limits]                       # the largest requests read
+# max_header_kib = 64                    # the header section; 431 past it
+# max_form_kib = 64                      # portal and OpenID Connect forms
+# max_fhir_bundle_mb = 32                # MHD provide bundles (413 past it)
 
 [storage]
 # Embedded default: SQLite in WAL mode, every commit synced.

@@ -309,6 +309,7 @@ impl Platform {
                 cookie_secure: true,
                 secret: sante_http::CsrfKey::new(http_secret(config)?),
                 mtls_url: config.server.mtls_public_url.clone(),
+                limits: config.server.limits.body_limits()?,
             },
             readiness: Arc::new(StorageReadiness {
                 storage: self.storage.clone(),
@@ -533,7 +534,8 @@ impl Platform {
             .zip(mail.as_ref())
             .map(|(section, mail)| crate::mail::setup(section, mail));
         let web = self.web(config, mail_setup)?;
-        let handler = sante_http::HttpsHandler::new(web.router);
+        let handler = sante_http::HttpsHandler::new(web.router)
+            .with_max_header_bytes(config.server.limits.header_bytes()?);
 
         let grace = std::time::Duration::from_secs(config.server.shutdown_grace_secs);
         if let Some(cards) = cards {

@@ -32,6 +32,16 @@ fn the_demo_configures_messaging_and_bad_values_name_their_key() {
     let limits = m.limits.mail_limits().unwrap();
     assert_eq!(limits.imap_idle.as_secs(), 30 * 60, "RFC 9051 §5.4");
     assert_eq!(m.service_config().unwrap().max_recipients, 100);
+    assert_eq!(
+        config.server.limits.body_limits().unwrap(),
+        sante_http::BodyLimits::default()
+    );
+    let tuned = parse(&demo(), &[("SANTE_SERVER__LIMITS__MAX_FORM_KIB", "16")]).unwrap();
+    assert_eq!(
+        tuned.server.limits.body_limits().unwrap().form_bytes,
+        16 * 1024
+    );
+    assert_eq!(tuned.server.limits.header_bytes().unwrap(), 64 * 1024);
     assert!(parse(&base(), &[]).unwrap().messaging.is_none());
     for (key, value, named) in [
         (
@@ -59,6 +69,16 @@ fn the_demo_configures_messaging_and_bad_values_name_their_key() {
             "SANTE_MESSAGING__LIMITS__IMAP_IDLE_SECS",
             "0",
             "messaging.limits.imap_idle_secs",
+        ),
+        (
+            "SANTE_SERVER__LIMITS__MAX_HEADER_KIB",
+            "4",
+            "server.limits.max_header_kib",
+        ),
+        (
+            "SANTE_SERVER__LIMITS__MAX_FHIR_BUNDLE_MB",
+            "0",
+            "server.limits.max_fhir_bundle_mb",
         ),
     ] {
         let e = error(&demo(), &[(key, value)]);
