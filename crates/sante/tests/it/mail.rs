@@ -737,6 +737,10 @@ async fn imap_clients_read_file_search_and_synchronise_the_mailbox() {
 /// Sends one message, kills the server with SIGKILL as soon as the 250 arrives,
 /// restarts it, and finds the message.
 fn acknowledged_message_survives_a_kill(extra_env: Vec<(String, String)>) {
+    let schema = extra_env
+        .iter()
+        .find(|(k, _)| k == "SANTE_STORAGE__POSTGRES_SCHEMA")
+        .map(|(_, v)| v.clone());
     let demo = MailDemo::start(extra_env);
     let out = demo.python(&script("kill_after_ack.py"));
     assert_ok(&out, "kill_after_ack.py");
@@ -775,6 +779,36 @@ fn acknowledged_message_survives_a_kill(extra_env: Vec<(String, String)>) {
     assert_ok(&out, "curl RETR");
     assert!(stdout(&out).contains(&subject), "{}", stdout(&out));
     assert!(again.server.stop().success());
+
+    // What the store holds, read raw: the data directory (blobs, and the SQLite
+    // database) and, on PostgreSQL, a dump of the schema (PLT-10): no mail text, no
+    // subject, no national number, no authenticator seed.
+    let raw = again.root.join("data");
+    if let Some(schema) = schema {
+        let dump = tool("pg_dump")
+            .args(["--no-owner", "--schema", &schema, "--dbname"])
+            .arg(sante_store::testing::pg_url())
+            .arg("--file")
+            .arg(raw.join("postgres.dump.sql"))
+            .output()
+            .expect("pg_dump");
+        assert_ok(&dump, "pg_dump");
+        let text = std::fs::read_to_string(raw.join("postgres.dump.sql")).unwrap();
+        assert!(
+            text.contains("CREATE TABLE") && text.matches("COPY ").count() > 3,
+            "the dump holds the schema's tables and rows"
+        );
+    }
+    let logins = std::fs::read_to_string(again.root.join("demo-logins.txt")).unwrap();
+    assert_nothing_in_clear(
+        &raw,
+        &[
+            "Must survive the crash",
+            subject.trim_start_matches("acknowledged "),
+            &field(&logins, "authenticator key"),
+            &field(&logins, "national number"),
+        ],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
