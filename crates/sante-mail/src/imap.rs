@@ -312,6 +312,9 @@ impl Session {
                 Flow::Logout => break,
             }
         }
+        // The mailbox's place is given back before the client sees the connection
+        // close, so that it may log in again at once.
+        self.slot = None;
         self.flush().await?;
         let _ = self.wire.stream.shutdown().await;
         Ok(())

@@ -83,7 +83,6 @@ struct Fixture {
     patient_login: (String, String, String),
     /// The authenticator's time step the fixture's own login used.
     patient_step_used: u64,
-    clock: std::sync::Arc<dyn sante_types::Clock>,
     /// The platform behind the router, to set up what a test compares.
     platform: Platform,
     patient: Authenticated,
@@ -231,7 +230,6 @@ async fn fixture(backend: Backend) -> anyhow::Result<Option<Fixture>> {
         patient_id,
         patient_login,
         patient_step_used: (unix + 30) / 30,
-        clock: platform.clock.clone(),
         platform,
         patient,
         professional,
@@ -950,7 +948,7 @@ async fn a_login_never_adopts_the_session_cookie_the_visitor_brought() {
     // The authenticator's next step after the fixture's own login (at most 30 s away).
     let (login, password, seed) = &f.patient_login;
     let code = loop {
-        let unix = u64::try_from(f.clock.now().timestamp()).unwrap();
+        let unix = u64::try_from(f.platform.clock.now().timestamp()).unwrap();
         if unix / 30 >= f.patient_step_used {
             break secrets::totp_code(seed, unix + 30).unwrap();
         }
