@@ -94,6 +94,8 @@ pub const ALLOWED_EDGES: &[(&str, &[&str])] = &[
             "sante-terms",
             "sante-directory",
             "sante-sso",
+            // The revocation lists it publishes are read as sante-net reads them.
+            "sante-net",
         ],
     ),
     (

@@ -10,9 +10,9 @@
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType,
-    ExtendedKeyUsagePurpose, IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose, RevokedCertParams,
-    SerialNumber,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, CrlDistributionPoint,
+    DnType, ExtendedKeyUsagePurpose, IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose,
+    RevokedCertParams, SerialNumber,
 };
 
 use crate::NetError;
@@ -133,11 +133,23 @@ impl DevCa {
     }
 
     /// A server certificate for `names` (DNS names or IP addresses), valid 397 days
-    /// from yesterday (browsers refuse longer ones).
-    pub fn issue_server(&self, names: &[&str], now: DateTime<Utc>) -> Result<Issued, NetError> {
+    /// from yesterday (browsers refuse longer ones). `revocation_list_url`, where this
+    /// CA's revocation list is published, goes in its CRL distribution points: a
+    /// client can then learn that the certificate was revoked.
+    pub fn issue_server(
+        &self,
+        names: &[&str],
+        revocation_list_url: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Issued, NetError> {
         let mut params =
             CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
                 .map_err(err)?;
+        if let Some(url) = revocation_list_url {
+            params.crl_distribution_points = vec![CrlDistributionPoint {
+                uris: vec![url.to_owned()],
+            }];
+        }
         if let Some(first) = names.first() {
             params.distinguished_name.push(DnType::CommonName, *first);
         }

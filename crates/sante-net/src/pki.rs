@@ -39,7 +39,9 @@ pub struct RevocationList {
     pub next_update: Option<DateTime<Utc>>,
 }
 
-fn crl_der(data: &[u8]) -> Result<Vec<u8>, NetError> {
+/// A revocation list given as DER or PEM, as DER: what a distribution point serves
+/// (RFC 5280 §4.2.1.13).
+pub fn revocation_list_der(data: &[u8]) -> Result<Vec<u8>, NetError> {
     if data.starts_with(b"-----BEGIN") {
         let mut reader = data;
         match rustls_pemfile::read_one(&mut reader) {
@@ -73,7 +75,7 @@ pub fn client_verifier(trust: &ClientTrust) -> Result<Arc<dyn ClientCertVerifier
     let mut crls = Vec::new();
     let mut listed = Vec::new();
     for data in &trust.crls {
-        let der = crl_der(data)?;
+        let der = revocation_list_der(data)?;
         listed.push(read_crl(&der)?.issuer);
         crls.push(CertificateRevocationListDer::from(der));
     }
@@ -144,7 +146,7 @@ pub fn read_certificate(der: &[u8]) -> Result<PeerCertificate, NetError> {
 
 /// Reads a revocation list (DER or PEM).
 pub fn read_revocation_list(data: &[u8]) -> Result<RevocationList, NetError> {
-    read_crl(&crl_der(data)?)
+    read_crl(&revocation_list_der(data)?)
 }
 
 fn read_crl(der: &[u8]) -> Result<RevocationList, NetError> {

@@ -364,7 +364,7 @@ mod client_certificates {
 
     fn pki() -> Pki {
         let server_ca = DevCa::generate("Test server CA", now()).unwrap();
-        let server = server_ca.issue_server(&["localhost"], now()).unwrap();
+        let server = server_ca.issue_server(&["localhost"], None, now()).unwrap();
         Pki {
             ca: DevCa::generate(SMARTCARD_CA_NAME, now()).unwrap(),
             server,
@@ -545,5 +545,45 @@ mod client_certificates {
         assert_eq!(list.serials, vec!["abc".to_owned()]);
         assert_eq!(list.issuer, cert.issuer);
         assert!(read_revocation_list(b"garbage").is_err());
+    }
+
+    #[test]
+    fn a_server_certificate_names_where_its_ca_publishes_revocations() {
+        use der::Decode;
+        use x509_cert::ext::pkix::CrlDistributionPoints;
+        use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
+        let ca = crate::devpki::DevCa::generate("Server CA", now()).unwrap();
+        let urls = |issued: &crate::devpki::Issued| -> Vec<String> {
+            let cert = x509_cert::Certificate::from_der(&issued.cert_der).unwrap();
+            // id-ce-cRLDistributionPoints
+            let Some(ext) = cert
+                .tbs_certificate
+                .extensions
+                .iter()
+                .flatten()
+                .find(|e| e.extn_id.to_string() == "2.5.29.31")
+            else {
+                return Vec::new();
+            };
+            let points = CrlDistributionPoints::from_der(ext.extn_value.as_bytes()).unwrap();
+            points
+                .0
+                .iter()
+                .filter_map(|p| match &p.distribution_point {
+                    Some(DistributionPointName::FullName(names)) => Some(names),
+                    _ => None,
+                })
+                .flatten()
+                .filter_map(|n| match n {
+                    GeneralName::UniformResourceIdentifier(uri) => Some(uri.to_string()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let url = "https://localhost:8443/pki/ca.crl";
+        let named = ca.issue_server(&["localhost"], Some(url), now()).unwrap();
+        assert_eq!(urls(&named), vec![url.to_owned()]);
+        let unnamed = ca.issue_server(&["localhost"], None, now()).unwrap();
+        assert!(urls(&unnamed).is_empty());
     }
 }

@@ -21,6 +21,7 @@ mod directory;
 mod home;
 mod i18n;
 pub mod mail_setup;
+pub mod pki;
 mod terms;
 
 use axum::extract::FromRef;

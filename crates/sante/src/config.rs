@@ -102,6 +102,42 @@ pub struct ServerConfig {
     /// How large a request may be.
     #[serde(default)]
     pub limits: RequestLimitsConfig,
+    /// Revocation lists (PEM or DER) the portal publishes at `/pki/<file name>`, the
+    /// URLs its CAs' certificates name as CRL distribution points.
+    #[serde(default)]
+    pub revocation_lists: Vec<PathBuf>,
+}
+
+impl ServerConfig {
+    /// The published revocation lists by the name they are served under, checked:
+    /// each a distinct `*.crl` file name of letters, digits, `.`, `-` and `_`.
+    pub fn published_revocation_lists(&self) -> anyhow::Result<Vec<(String, PathBuf)>> {
+        let mut published: Vec<(String, PathBuf)> = Vec::new();
+        for (i, path) in self.revocation_lists.iter().enumerate() {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .filter(|n| {
+                    n.len() > 4
+                        && n.ends_with(".crl")
+                        && n.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+                })
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "key `server.revocation_lists[{i}]`: {} must be a file named like `ca.crl` (letters, digits, `.`, `-`, `_`)",
+                        path.display()
+                    )
+                })?;
+            if published.iter().any(|(n, _)| n == name) {
+                bail!(
+                    "key `server.revocation_lists[{i}]`: a second list named {name}; each is published under its file name"
+                );
+            }
+            published.push((name.to_owned(), path.clone()));
+        }
+        Ok(published)
+    }
 }
 
 /// `[server.limits]`: the largest requests read, each with a safe default.
@@ -793,6 +829,7 @@ impl Config {
         }
         self.server.limits.header_bytes()?;
         self.server.limits.body_limits()?;
+        self.server.published_revocation_lists()?;
         if let Some(m) = &self.messaging {
             m.service_config()?;
             m.limits.mail_limits()?;
@@ -976,6 +1013,9 @@ shutdown_grace_secs = 20
 # identity.client_ca_files, and not be in its revocation list.
 mtls_listen = "{mtls_listen}"
 mtls_public_url = "{mtls_url}"
+# Revocation lists published at {public_url}/pki/<file name>, where the certificates
+# of the platform's CAs say they are (the development CA's, and its card CA's).
+revocation_lists = ["tls/ca.crl", "tls/smartcard.crl"]
 # [server.limits]                       # the largest requests read
 # max_header_kib = 64                    # the header section; 431 past it
 # max_form_kib = 64                      # portal and OpenID Connect forms

@@ -18,9 +18,9 @@ pub struct Initialised {
     pub ca_cert: PathBuf,
 }
 
-/// Days the development card CA's revocation list stays valid: a list past its next
-/// update fails every card login, so the development one is long-lived and rewritten
-/// by every `sante dev-pki revoke`.
+/// Days the development CAs' revocation lists stay valid: a list past its next update
+/// fails every card login, so the development one is long-lived and rewritten by
+/// every `sante dev-pki revoke`; the server CA's lasts as long as the certificate.
 const CRL_DAYS: i64 = 397;
 
 /// The listener that asks for client certificates, by default the next port.
@@ -41,7 +41,8 @@ fn public_host(listen: SocketAddr) -> String {
     }
 }
 
-/// Writes `dir/sante.toml`, `dir/tls/{ca,server}.{crt,key}`, the development card CA
+/// Writes `dir/sante.toml`, `dir/tls/{ca,server}.{crt,key}` and the development CA's
+/// revocation list `dir/tls/ca.crl`, the development card CA
 /// (`dir/tls/smartcard-ca.{crt,key}`, `dir/tls/smartcard.crl`), `dir/keys/master.keys`
 /// and `dir/keys/audit-signing.pem`. Refuses to overwrite an existing configuration
 /// unless `force` is set, because that would orphan data encrypted under the old keys.
@@ -77,12 +78,23 @@ pub fn run(
 
     let today = now();
     let ca = DevCa::generate(SERVER_CA_NAME, today).context("generating the development CA")?;
+    // The server certificate says where its CA's revocation list is: the portal
+    // publishes it (`server.revocation_lists`), so a client can check it.
     let server = ca
-        .issue_server(&["localhost", "127.0.0.1"], today)
+        .issue_server(
+            &["localhost", "127.0.0.1"],
+            Some(&format!("{public_url}/pki/ca.crl")),
+            today,
+        )
         .context("issuing the server certificate")?;
     let ca_cert = dir.join("tls/ca.crt");
     write_file(&ca_cert, ca.cert_pem().as_bytes(), 0o644)?;
     write_file(&dir.join("tls/ca.key"), ca.key_pem().as_bytes(), 0o600)?;
+    write_file(
+        &dir.join("tls/ca.crl"),
+        ca.revocation_list(&[], 1, today, CRL_DAYS)?.as_bytes(),
+        0o644,
+    )?;
     // The server presents its certificate followed by the CA, a complete chain.
     write_file(
         &dir.join("tls/server.crt"),

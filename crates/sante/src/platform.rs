@@ -346,6 +346,9 @@ impl Platform {
         if let Some(setup) = mail_setup {
             areas.push(sante_portal::mail_setup::routes(setup));
         }
+        areas.push(sante_portal::pki::routes(published_revocation_lists(
+            config,
+        )?));
         Ok(sante_http::app(&kernel, areas))
     }
 
@@ -675,6 +678,33 @@ pub fn service_clients(config: &Config) -> anyhow::Result<Vec<sante_fhir_api::Se
             })
         })
         .collect()
+}
+
+/// The revocation lists the portal publishes, each read once here so that a missing
+/// or broken file stops the start naming its key.
+fn published_revocation_lists(
+    config: &Config,
+) -> anyhow::Result<sante_portal::pki::RevocationLists> {
+    let mut lists = Vec::new();
+    for (i, (name, path)) in config
+        .server
+        .published_revocation_lists()?
+        .into_iter()
+        .enumerate()
+    {
+        let path = config.path(&path);
+        std::fs::read(&path)
+            .map_err(anyhow::Error::from)
+            .and_then(|data| Ok(sante_net::pki::read_revocation_list(&data)?))
+            .with_context(|| {
+                format!(
+                    "key `server.revocation_lists[{i}]`: {} is not a readable revocation list",
+                    path.display()
+                )
+            })?;
+        lists.push((name, path));
+    }
+    Ok(sante_portal::pki::RevocationLists::new(lists))
 }
 
 /// The HMAC key for CSRF tokens, derived from the master keyring's primary key so that

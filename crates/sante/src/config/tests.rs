@@ -293,3 +293,28 @@ fn a_development_clock_offset_is_a_duration_and_only_on_loopback() {
     );
     assert!(ipv6.is_ok(), "{ipv6:?}");
 }
+
+#[test]
+fn published_revocation_lists_are_named_by_their_file_and_bad_names_refused() {
+    let config = parse(&base(), &[]).unwrap();
+    let published = config.server.published_revocation_lists().unwrap();
+    let names: Vec<&str> = published.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["ca.crl", "smartcard.crl"]);
+    let with_lists = |lists: &str| {
+        base().replace(
+            r#"revocation_lists = ["tls/ca.crl", "tls/smartcard.crl"]"#,
+            &format!("revocation_lists = {lists}"),
+        )
+    };
+    for lists in [
+        r#"["tls/ca.crl", "other/ca.crl"]"#,
+        r#"["tls/ca.pem"]"#,
+        r#"["tls/ca list.crl"]"#,
+        r#"["tls/"]"#,
+    ] {
+        let msg = error(&with_lists(lists), &[]);
+        assert!(msg.contains("server.revocation_lists["), "{lists}: {msg}");
+    }
+    let none = parse(&with_lists("[]"), &[]).unwrap();
+    assert!(none.server.published_revocation_lists().unwrap().is_empty());
+}

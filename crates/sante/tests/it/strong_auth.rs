@@ -273,6 +273,29 @@ async fn a_professional_activates_and_logs_in_with_his_card_until_it_is_revoked(
             .is_err(),
         "the revoked card's handshake succeeded"
     );
+    // The card CA's list the portal publishes names the card from the moment it is
+    // rewritten; a name that is not published is not found.
+    let published = client(dir.path())
+        .get(format!("{}/pki/smartcard.crl", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.status(), 200);
+    let list = sante_net::pki::read_revocation_list(&published.bytes().await.unwrap()).unwrap();
+    assert_eq!(list.serials, vec![serial.to_ascii_lowercase()]);
+    for other in [
+        "smartcard-ca.key",
+        "master.keys",
+        "..%2Fsante.toml",
+        "ca.crt",
+    ] {
+        let res = client(dir.path())
+            .get(format!("{}/pki/{other}", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404, "/pki/{other}");
+    }
     // Without a certificate the listener still answers: the page asks for a card.
     let page = client(dir.path())
         .get(format!("{card}/login/certificate"))
