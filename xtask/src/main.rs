@@ -3,7 +3,9 @@
 //! - `tidy`: the architecture's invariants (also run as a `#[test]`);
 //! - `deps`: install what the tests need on a fresh machine (Chromium and its driver,
 //!   an S3-compatible server, an independent FHIR R4 validator), when missing;
-//! - `test`: `deps`, then the whole test suite on both storage backends.
+//! - `test`: `deps`, then the whole test suite on both storage backends;
+//! - `demo`: what the demo needs (the anti-virus daemon every message is scanned by),
+//!   then `sante demo` from a release build, its arguments passed on.
 
 mod tidy;
 
@@ -17,7 +19,8 @@ fn main() -> ExitCode {
         }),
         "deps" => deps(),
         "test" => deps().and_then(|()| test()),
-        _ => Err(anyhow::anyhow!("usage: cargo xtask tidy|deps|test")),
+        "demo" => demo_deps().and_then(|()| demo(std::env::args().skip(2).collect())),
+        _ => Err(anyhow::anyhow!("usage: cargo xtask tidy|deps|test|demo")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -164,6 +167,42 @@ fn deps() -> anyhow::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// What the demo needs beyond the Rust toolchain: clamd, without which secure
+/// messaging cannot start (every message is scanned). The demo runs its own clamd
+/// with test signatures only, so no signature download is needed.
+fn demo_deps() -> anyhow::Result<()> {
+    if have("clamd")
+        || ["/usr/sbin/clamd", "/usr/bin/clamd"]
+            .iter()
+            .any(|p| std::path::Path::new(p).exists())
+    {
+        return Ok(());
+    }
+    if !have("apt-get") {
+        anyhow::bail!(
+            "secure messaging needs the anti-virus daemon: install clamav-daemon with your package manager"
+        );
+    }
+    run("apt-get", &["update", "-qq"])?;
+    run(
+        "apt-get",
+        &[
+            "install",
+            "-y",
+            "-qq",
+            "--no-install-recommends",
+            "clamav-daemon",
+        ],
+    )
+}
+
+/// `sante demo` from a release build, in the directory `cargo xtask` was run from.
+fn demo(args: Vec<String>) -> anyhow::Result<()> {
+    let mut cargo = vec!["run", "--release", "--bin", "sante", "--", "demo"];
+    cargo.extend(args.iter().map(String::as_str));
+    run("cargo", &cargo)
 }
 
 /// Chromium's managed policy presenting the development cards (client certificates of

@@ -138,6 +138,60 @@ coded_enum!(
 );
 
 impl Profession {
+    /// The profession's title in the country's languages, French (authoritative),
+    /// German and English, as people read it: the register's own names.
+    pub fn titles(self) -> [&'static str; 3] {
+        use Profession as P;
+        match self {
+            P::Physician => ["Médecin", "Arzt", "Physician"],
+            P::Dentist => ["Médecin-dentiste", "Zahnarzt", "Dentist"],
+            P::MedicalPsychotherapist => [
+                "Psychothérapeute médecin",
+                "Ärztlicher Psychotherapeut",
+                "Medical psychotherapist",
+            ],
+            P::Pharmacist => ["Pharmacien", "Apotheker", "Pharmacist"],
+            P::Nurse => ["Infirmier", "Krankenpfleger", "Nurse"],
+            P::Physiotherapist => [
+                "Masseur-kinésithérapeute",
+                "Physiotherapeut",
+                "Physiotherapist",
+            ],
+            P::OccupationalTherapist => {
+                ["Ergothérapeute", "Ergotherapeut", "Occupational therapist"]
+            }
+            P::Dietitian => ["Diététicien", "Diätassistent", "Dietitian"],
+            P::SpeechTherapist => ["Orthophoniste", "Logopäde", "Speech therapist"],
+            P::Orthoptist => ["Orthoptiste", "Orthoptist", "Orthoptist"],
+            P::Osteopath => ["Ostéopathe", "Osteopath", "Osteopath"],
+            P::Podiatrist => ["Podologue", "Podologe", "Podiatrist"],
+            P::Psychotherapist => ["Psychothérapeute", "Psychotherapeut", "Psychotherapist"],
+            P::PsychomotorTherapist => [
+                "Psychomotricien",
+                "Psychomotoriker",
+                "Psychomotor therapist",
+            ],
+            P::Midwife => ["Sage-femme", "Hebamme", "Midwife"],
+            P::LaboratoryTechnician => [
+                "Laborantin",
+                "Medizinisch-technischer Laborassistent",
+                "Laboratory technician",
+            ],
+            P::RadiologyTechnicalAssistant => [
+                "Assistant technique médical de radiologie",
+                "Medizinisch-technischer Radiologieassistent",
+                "Radiology technical assistant",
+            ],
+            P::CareAssistant => ["Aide-soignant", "Pflegehelfer", "Care assistant"],
+            P::SocialWorker => ["Assistant social", "Sozialarbeiter", "Social worker"],
+            P::MedicalBiologist => [
+                "Médecin biologiste",
+                "Facharzt für Laboratoriumsmedizin",
+                "Medical biologist",
+            ],
+        }
+    }
+
     /// The column of the DSP access matrix this profession falls in.
     pub fn access_category(self) -> AccessCategory {
         use Profession as P;

@@ -21,6 +21,7 @@ mod document;
 mod history;
 mod holder;
 mod i18n;
+mod names;
 mod pro;
 
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};

@@ -25,6 +25,17 @@ impl Lang {
         }
     }
 
+    /// Of texts given in French, German and English (in that order, as the
+    /// directories give their titles), the one in this language.
+    pub fn pick(self, texts: [&'static str; 3]) -> &'static str {
+        let [fr, de, en] = texts;
+        match self {
+            Lang::Fr => fr,
+            Lang::De => de,
+            Lang::En => en,
+        }
+    }
+
     /// The language's name in itself, for the switcher.
     pub fn native_name(self) -> &'static str {
         match self {

@@ -16,33 +16,6 @@ const PAGE: u32 = 20;
 /// Longest search text accepted.
 const MAX_TEXT: usize = 100;
 
-/// The label of a profession in the portal's catalogue.
-pub fn profession_label(p: Profession) -> Msg {
-    use Profession as P;
-    match p {
-        P::Physician => Msg::ProfPhysician,
-        P::Dentist => Msg::ProfDentist,
-        P::MedicalPsychotherapist => Msg::ProfMedicalPsychotherapist,
-        P::Pharmacist => Msg::ProfPharmacist,
-        P::Nurse => Msg::ProfNurse,
-        P::Physiotherapist => Msg::ProfPhysiotherapist,
-        P::OccupationalTherapist => Msg::ProfOccupationalTherapist,
-        P::Dietitian => Msg::ProfDietitian,
-        P::SpeechTherapist => Msg::ProfSpeechTherapist,
-        P::Orthoptist => Msg::ProfOrthoptist,
-        P::Osteopath => Msg::ProfOsteopath,
-        P::Podiatrist => Msg::ProfPodiatrist,
-        P::Psychotherapist => Msg::ProfPsychotherapist,
-        P::PsychomotorTherapist => Msg::ProfPsychomotorTherapist,
-        P::Midwife => Msg::ProfMidwife,
-        P::LaboratoryTechnician => Msg::ProfLaboratoryTechnician,
-        P::RadiologyTechnicalAssistant => Msg::ProfRadiologyTechnicalAssistant,
-        P::CareAssistant => Msg::ProfCareAssistant,
-        P::SocialWorker => Msg::ProfSocialWorker,
-        P::MedicalBiologist => Msg::ProfMedicalBiologist,
-    }
-}
-
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct SearchParams {
     #[serde(default)]
@@ -57,7 +30,7 @@ pub struct SearchParams {
 
 struct Row {
     name: String,
-    profession: Msg,
+    profession: &'static str,
     practising: bool,
     practice: String,
     phone: String,
@@ -70,7 +43,7 @@ struct DirectoryPage<'a> {
     name: &'a str,
     profession: &'a str,
     town: &'a str,
-    professions: Vec<(&'static str, Msg)>,
+    professions: Vec<(&'static str, &'static str)>,
     searched: bool,
     rows: Vec<Row>,
     total: u64,
@@ -167,7 +140,7 @@ pub async fn search_page(
                     .unwrap_or_default();
                 Row {
                     name: p.display_name(),
-                    profession: profession_label(p.profession),
+                    profession: portal.layout.lang.pick(p.profession.titles()),
                     practising: p.authorisation.in_force(today),
                     practice,
                     phone: p.contact.phone.clone().unwrap_or_default(),
@@ -182,7 +155,7 @@ pub async fn search_page(
         town,
         professions: Profession::ALL
             .iter()
-            .map(|p| (p.code(), profession_label(*p)))
+            .map(|p| (p.code(), portal.layout.lang.pick(p.titles())))
             .collect(),
         searched,
         rows,

@@ -425,8 +425,10 @@ async fn the_holder_and_his_physician_use_the_dsp_in_the_portal_and_through_mhd(
         .await
         .unwrap();
     holder.goto(&format!("{base}/dsp/history")).await.unwrap();
+    // Who acted is named, with his profession, in the page's language; what he did
+    // is said in words; his identifier is nowhere on the page.
     holder
-        .wait_for_text("#dsp-history", "physician")
+        .wait_for_text("#dsp-history", &physician["family_name"])
         .await
         .unwrap();
     let filings = holder
@@ -434,13 +436,12 @@ async fn the_holder_and_his_physician_use_the_dsp_in_the_portal_and_through_mhd(
         .await
         .unwrap();
     assert!(filings >= 2, "the portal's and the bundle's filings");
-    assert!(
-        holder
-            .text("#dsp-history")
-            .await
-            .unwrap()
-            .contains(&physician["id"])
-    );
+    let history = holder.text("#dsp-history").await.unwrap();
+    assert!(history.contains("Physician"), "{history}");
+    assert!(history.contains("Filed a document"), "{history}");
+    assert!(history.contains("You"), "{history}");
+    assert!(!history.contains(&physician["id"]), "{history}");
+    assert!(!history.contains("permit"), "{history}");
     holder.goto(&format!("{base}/dsp")).await.unwrap();
     holder
         .wait_for_text("#notices", "First access")
@@ -539,7 +540,7 @@ async fn the_holder_and_his_physician_use_the_dsp_in_the_portal_and_through_mhd(
     );
     holder.goto(&format!("{base}/dsp/history")).await.unwrap();
     holder
-        .wait_for_text("#dsp-history", "blocked_by_holder")
+        .wait_for_text("#dsp-history", "Refused: the holder forbade the record")
         .await
         .unwrap();
     holder.close().await.unwrap();
