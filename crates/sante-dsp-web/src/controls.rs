@@ -7,14 +7,23 @@ use axum::response::Response;
 use sante_http::{HttpError, Layout};
 
 use crate::i18n::Msg;
+use crate::names::{Names, candidates, care_kind};
 use crate::{DspForm, DspPage, DspWeb, HolderForm};
 
 struct CareRow {
     id: String,
     kind: &'static str,
+    kind_words: Msg,
     who: String,
     until: String,
     objected: bool,
+}
+
+/// A document hidden from a professional: the link to it, and whom from.
+struct Restriction {
+    item: String,
+    professional: String,
+    name: String,
 }
 
 #[derive(Template)]
@@ -23,11 +32,17 @@ struct ControlsPage<'a> {
     layout: &'a Layout,
     holder: &'a str,
     is_holder: bool,
-    blocked: Vec<String>,
+    blocked: Vec<(String, String)>,
     acknowledged: Option<String>,
-    restrictions: Vec<(String, String)>,
+    restrictions: Vec<Restriction>,
     care: Vec<CareRow>,
     assistants: Vec<String>,
+    /// The professionals the holder may pick to forbid: those of his care, then those
+    /// his search found.
+    candidates: Vec<(String, String)>,
+    find: &'a str,
+    town: &'a str,
+    found_none: bool,
 }
 
 pub async fn controls_page(State(web): State<DspWeb>, page: DspPage) -> Response {
@@ -41,38 +56,63 @@ pub async fn controls_page(State(web): State<DspWeb>, page: DspPage) -> Response
         Err(e) => return page.portal.failure(&e),
     };
     let controls = &record.controls;
+    let layout = &page.portal.layout;
+    let mut names = Names::new(&web.directory, layout);
+    let mut blocked = Vec::new();
+    for id in &controls.blocked {
+        blocked.push((id.clone(), names.professional(id).await));
+    }
+    let mut restrictions = Vec::new();
+    for r in &controls.restrictions {
+        restrictions.push(Restriction {
+            item: r.item.clone(),
+            professional: r.professional.clone(),
+            name: names.professional(&r.professional).await,
+        });
+    }
+    let mut rows = Vec::new();
+    for r in &care {
+        let who = match (&r.professional, &r.establishment) {
+            (Some(p), _) => names.professional(p).await,
+            (None, Some(e)) => names.establishment(e).await,
+            (None, None) => String::new(),
+        };
+        rows.push(CareRow {
+            id: r.id.clone(),
+            kind: r.kind.code(),
+            kind_words: care_kind(r.kind),
+            who,
+            until: r.end.format("%Y-%m-%d %H:%M").to_string(),
+            objected: controls.filing_objections.contains(&r.id),
+        });
+    }
+    let (find, town) = (page.param("find"), page.param("town"));
+    let known = care
+        .iter()
+        .filter_map(|r| r.professional.clone())
+        .filter(|p| !controls.blocked.contains(p))
+        .collect::<Vec<_>>();
+    let known_count = known.len();
+    let candidates = candidates(&mut names, known, find, town).await;
     page.portal.personal_page(&ControlsPage {
-        layout: &page.portal.layout,
+        layout,
         holder: &holder,
         is_holder: page.caller.entry == holder,
-        blocked: controls.blocked.clone(),
+        blocked,
         acknowledged: controls
             .risk_acknowledged
             .map(|a| a.format("%Y-%m-%d").to_string()),
-        restrictions: controls
-            .restrictions
-            .iter()
-            .map(|r| (r.item.clone(), r.professional.clone()))
-            .collect(),
-        care: care
-            .iter()
-            .map(|r| CareRow {
-                id: r.id.clone(),
-                kind: r.kind.code(),
-                who: r
-                    .professional
-                    .clone()
-                    .or(r.establishment.clone())
-                    .unwrap_or_default(),
-                until: r.end.format("%Y-%m-%d %H:%M").to_string(),
-                objected: controls.filing_objections.contains(&r.id),
-            })
-            .collect(),
+        restrictions,
+        care: rows,
         assistants: controls
             .assistants
             .iter()
             .map(|a| a.patient.clone())
             .collect(),
+        found_none: !find.trim().is_empty() && candidates.len() == known_count,
+        candidates,
+        find,
+        town,
     })
 }
 

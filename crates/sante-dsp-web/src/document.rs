@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use sante_dsp::DspError;
+use sante_dsp::model::ItemStatus;
 use sante_http::{HttpError, Layout};
 
 use crate::i18n::Msg;
@@ -23,12 +24,17 @@ struct DocumentPage<'a> {
     category: &'a str,
     date: String,
     author: String,
-    status: &'a str,
+    status: Msg,
     text: Option<String>,
     content_url: String,
     holder_view: bool,
     kept: Option<String>,
     back: String,
+    /// Whom the holder may hide the document from: the professionals of his care,
+    /// then those his search found.
+    candidates: Vec<(String, String)>,
+    find: &'a str,
+    town: &'a str,
 }
 
 /// What a refused read answers: nothing tells the caller that the document exists.
@@ -53,20 +59,41 @@ async fn document_view(web: &DspWeb, page: DspPage, id: &str, professional: bool
     } else {
         format!("/dsp?holder={}", item.record)
     };
+    let layout = &page.portal.layout;
+    let mut names = crate::names::Names::new(&web.directory, layout);
+    let author = author(&mut names, item, page.caller.entry == item.record).await;
+    let (find, town) = (page.param("find"), page.param("town"));
+    let candidates = if professional {
+        Vec::new()
+    } else {
+        let known: Vec<String> = match web.dsp.care_relationships(&page.caller, &item.record).await
+        {
+            Ok(list) => list.into_iter().filter_map(|r| r.professional).collect(),
+            Err(e) => return page.portal.failure(&e),
+        };
+        crate::names::candidates(&mut names, known, find, town).await
+    };
     page.portal.personal_page(&DocumentPage {
-        layout: &page.portal.layout,
+        layout,
         id: &item.id,
         holder: &item.record,
         title: &item.title,
-        category: item.category.name(),
+        category: layout.lang.pick(item.category.titles()),
         date: item.filed_at.format("%Y-%m-%d %H:%M").to_string(),
-        author: author(item),
-        status: item.status.code(),
+        author,
+        status: match item.status {
+            ItemStatus::Current => Msg::DspStatusCurrent,
+            ItemStatus::Superseded => Msg::DspStatusSuperseded,
+            ItemStatus::Deprecated => Msg::DspStatusDeprecated,
+        },
         text,
         content_url: format!("{prefix}/document/{}/content", item.id),
         holder_view: !professional,
         kept: item.keep_agreed.map(|k| k.format("%Y-%m-%d").to_string()),
         back,
+        candidates,
+        find,
+        town,
     })
 }
 

@@ -80,14 +80,17 @@ async fn holder_view(
             Err(DspError::Denied(_)) => Vec::new(),
             Err(e) => return portal.failure(&e),
         };
+        let mut names = crate::names::Names::new(&web.directory, &portal.layout);
         for n in listed.into_iter().take(20) {
             let (text, who) = match n.kind {
-                NoticeKind::FirstProfessionalAccess { professional } => {
-                    (Msg::DspNoticeFirstAccess, professional)
-                }
-                NoticeKind::ProfessionalWithdrawn { professional } => {
-                    (Msg::DspNoticeWithdrawn, professional)
-                }
+                NoticeKind::FirstProfessionalAccess { professional } => (
+                    Msg::DspNoticeFirstAccess,
+                    names.professional(&professional).await,
+                ),
+                NoticeKind::ProfessionalWithdrawn { professional } => (
+                    Msg::DspNoticeWithdrawn,
+                    names.professional(&professional).await,
+                ),
                 NoticeKind::Closed => (Msg::DspNoticeClosed, String::new()),
             };
             notices.push(NoticeRow {
@@ -114,12 +117,12 @@ async fn holder_view(
         organ_question,
         notices,
         access_code,
-        categories: categories(),
+        categories: categories(portal.layout.lang),
         category: param(pairs, "category"),
         author: param(pairs, "author"),
         from: param(pairs, "from"),
         until: param(pairs, "until"),
-        items: rows(&items),
+        items: rows(web, page, &items, param(pairs, "author")).await,
         document_base: "/dsp/document",
     })
 }

@@ -243,41 +243,63 @@ struct ItemRow {
     author: String,
 }
 
-fn author(item: &Item) -> String {
+/// Who wrote a document, as the reader says it.
+async fn author(names: &mut names::Names<'_>, item: &Item, reader_is_holder: bool) -> String {
     match &item.author {
         Author::Professional {
             professional,
             establishment,
         } => match establishment {
-            Some(e) => format!("{professional} ({e})"),
-            None => professional.clone(),
+            Some(e) => format!(
+                "{} — {}",
+                names.professional(professional).await,
+                names.establishment(e).await
+            ),
+            None => names.professional(professional).await,
         },
-        Author::Holder => "—".into(),
+        Author::Holder if reader_is_holder => names.says(Msg::DspWhoYou),
+        Author::Holder => names.says(Msg::DspWhoHolder),
         Author::System { name } => name.clone(),
     }
 }
 
-fn rows(items: &[Item]) -> Vec<ItemRow> {
-    items
-        .iter()
-        .map(|i| ItemRow {
+/// The timeline's rows, their authors named; `author` (a name, an establishment, a
+/// part of either) keeps the documents whose author it names.
+async fn rows(web: &DspWeb, page: &DspPage, items: &[Item], author_filter: &str) -> Vec<ItemRow> {
+    let layout = &page.portal.layout;
+    let reader_is_holder = page.caller.entry == page.holder();
+    let wanted = author_filter.trim().to_lowercase();
+    let mut names = names::Names::new(&web.directory, layout);
+    let mut rows = Vec::with_capacity(items.len());
+    for i in items {
+        let author = author(&mut names, i, reader_is_holder).await;
+        if !wanted.is_empty() && !author.to_lowercase().contains(&wanted) {
+            continue;
+        }
+        rows.push(ItemRow {
             id: i.id.clone(),
             date: i
                 .service_date
                 .unwrap_or_else(|| i.filed_at.date_naive())
                 .to_string(),
-            category: i.category.name().to_owned(),
+            category: layout.lang.pick(i.category.titles()).to_owned(),
             category_code: i.category.code(),
             title: i.title.clone(),
-            author: author(i),
-        })
-        .collect()
+            author,
+        });
+    }
+    rows
 }
 
-fn categories() -> Vec<(String, String)> {
+fn categories(lang: sante_http::Lang) -> Vec<(String, String)> {
     DataCategory::ALL
         .iter()
-        .map(|c| (c.code(), format!("{} — {}", c.number(), c.name())))
+        .map(|c| {
+            (
+                c.code(),
+                format!("{} — {}", c.number(), lang.pick(c.titles())),
+            )
+        })
         .collect()
 }
 
@@ -288,7 +310,6 @@ fn filters(pairs: &[(String, String)]) -> ItemQuery {
         categories: DataCategory::parse_code(param(pairs, "category"))
             .into_iter()
             .collect(),
-        author: Some(param(pairs, "author").trim().to_owned()).filter(|a| !a.is_empty()),
         from: day(param(pairs, "from")),
         until: day(param(pairs, "until")),
         ..ItemQuery::default()

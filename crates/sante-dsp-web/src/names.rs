@@ -40,6 +40,11 @@ impl<'a> Names<'a> {
         }
     }
 
+    /// A fixed phrase of the page's language.
+    pub fn says(&self, msg: Msg) -> String {
+        self.layout.t(msg).to_owned()
+    }
+
     fn lang(&self) -> Lang {
         self.layout.lang
     }
@@ -83,6 +88,57 @@ impl<'a> Names<'a> {
         };
         self.establishments.insert(id.to_owned(), named.clone());
         named
+    }
+}
+
+/// The professionals a holder may pick (to forbid his record to, to hide a document
+/// from): those he knows from this record, then, when he searched, those the public
+/// directory finds by name (and town); each as its id and its name.
+pub(crate) async fn candidates(
+    names: &mut Names<'_>,
+    known: impl IntoIterator<Item = String>,
+    find: &str,
+    town: &str,
+) -> Vec<(String, String)> {
+    let mut ids: Vec<String> = Vec::new();
+    for id in known {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    let (find, town) = (find.trim(), town.trim());
+    if !find.is_empty() {
+        let query = sante_directory::service::ProfessionalQuery {
+            name: Some(find.to_owned()),
+            town: Some(town.to_owned()).filter(|t| !t.is_empty()),
+            ..Default::default()
+        };
+        // The public search (DIR-1): a page of the best matches.
+        if let Ok(found) = names.directory.search_professionals(&query, None, 20).await {
+            for p in found.items {
+                if !ids.contains(&p.id) {
+                    let named = names.describe(&p).await;
+                    names.professionals.insert(p.id.clone(), named);
+                    ids.push(p.id);
+                }
+            }
+        }
+    }
+    let mut picked = Vec::with_capacity(ids.len());
+    for id in ids {
+        let name = names.professional(&id).await;
+        picked.push((id, name));
+    }
+    picked
+}
+
+/// A care relationship's kind, in words.
+pub(crate) fn care_kind(kind: sante_dsp::model::CareKind) -> Msg {
+    use sante_dsp::model::CareKind as K;
+    match kind {
+        K::Consultation => Msg::DspCareConsultation,
+        K::Admission => Msg::DspCareAdmission,
+        K::Emergency => Msg::DspCareEmergency,
     }
 }
 

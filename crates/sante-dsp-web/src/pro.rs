@@ -179,12 +179,12 @@ async fn pro_patient_view(
             },
             error: refusal.as_ref().map(|r| r.reason),
             reachable,
-            categories: categories(),
+            categories: categories(page.portal.layout.lang),
             category: param(pairs, "category"),
             author: param(pairs, "author"),
             from: param(pairs, "from"),
             until: param(pairs, "until"),
-            items: rows(&items),
+            items: rows(web, page, &items, param(pairs, "author")).await,
             types: DOCUMENT_TYPES
                 .iter()
                 .filter(|t| t.category != DataCategory::PersonalExpression)

@@ -73,7 +73,98 @@ impl DataCategory {
         DataCategory::from_number(code.strip_prefix("dsp-cat-")?.parse().ok()?)
     }
 
-    /// The English name, as the matrix gives it.
+    /// The category's title in French (authoritative), German and English, as the
+    /// holder reads it on his record.
+    pub fn titles(self) -> [&'static str; 3] {
+        use DataCategory as C;
+        match self {
+            C::PersonalExpression => [
+                "Expression personnelle du titulaire",
+                "Persönliche Äußerungen des Inhabers",
+                "Holder's personal expression",
+            ],
+            C::Syntheses => ["Synthèses", "Zusammenfassungen", "Syntheses"],
+            C::HealthHistory => ["Antécédents de santé", "Vorgeschichte", "Health history"],
+            C::Allergies => [
+                "Allergies, intolérances",
+                "Allergien, Unverträglichkeiten",
+                "Allergies, intolerances",
+            ],
+            C::ProsthesesDevices => [
+                "Prothèses et dispositifs",
+                "Prothesen und Hilfsmittel",
+                "Prostheses and devices",
+            ],
+            C::CareReports => [
+                "Comptes rendus de soins",
+                "Behandlungsberichte",
+                "Care reports",
+            ],
+            C::Certificates => [
+                "Certificats et déclarations",
+                "Bescheinigungen und Erklärungen",
+                "Certificates and declarations",
+            ],
+            C::Imaging => [
+                "Imagerie médicale",
+                "Medizinische Bildgebung",
+                "Medical imaging",
+            ],
+            C::Analyses => [
+                "Analyses médicales",
+                "Medizinische Analysen",
+                "Medical analyses",
+            ],
+            C::MedicinesDispensed => [
+                "Médicaments délivrés",
+                "Abgegebene Arzneimittel",
+                "Medicines dispensed",
+            ],
+            C::NursingAssessments => [
+                "Bilans de soins infirmiers et de rééducation",
+                "Pflege- und Rehabilitationsbefunde",
+                "Nursing and rehabilitation assessments",
+            ],
+            C::Prescriptions => [
+                "Prescriptions et traitements",
+                "Verordnungen und Behandlungen",
+                "Prescriptions and treatments",
+            ],
+            C::Prevention => ["Prévention", "Vorsorge", "Prevention"],
+            C::SocioEducational => [
+                "Données socio-éducatives",
+                "Sozialpädagogische Daten",
+                "Socio-educational data",
+            ],
+            C::SocialEnvironment => [
+                "Environnement social",
+                "Soziales Umfeld",
+                "Social environment",
+            ],
+            C::LegalProtection => [
+                "Régime de protection juridique",
+                "Rechtliche Schutzmaßnahmen",
+                "Legal protection regime",
+            ],
+            C::SocialInsurance => [
+                "Couverture d'assurance sociale",
+                "Sozialversicherungsschutz",
+                "Social insurance coverage",
+            ],
+            C::HealthEducation => [
+                "Éducation à la santé",
+                "Gesundheitserziehung",
+                "Health education",
+            ],
+            C::TracesDashboard => [
+                "Tableau de bord des traces",
+                "Übersicht der Zugriffsspuren",
+                "Traces dashboard",
+            ],
+        }
+    }
+
+    /// The English name, as the matrix gives it (FHIR displays, logs).
     pub fn name(self) -> &'static str {
         match self {
             DataCategory::PersonalExpression => "holder's personal expression",

@@ -450,13 +450,25 @@ async fn the_holder_and_his_physician_use_the_dsp_in_the_portal_and_through_mhd(
 
     // The holder forbids his DSP to the physician: refused at once, in the portal and
     // through the API.
+    // He picks him by name: from a search of the directory, as from his care.
     holder.goto(&format!("{base}/dsp/controls")).await.unwrap();
-    holder.fill("#b-pro", &physician["id"]).await.unwrap();
-    holder.click("#b-submit").await.unwrap();
     holder
-        .wait_for_text("#blocked", &physician["id"])
+        .fill("#f-find", &physician["family_name"])
         .await
         .unwrap();
+    holder.click("#f-search").await.unwrap();
+    holder
+        .wait_for_text("#b-pro", &physician["family_name"])
+        .await
+        .unwrap();
+    holder.select("#b-pro", &physician["id"]).await.unwrap();
+    holder.click("#b-submit").await.unwrap();
+    holder
+        .wait_for_text("#blocked", &physician["family_name"])
+        .await
+        .unwrap();
+    let controls = holder.text("main").await.unwrap();
+    assert!(!controls.contains(&physician["id"]), "{controls}");
     pro.goto(&format!("{base}/pro/dsp/patient?holder={holder_id}"))
         .await
         .unwrap();
