@@ -21,19 +21,61 @@ sante_http::catalogue! {
         "Vertraulicher Austausch zwischen Gesundheitsfachkräften, mit ihrem gewohnten E-Mail-Programm.",
         "Confidential exchanges between health professionals, from their usual mail program."
     ),
-    ReferentTitle => ("Médecin référent", "Referenzarzt", "Referring doctor"),
-    ReferentText => (
-        "Le médecin qui coordonne votre suivi et a une vue d'ensemble de votre parcours de soins.",
-        "Der Arzt, der Ihre Betreuung koordiniert und einen Überblick über Ihren Behandlungsverlauf hat.",
-        "The doctor who coordinates your follow-up and has an overview of your care pathway."
-    ),
     DirectoryTitle => ("Annuaire des professionnels", "Verzeichnis der Gesundheitsfachkräfte", "Directory of professionals"),
     DirectoryText => (
         "Trouver un professionnel de santé par nom, profession ou localité.",
         "Eine Gesundheitsfachkraft nach Name, Beruf oder Ort finden.",
         "Find a health professional by name, profession or town."
     ),
-    ComingSoon => ("Bientôt disponible sur ce portail.", "Demnächst auf diesem Portal verfügbar.", "Coming soon to this portal."),
+    HomeDspPatient => ("Patients : mon dossier", "Patienten: meine Akte", "Patients: my record"),
+    HomeDspProfessional => ("Professionnels : les dossiers de mes patients", "Fachkräfte: die Akten meiner Patienten", "Professionals: my patients' records"),
+    HomeMessagingSetUp => ("Professionnels : mon adresse et mon logiciel de messagerie", "Fachkräfte: meine Adresse und mein E-Mail-Programm", "Professionals: my address and my mail program"),
+    HomeDirectorySearch => ("Chercher un professionnel", "Eine Fachkraft suchen", "Find a professional"),
+    HomeYoursHeading => ("Ce que vous pouvez faire", "Was Sie tun können", "What you can do"),
+    HomeYourDsp => ("Mon dossier de soins partagé", "Meine elektronische Patientenakte", "My shared care record"),
+    HomeYourDspText => (
+        "Vos documents, qui les a consultés, vos choix d'accès, et un code à donner au professionnel qui vous soigne.",
+        "Ihre Dokumente, wer sie angesehen hat, Ihre Zugriffseinstellungen und ein Code für die Fachkraft, die Sie behandelt.",
+        "Your documents, who read them, your access choices, and a code to give the professional treating you."
+    ),
+    HomeYourPatients => ("Les dossiers de mes patients", "Die Akten meiner Patienten", "My patients' records"),
+    HomeYourPatientsText => (
+        "Ouvrir le dossier d'un patient que vous soignez (avec le code qu'il vous donne), le consulter et y déposer des documents.",
+        "Die Akte eines Patienten öffnen, den Sie behandeln (mit dem Code, den er Ihnen gibt), sie ansehen und Dokumente ablegen.",
+        "Open the record of a patient you treat (with the code he gives you), read it and file documents."
+    ),
+    HomeYourMailText => (
+        "Votre adresse de messagerie sécurisée et les mots de passe de vos logiciels de messagerie.",
+        "Ihre Adresse für sichere Nachrichten und die Passwörter Ihrer E-Mail-Programme.",
+        "Your secure messaging address and the passwords of your mail programs."
+    ),
+    HomeYourAccountText => (
+        "Vos moyens de connexion, vos clés d'accès et vos sessions.",
+        "Ihre Anmeldemittel, Ihre Passkeys und Ihre Sitzungen.",
+        "Your ways of logging in, your passkeys and your sessions."
+    ),
+    HomeLoginHeading => ("Se connecter", "Anmelden", "Logging in"),
+    HomeLoginPassword => (
+        "Patients et agents : identifiant, mot de passe et code de votre application d'authentification.",
+        "Patienten und Mitarbeiter: Kennung, Passwort und Code Ihrer Authentifizierungs-App.",
+        "Patients and agents: login, password and the code of your authenticator application."
+    ),
+    HomeLoginPasskey => (
+        "Ou une clé d'accès (passkey) enregistrée sur votre téléphone ou votre ordinateur.",
+        "Oder ein Passkey, der auf Ihrem Telefon oder Computer gespeichert ist.",
+        "Or a passkey kept on your phone or computer."
+    ),
+    HomeLoginCard => (
+        "Professionnels de santé : votre carte professionnelle.",
+        "Gesundheitsfachkräfte: Ihre Berufskarte.",
+        "Health professionals: your professional card."
+    ),
+    HomeCardLogin => ("Connexion par carte", "Anmeldung mit Karte", "Card login"),
+    HomeLoginFirstTime => (
+        "Première fois : activez votre compte avec le code de la lettre que vous avez reçue.",
+        "Zum ersten Mal: Aktivieren Sie Ihr Konto mit dem Code aus dem Brief, den Sie erhalten haben.",
+        "First time: activate your account with the code of the letter you received."
+    ),
     NavDirectory => ("Annuaire", "Verzeichnis", "Directory"),
     NavLogin => ("Se connecter", "Anmelden", "Log in"),
     NavAccount => ("Mon compte", "Mein Konto", "My account"),

@@ -36,6 +36,8 @@ pub struct PortalArea {
     kernel: Kernel,
     directory: sante_directory::Directory,
     sso: sante_sso::Provider,
+    /// Whether the platform runs secure messaging (the home page says so).
+    messaging: bool,
 }
 
 impl FromRef<PortalArea> for Kernel {
@@ -54,7 +56,14 @@ impl PortalArea {
             kernel,
             directory,
             sso,
+            messaging: false,
         }
+    }
+
+    /// The portal of a platform that runs secure messaging.
+    pub fn with_messaging(mut self, messaging: bool) -> PortalArea {
+        self.messaging = messaging;
+        self
     }
 
     fn identity(&self) -> &sante_identity::Identity {

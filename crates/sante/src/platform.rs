@@ -321,11 +321,14 @@ impl Platform {
             nav: [sante_portal::nav(), sante_dsp_web::nav()].concat(),
         });
         let mut areas = vec![
-            sante_portal::routes(sante_portal::PortalArea::new(
-                kernel.clone(),
-                self.directory.clone(),
-                self.sso.clone(),
-            )),
+            sante_portal::routes(
+                sante_portal::PortalArea::new(
+                    kernel.clone(),
+                    self.directory.clone(),
+                    self.sso.clone(),
+                )
+                .with_messaging(mail_setup.is_some()),
+            ),
             sante_dsp_web::routes(sante_dsp_web::DspWeb::new(
                 kernel.clone(),
                 self.dsp.clone(),

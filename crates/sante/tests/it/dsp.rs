@@ -424,6 +424,12 @@ async fn the_holder_and_his_physician_use_the_dsp_in_the_portal_and_through_mhd(
         .wait_for_text("#doc-text", "Haemoglobin")
         .await
         .unwrap();
+    // Signed in, the home page says what his account gives him.
+    holder.goto(&format!("{base}/")).await.unwrap();
+    holder
+        .wait_for_text("#yours", "My shared care record")
+        .await
+        .unwrap();
     holder.goto(&format!("{base}/dsp/history")).await.unwrap();
     // Who acted is named, with his profession, in the page's language; what he did
     // is said in words; his identifier is nowhere on the page.

@@ -359,8 +359,19 @@ async fn real_mail_clients_submit_and_fetch_and_every_forbidden_attempt_is_refus
     let listing = demo.pop3_listing();
     assert_eq!(listing.len(), 6, "{listing:?}");
 
-    // Mail programs configure themselves from the address, and log in with it.
+    // The home page offers the messaging this platform runs.
     let http = client(&demo.root);
+    let home = http
+        .get(format!("{}/", demo.server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("id=\"service-messaging\""), "{home}");
+
+    // Mail programs configure themselves from the address, and log in with it.
     let config = http
         .get(format!(
             "{}/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress={}",

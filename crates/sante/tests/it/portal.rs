@@ -1,5 +1,6 @@
 //! The portal in headless Chromium against the real server: languages, the language
-//! form and its CSRF protection, accessible structure, CSP enforcement.
+//! form and its CSRF protection, accessible structure, CSP enforcement, the services
+//! the home page offers.
 
 use sante_testkit::Browser;
 
@@ -53,6 +54,32 @@ async fn portal_home_in_a_real_browser_in_three_languages() {
             .await
             .unwrap()
             .contains("shared securely")
+    );
+    // The services this platform runs, each with where to begin; messaging is not
+    // configured on this one, so it is not offered; nothing says "coming soon".
+    let main = browser.text("main").await.unwrap();
+    assert!(!main.contains("Coming soon"), "{main}");
+    assert_eq!(
+        browser.count("#service-dsp a[href='/dsp']").await.unwrap(),
+        1
+    );
+    assert_eq!(
+        browser
+            .count("#service-directory a[href='/directory']")
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(browser.count("#service-messaging").await.unwrap(), 0);
+    // How to log in, the card login's own address among the ways.
+    let login = browser.text("#how-to-log-in").await.unwrap();
+    assert!(login.contains("passkey"), "{login}");
+    assert_eq!(
+        browser
+            .count("#how-to-log-in a[href$='/login/certificate']")
+            .await
+            .unwrap(),
+        1
     );
     // The choice is remembered on the next visit.
     browser.goto(&format!("{}/", server.base)).await.unwrap();
