@@ -81,7 +81,10 @@ impl Opened {
     }
 
     /// The first patient entry matching `query`.
-    async fn first_patient(&self, query: PatientQuery) -> anyhow::Result<Option<Patient>> {
+    pub(crate) async fn first_patient(
+        &self,
+        query: PatientQuery,
+    ) -> anyhow::Result<Option<Patient>> {
         Ok(self
             .directory
             .search_patients(&Request::operator(), &query, None, 1)
@@ -287,7 +290,7 @@ pub async fn set_blocked(
     Ok(ExitCode::SUCCESS)
 }
 
-fn generated_password() -> String {
+pub(crate) fn generated_password() -> String {
     // 4 groups of 5 from the letter alphabet: about 100 bits, easy to type.
     let code = secrets::activation_code();
     let more = secrets::activation_code();
@@ -587,7 +590,7 @@ async fn demo_professional(config: &Config, opened: &Opened) -> anyhow::Result<S
     Ok(text)
 }
 
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()

@@ -282,6 +282,7 @@ pub async fn demo(
         published?;
     }
     let logins = crate::account_cmd::demo_logins(&config).await?;
+    let seeded = crate::demo_dsp::seed(&config).await?;
     serve_config(&config, |running| {
         let url = portal_url(&config, running);
         println!("Sante demo is running. Stop it with Ctrl-C.");
@@ -329,6 +330,14 @@ pub async fn demo(
             family.to_lowercase().replace(' ', "+"),
         );
         println!("Shared care record: {url}/dsp (patients: activate it, give an access code), {url}/pro/dsp (professionals: enter the code, file)");
+        if let Some(seeded) = &seeded {
+            println!(
+                "  the demo patient's record now holds {} documents filed by {} (their cards: {})",
+                seeded.documents,
+                seeded.professionals.join(", "),
+                config.path(Path::new("demo-cards/cards.txt")).display()
+            );
+        }
         println!("  FHIR (IHE MHD) with a single sign-on token: {url}/fhir/DocumentReference?patient=Patient/ID   (docs/dsp.md)");
         match &running.mail {
             Some(mail) => {

@@ -13,7 +13,7 @@ use sante_dsp::model::ReferentDeclaration;
 use crate::account_cmd::{Opened, cli_source};
 use crate::commands::load;
 
-fn service(opened: &Opened) -> DspService {
+pub(crate) fn service(opened: &Opened) -> DspService {
     DspService::new(
         opened.storage.db.clone(),
         opened.storage.blobs.clone(),

@@ -9,6 +9,7 @@ mod bench;
 mod bench_dsp;
 mod commands;
 mod config;
+mod demo_dsp;
 mod directory_cmd;
 mod dsp_cmd;
 mod init;

@@ -290,6 +290,83 @@ async fn demo_logins_work_and_a_blocked_or_locked_account_is_refused() {
     assert!(dir.path().join("demo/demo-professional.p12").exists());
     assert!(printed.contains("administrator (agent"), "{printed}");
 
+    // The demo patient's record is lived in: twenty documents and more, in six
+    // categories and more, filed by several professionals; a PDF among them opens.
+    let patient = Browser::start_with_language("en").await.unwrap();
+    patient
+        .goto(&format!("{}/login", server.base))
+        .await
+        .unwrap();
+    patient.select("#l-quality", "patient").await.unwrap();
+    patient
+        .fill("#l-login", &field(patient_line, "login "))
+        .await
+        .unwrap();
+    patient
+        .fill("#l-password", &field(patient_line, ", password "))
+        .await
+        .unwrap();
+    // The next period's code: the current one may be the one the demo's activation
+    // spent, which is never accepted twice.
+    let seed = field(&printed, "authenticator key ");
+    patient
+        .fill(
+            "#l-code",
+            &secrets::totp_code(&seed, unix_now() + 30).unwrap(),
+        )
+        .await
+        .unwrap();
+    patient.click("#l-submit").await.unwrap();
+    patient.wait_for_text("h1", "Terms of use").await.unwrap();
+    patient.click("#terms-accept").await.unwrap();
+    patient.wait_for_text("h1", "My account").await.unwrap();
+    patient.goto(&format!("{}/dsp", server.base)).await.unwrap();
+    // The DSP's own terms, accepted once.
+    patient.wait_for_text("h1", "Terms of use").await.unwrap();
+    patient.click("#terms-accept").await.unwrap();
+    patient
+        .wait_for_text("#dsp-items", "Bilan sanguin")
+        .await
+        .unwrap();
+    assert!(patient.count("tr.dsp-item").await.unwrap() >= 20);
+    let categories = patient
+        .eval(
+            "return new Set([...document.querySelectorAll('tr.dsp-item')].map(r => r.dataset.category)).size",
+        )
+        .await
+        .unwrap();
+    assert!(categories.as_u64().unwrap() >= 6, "{categories}");
+    let authors = patient
+        .eval(
+            "return new Set([...document.querySelectorAll('tr.dsp-item td:last-child')].map(c => c.textContent)).size",
+        )
+        .await
+        .unwrap();
+    assert!(authors.as_u64().unwrap() >= 4, "{authors}");
+    let pdf = patient
+        .eval_async(
+            "const done = arguments[arguments.length - 1];\
+             const link = [...document.querySelectorAll('#dsp-items a')].find(a => a.textContent.includes('Lettre de sortie'));\
+             fetch(link.href).then(r => r.text()).then(page => {\
+               const doc = new DOMParser().parseFromString(page, 'text/html');\
+               return fetch(doc.querySelector('#doc-download').href);\
+             }).then(r => r.arrayBuffer().then(b => done(r.headers.get('content-type') + ' ' +\
+               String.fromCharCode(...new Uint8Array(b).slice(0, 5)))), e => done(String(e)));",
+        )
+        .await
+        .unwrap();
+    assert_eq!(pdf, "application/pdf %PDF-", "{pdf}");
+    // The access history names who read it.
+    patient
+        .goto(&format!("{}/dsp/history", server.base))
+        .await
+        .unwrap();
+    patient
+        .wait_for_text("#dsp-history", "Read a document")
+        .await
+        .unwrap();
+    patient.close().await.unwrap();
+
     let browser = Browser::start_with_language("en").await.unwrap();
     let login = |password: String| {
         let browser = &browser;

@@ -558,7 +558,8 @@ async fn real_mail_clients_submit_and_fetch_and_every_forbidden_attempt_is_refus
     assert!(demo.server.stop().success());
 
     // The data directory read raw (database, its journal, blobs) shows none of what
-    // the demo holds: no mail, no national number, no authenticator seed (PLT-10).
+    // the demo holds: no mail, no DSP document, no national number, no authenticator
+    // seed (PLT-10).
     let logins = std::fs::read_to_string(demo.root.join("demo-logins.txt")).unwrap();
     let seed = field(&logins, "authenticator key");
     let national_number = field(&logins, "national number");
@@ -568,6 +569,9 @@ async fn real_mail_clients_submit_and_fetch_and_every_forbidden_attempt_is_refus
             "voici les r",
             "sultats d'analyse",
             "cordialement",
+            // The demo patient's record: a document's text and a title.
+            "nicilline (urticaire",
+            "Bilan de soins infirmiers",
             &seed,
             &national_number,
         ],
