@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
 use crate::AuditError;
-use crate::event::{Action, AuditEvent, EventKind, Outcome, Stream};
+use crate::event::{Action, AuditEvent, EventKind, Outcome, Stream, Token};
 
 const DCM: &str = "http://dicom.nema.org/resources/ontology/DCM";
 const AUDIT_EVENT_TYPE: &str = "http://terminology.hl7.org/CodeSystem/audit-event-type";
@@ -75,9 +75,10 @@ fn event_type(kind: EventKind) -> Value {
         | EventKind::DirectoryAgentPurged
         | EventKind::TermsPublished
         | EventKind::TermsAccepted => (AUDIT_EVENT_TYPE, "rest", "RESTful Operation"),
-        EventKind::DspItemRead | EventKind::DspSearched | EventKind::DspHistoryRead => {
-            (DCM, "110106", "Export")
-        }
+        EventKind::DspItemRead
+        | EventKind::DspSearched
+        | EventKind::DspHistoryRead
+        | EventKind::PortalPersonalDataRead => (DCM, "110106", "Export"),
         EventKind::DspItemFiled | EventKind::DspItemDeprecated => (DCM, "110107", "Import"),
         EventKind::DspAccessDenied => (DCM, "110113", "Security Alert"),
         EventKind::DspRecordCreated
@@ -441,5 +442,71 @@ impl Action {
     /// Whether the action changes data.
     pub fn writes(self) -> bool {
         !matches!(self, Action::Read)
+    }
+}
+
+/// The trail read for one person: the events he did, did for someone, or that
+/// concern him as a patient (PRV-1). Only the identifiers given are matched; the
+/// caller (the portal, for the signed-in person) says whose they are.
+#[derive(Clone)]
+pub struct Trail {
+    db: Db,
+}
+
+impl std::fmt::Debug for Trail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Trail")
+    }
+}
+
+/// What [`Trail::about`] found: the newest events first, and how many matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventsAbout {
+    pub events: Vec<AuditEvent>,
+    pub matched: u64,
+}
+
+impl Trail {
+    pub fn new(db: Db) -> Trail {
+        Trail { db }
+    }
+
+    /// The newest `limit` events whose actor, principal or patient is one of
+    /// `subjects`. Reads the whole trail: there is no index by person yet, so this is
+    /// for a person's own request, not for a hot path.
+    pub async fn about(
+        &self,
+        subjects: &[String],
+        limit: usize,
+    ) -> Result<EventsAbout, AuditError> {
+        let concerns = |t: &Option<Token>| {
+            t.as_ref()
+                .is_some_and(|t| subjects.iter().any(|s| s == t.as_str()))
+        };
+        let mut newest: std::collections::BinaryHeap<
+            std::cmp::Reverse<(DateTime<Utc>, uuid::Uuid)>,
+        > = std::collections::BinaryHeap::new();
+        let mut kept: std::collections::HashMap<uuid::Uuid, AuditEvent> = Default::default();
+        let mut matched = 0;
+        for_each_event(&self.db, None, |event| {
+            if concerns(&event.actor.person)
+                || concerns(&event.actor.on_behalf_of)
+                || concerns(&event.patient)
+            {
+                matched += 1;
+                newest.push(std::cmp::Reverse((event.at, event.id)));
+                kept.insert(event.id, event);
+                if newest.len() > limit
+                    && let Some(std::cmp::Reverse((_, oldest))) = newest.pop()
+                {
+                    kept.remove(&oldest);
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        let mut events: Vec<AuditEvent> = kept.into_values().collect();
+        events.sort_by(|a, b| b.at.cmp(&a.at).then(b.id.cmp(&a.id)));
+        Ok(EventsAbout { events, matched })
     }
 }

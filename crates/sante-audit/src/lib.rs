@@ -14,7 +14,9 @@ pub mod testing;
 mod verify;
 
 pub use error::{AuditError, PlatformError, RecordError};
-pub use export::{SyslogExporter, export_fhir_ndjson, to_fhir_audit_event, to_syslog};
+pub use export::{
+    EventsAbout, SyslogExporter, Trail, export_fhir_ndjson, to_fhir_audit_event, to_syslog,
+};
 pub use log::{AuditLog, PurgeReport, Retention, SealPolicy, SealedEpoch};
 pub use signer::{CheckpointSigner, VerifyingKeys};
 pub use verify::{Problem, VerifyReport, verify};

@@ -691,3 +691,60 @@ storage_test!(
         assert_eq!(report.records, 23);
     }
 );
+
+storage_test!(
+    a_persons_events_are_found_newest_first,
+    |db: Db| async move {
+        let t = trail(&db, 100).await;
+        let by = |person: &str| Actor {
+            person: Token::new(person).ok(),
+            ..Actor::default()
+        };
+        let kinds = [
+            (by("acc-1"), Service::Portal, None),
+            (by("acc-2"), Service::Dsp, Some("patient-1")),
+            (by("acc-2"), Service::Dsp, None),
+            (by("acc-1"), Service::Messaging, None),
+            (
+                Actor {
+                    on_behalf_of: Token::new("acc-1").ok(),
+                    ..by("acc-3")
+                },
+                Service::Dsp,
+                None,
+            ),
+        ];
+        for (actor, service, patient) in kinds {
+            let mut e = AuditEvent::new(
+                EventKind::PortalPageViewed,
+                t.clock.now(),
+                actor,
+                service,
+                Action::Read,
+            );
+            if let Some(p) = patient {
+                e = e.patient(Token::new(p).unwrap());
+            }
+            t.log.record(e).await.unwrap();
+            t.clock.advance(Duration::minutes(1));
+        }
+        let reader = crate::Trail::new(db.clone());
+        let mine = ["acc-1".to_owned(), "patient-1".to_owned()];
+        let all = reader.about(&mine, 10).await.unwrap();
+        assert_eq!(all.matched, 4);
+        assert!(all.events.windows(2).all(|w| w[0].at >= w[1].at));
+        // Another's own events are not his.
+        assert!(all.events.iter().all(|e| {
+            e.patient.is_some()
+                || e.actor
+                    .person
+                    .as_ref()
+                    .is_some_and(|p| p.as_str() == "acc-1")
+                || e.actor.on_behalf_of.is_some()
+        }));
+        let newest = reader.about(&mine, 2).await.unwrap();
+        assert_eq!(newest.matched, 4);
+        assert_eq!(newest.events.len(), 2);
+        assert_eq!(newest.events[..], all.events[..2]);
+    }
+);

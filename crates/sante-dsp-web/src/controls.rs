@@ -57,7 +57,7 @@ pub async fn controls_page(State(web): State<DspWeb>, page: DspPage) -> Response
     };
     let controls = &record.controls;
     let layout = &page.portal.layout;
-    let mut names = Names::new(&web.directory, layout);
+    let mut names = Names::new(&web.directory, layout.lang);
     let mut blocked = Vec::new();
     for id in &controls.blocked {
         blocked.push((id.clone(), names.professional(id).await));

@@ -60,7 +60,7 @@ async fn document_view(web: &DspWeb, page: DspPage, id: &str, professional: bool
         format!("/dsp?holder={}", item.record)
     };
     let layout = &page.portal.layout;
-    let mut names = crate::names::Names::new(&web.directory, layout);
+    let mut names = crate::names::Names::new(&web.directory, layout.lang);
     let author = author(&mut names, item, page.caller.entry == item.record).await;
     let (find, town) = (page.param("find"), page.param("town"));
     let candidates = if professional {

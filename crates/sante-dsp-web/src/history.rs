@@ -67,7 +67,7 @@ pub async fn history_page(State(web): State<DspWeb>, page: DspPage) -> Response 
         (format!("/dsp?holder={holder}"), "/dsp/document")
     };
     let layout = &page.portal.layout;
-    let mut names = Names::new(&web.directory, layout);
+    let mut names = Names::new(&web.directory, layout.lang);
     let mut rows = Vec::with_capacity(entries.len());
     for h in entries {
         let who = who(&mut names, layout, &page, &h).await;

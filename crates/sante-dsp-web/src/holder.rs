@@ -80,7 +80,7 @@ async fn holder_view(
             Err(DspError::Denied(_)) => Vec::new(),
             Err(e) => return portal.failure(&e),
         };
-        let mut names = crate::names::Names::new(&web.directory, &portal.layout);
+        let mut names = crate::names::Names::new(&web.directory, portal.layout.lang);
         for n in listed.into_iter().take(20) {
             let (text, who) = match n.kind {
                 NoticeKind::FirstProfessionalAccess { professional } => (

@@ -22,7 +22,10 @@ mod history;
 mod holder;
 mod i18n;
 mod names;
+mod personal_data;
 mod pro;
+
+pub use personal_data::DspPersonalData;
 
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::response::Response;
@@ -112,6 +115,19 @@ pub fn routes(web: DspWeb) -> Area {
         .with_state(web)
 }
 
+/// The DSP caller a signed-in person is, on the portal (no establishment's system).
+fn caller_of(who: &Authenticated, source: sante_audit::Source) -> Caller {
+    Caller {
+        account: who.account.clone(),
+        quality: who.quality,
+        assurance: who.assurance,
+        credential: who.credential,
+        entry: who.subject.clone(),
+        system: None,
+        source,
+    }
+}
+
 /// A DSP page's request: the portal request of a person who may use the DSP now (the
 /// level of assurance of his quality and the DSP's terms of use), and the DSP caller
 /// he is. Without them, the handler is not reached: the login page, a refusal or the
@@ -160,15 +176,7 @@ impl DspPage {
         let who = portal
             .require_service(Service::Dsp, Msg::DspNeedsHigh)
             .await?;
-        let caller = Caller {
-            account: who.account.clone(),
-            quality: who.quality,
-            assurance: who.assurance,
-            credential: who.credential,
-            entry: who.subject.clone(),
-            system: None,
-            source: portal.origin.source(),
-        };
+        let caller = caller_of(&who, portal.origin.source());
         let query = portal
             .path()
             .split_once('?')
@@ -269,7 +277,7 @@ async fn rows(web: &DspWeb, page: &DspPage, items: &[Item], author_filter: &str)
     let layout = &page.portal.layout;
     let reader_is_holder = page.caller.entry == page.holder();
     let wanted = author_filter.trim().to_lowercase();
-    let mut names = names::Names::new(&web.directory, layout);
+    let mut names = names::Names::new(&web.directory, layout.lang);
     let mut rows = Vec::with_capacity(items.len());
     for i in items {
         let author = author(&mut names, i, reader_is_holder).await;

@@ -7,14 +7,14 @@ use std::collections::HashMap;
 
 use sante_directory::Directory;
 use sante_directory::model::{Address, Professional};
-use sante_http::{Lang, Layout};
+use sante_http::Lang;
 
 use crate::i18n::Msg;
 
 /// Names looked up once per page.
 pub(crate) struct Names<'a> {
     directory: &'a Directory,
-    layout: &'a Layout,
+    lang: Lang,
     professionals: HashMap<String, String>,
     establishments: HashMap<String, String>,
 }
@@ -31,10 +31,10 @@ fn with_town(name: &str, town: Option<&str>) -> String {
 }
 
 impl<'a> Names<'a> {
-    pub fn new(directory: &'a Directory, layout: &'a Layout) -> Names<'a> {
+    pub fn new(directory: &'a Directory, lang: Lang) -> Names<'a> {
         Names {
             directory,
-            layout,
+            lang,
             professionals: HashMap::new(),
             establishments: HashMap::new(),
         }
@@ -42,11 +42,11 @@ impl<'a> Names<'a> {
 
     /// A fixed phrase of the page's language.
     pub fn says(&self, msg: Msg) -> String {
-        self.layout.t(msg).to_owned()
+        self.lang.t(msg).to_owned()
     }
 
     fn lang(&self) -> Lang {
-        self.layout.lang
+        self.lang
     }
 
     /// "Petra Meyer, Médecin, Cabinet Meyer (Bertrange)".
@@ -56,7 +56,7 @@ impl<'a> Names<'a> {
         }
         let named = match self.directory.professional(id).await {
             Ok(p) => self.describe(&p).await,
-            Err(_) => self.layout.t(Msg::DspWhoUnknownProfessional).to_owned(),
+            Err(_) => self.lang.t(Msg::DspWhoUnknownProfessional).to_owned(),
         };
         self.professionals.insert(id.to_owned(), named.clone());
         named
@@ -84,7 +84,7 @@ impl<'a> Names<'a> {
         }
         let named = match self.directory.establishment(id).await {
             Ok(e) => with_town(&e.name, e.sites.first().and_then(|s| town(&s.address))),
-            Err(_) => self.layout.t(Msg::DspWhoUnknownEstablishment).to_owned(),
+            Err(_) => self.lang.t(Msg::DspWhoUnknownEstablishment).to_owned(),
         };
         self.establishments.insert(id.to_owned(), named.clone());
         named

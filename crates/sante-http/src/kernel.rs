@@ -117,10 +117,23 @@ impl Kernel {
         route: &str,
         outcome: Outcome,
     ) -> Result<(), HttpError> {
+        self.trace_by(origin, kind, route, Actor::default(), outcome)
+            .await
+    }
+
+    /// Traces a portal read by the person who made it.
+    pub async fn trace_by(
+        &self,
+        origin: &Origin,
+        kind: EventKind,
+        route: &str,
+        actor: Actor,
+        outcome: Outcome,
+    ) -> Result<(), HttpError> {
         let event = AuditEvent::new(
             kind,
             self.inner.clock.now(),
-            Actor::default(),
+            actor,
             Service::Portal,
             Action::Read,
         )

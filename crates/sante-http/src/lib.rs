@@ -28,6 +28,7 @@ pub mod i18n;
 mod kernel;
 pub mod layout;
 mod metrics;
+pub mod personal_data;
 pub mod portal;
 pub mod routes;
 
@@ -49,6 +50,7 @@ pub use error::{ApiFailure, HttpError, OAuthFailure, ScriptFailure};
 pub use i18n::{Lang, Msg, Text};
 pub use kernel::{App, Kernel, KernelParts, app, route_token};
 pub use layout::{Layout, NavItem};
+pub use personal_data::{DataItem, DataSection, PersonalData};
 pub use portal::{Origin, Portal, safe_continue, see_other, terms_url};
 pub use routes::{Access, Area, RouteSpec, Routes};
 

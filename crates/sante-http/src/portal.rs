@@ -300,6 +300,18 @@ impl Portal {
             .map_err(|e| self.error(e))
     }
 
+    /// Traces this request as `kind`, done by `actor` (a person reading his own data).
+    pub async fn trace_by(
+        &self,
+        kind: EventKind,
+        actor: sante_audit::Actor,
+    ) -> Result<(), Response> {
+        self.kernel
+            .trace_by(&self.origin, kind, &self.route, actor, Outcome::Success)
+            .await
+            .map_err(|e| self.error(e))
+    }
+
     fn session_cookie_name(&self) -> &'static str {
         if self.kernel.config().cookie_secure {
             SESSION_COOKIE

@@ -21,7 +21,7 @@ pub mod service;
 pub use model::{Account, AccountState, Authenticated, Session, SessionLimits};
 pub use policy::{ServiceRefusal, authorise_service, minimum_assurance};
 pub use service::{
-    Activation, ActivationLetter, ActivationProof, Administrator, AppPassword, AttemptLimits,
-    CredentialSummary, Identity, IdentityError, IdentityResult, NewAccount, NewAppPassword,
-    PasskeyChallenge, PasswordLogin,
+    AccountStatus, AccountSummary, Activation, ActivationLetter, ActivationProof, Administrator,
+    AppPassword, AttemptLimits, CredentialSummary, Identity, IdentityError, IdentityResult,
+    NewAccount, NewAppPassword, PasskeyChallenge, PasswordLogin,
 };

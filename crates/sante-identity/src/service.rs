@@ -394,7 +394,9 @@ mod login;
 mod passkey;
 mod sessions;
 
-pub use accounts::{ActivationLetter, CredentialSummary, NewAccount};
+pub use accounts::{
+    AccountStatus, AccountSummary, ActivationLetter, CredentialSummary, NewAccount,
+};
 use accounts::{account_terms, nin_hash, normalise_login};
 pub use activation::{Activation, ActivationProof};
 pub use admin::Administrator;

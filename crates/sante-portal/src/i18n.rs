@@ -328,6 +328,20 @@ sante_http::catalogue! {
     ColPhone => ("Téléphone", "Telefon", "Telephone"),
     NextPage => ("Résultats suivants", "Weitere Ergebnisse", "Next results"),
     NotPractising => ("n'exerce pas actuellement", "übt derzeit nicht aus", "not currently practising"),
+    MyDataLink => ("Mes données : ce que la plateforme sait de moi", "Meine Daten: was die Plattform über mich weiß", "My data: what the platform holds about me"),
+    MyDataHeading => ("Mes données", "Meine Daten", "My data"),
+    MyDataIntro => (
+        "Voici ce que les annuaires et les services de la plateforme traitent à votre sujet, et d'où cela vient. Vous pouvez le télécharger. Pour faire rectifier une donnée d'identité, adressez-vous au registre qui en est la source.",
+        "Hier steht, was die Verzeichnisse und Dienste der Plattform über Sie verarbeiten und woher es stammt. Sie können es herunterladen. Eine Identitätsangabe lassen Sie über das Register berichtigen, aus dem sie stammt.",
+        "Here is what the platform's directories and services process about you, and where it comes from. You can download it. To have an identity detail corrected, ask the register it comes from."
+    ),
+    MyDataDownload => ("Télécharger mes données (JSON)", "Meine Daten herunterladen (JSON)", "Download my data (JSON)"),
+    MyDataNothing => ("Rien.", "Nichts.", "Nothing."),
+    MyDataTruncated => (
+        "Seuls les plus récents sont montrés ici.",
+        "Hier werden nur die neuesten gezeigt.",
+        "Only the newest are shown here."
+    ),
 }
 
 #[cfg(test)]

@@ -21,10 +21,14 @@ mod directory;
 mod home;
 mod i18n;
 pub mod mail_setup;
+mod my_data;
 pub mod pki;
 mod terms;
 
+use std::sync::Arc;
+
 use axum::extract::FromRef;
+use sante_http::PersonalData;
 use sante_http::{Access, Area, Routes};
 use sante_http::{Kernel, NavItem};
 
@@ -38,6 +42,10 @@ pub struct PortalArea {
     sso: sante_sso::Provider,
     /// Whether the platform runs secure messaging (the home page says so).
     messaging: bool,
+    /// The trail, read for a person's own events (PRV-1).
+    trail: sante_audit::Trail,
+    /// What each service the platform runs processes about a person (PRV-1).
+    personal_data: Arc<[Arc<dyn PersonalData>]>,
 }
 
 impl FromRef<PortalArea> for Kernel {
@@ -51,13 +59,22 @@ impl PortalArea {
         kernel: Kernel,
         directory: sante_directory::Directory,
         sso: sante_sso::Provider,
+        trail: sante_audit::Trail,
     ) -> PortalArea {
         PortalArea {
             kernel,
             directory,
             sso,
             messaging: false,
+            trail,
+            personal_data: Arc::new([]),
         }
+    }
+
+    /// The services whose part of a person's data "my data" lists.
+    pub fn with_personal_data(mut self, sources: Vec<Arc<dyn PersonalData>>) -> PortalArea {
+        self.personal_data = sources.into();
+        self
     }
 
     /// The portal of a platform that runs secure messaging.
@@ -103,6 +120,8 @@ pub fn routes(area: PortalArea) -> Area {
         .get("/account", SignedIn, account::account_page)
         .post("/account/sessions/end", SignedIn, account::end_session)
         .post("/account/lost", SignedIn, account::report_lost)
+        .get("/account/data", SignedIn, my_data::my_data_page)
+        .get("/account/data.json", SignedIn, my_data::my_data_download)
         .post("/logout", SignedIn, account::logout)
         .get("/login/certificate", Public, credentials::card_login_form)
         .post("/login/certificate", Public, credentials::card_login_submit)

@@ -61,11 +61,21 @@ async fn contexts() -> Contexts {
     Contexts { platform, _db: db }
 }
 
-/// The kernel and the portal, as the binary composes them.
+/// The kernel and the portal, as the binary composes them, with secure messaging.
 async fn portal(
     config: HttpConfig,
     ready: Result<(), String>,
     recorder: Arc<dyn Recorder>,
+) -> (Router, Contexts) {
+    portal_running(config, ready, recorder, true).await
+}
+
+/// The portal of a platform that runs secure messaging or not.
+async fn portal_running(
+    config: HttpConfig,
+    ready: Result<(), String>,
+    recorder: Arc<dyn Recorder>,
+    messaging: bool,
 ) -> (Router, Contexts) {
     let c = contexts().await;
     let p = &c.platform;
@@ -92,7 +102,15 @@ async fn portal(
         terms,
         nav: crate::nav(),
     });
-    let area = crate::routes(crate::PortalArea::new(kernel.clone(), directory, sso));
+    let area = crate::routes(
+        crate::PortalArea::new(
+            kernel.clone(),
+            directory,
+            sso,
+            sante_audit::Trail::new(p.db.clone()),
+        )
+        .with_messaging(messaging),
+    );
     (sante_http::app(&kernel, [area]).router, c)
 }
 
@@ -181,6 +199,12 @@ async fn the_portal_speaks_french_german_and_english() {
     assert!(de.contains("<html lang=\"de\">") && de.contains("Sichere Nachrichtenübermittlung"));
     let (_, _, en) = get(&app, "/", &[("cookie", "lang=en")]).await;
     assert!(en.contains("<html lang=\"en\">") && en.contains("Secure messaging"));
+    // A platform without secure messaging does not announce it.
+    let (without, _c2) =
+        portal_running(config(9), Ok(()), Arc::<Collected>::default(), false).await;
+    let (_, _, de) = get(&without, "/", &[("accept-language", "de")]).await;
+    assert!(de.contains("Verzeichnis der Gesundheitsfachkräfte"));
+    assert!(!de.contains("Sichere Nachrichtenübermittlung"));
     // The cookie wins over the browser's preference.
     let (_, _, en) = get(
         &app,

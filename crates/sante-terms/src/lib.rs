@@ -331,6 +331,29 @@ impl Terms {
         }
     }
 
+    /// Every version of every document the account accepted, with when and in which
+    /// language, oldest first (PRV-1).
+    pub async fn acceptances(&self, account: &str) -> TermsResult<Vec<(Version, Acceptance)>> {
+        let mut out = Vec::new();
+        let documents = [Document::General]
+            .into_iter()
+            .chain([Service::Dsp, Service::Messaging, Service::Referent].map(Document::Service));
+        for document in documents {
+            let Some(current) = self.current(document).await? else {
+                continue;
+            };
+            for version in 1..=current.version {
+                if let Some(accepted) = self.acceptance(account, document, version).await?
+                    && let Some(text) = self.version(document, version).await?
+                {
+                    out.push((text, accepted));
+                }
+            }
+        }
+        out.sort_by_key(|(_, a)| a.at);
+        Ok(out)
+    }
+
     /// The current versions governing `service` that `account` has not accepted yet,
     /// general terms first.
     pub async fn pending(&self, account: &str, service: Service) -> TermsResult<Vec<Version>> {

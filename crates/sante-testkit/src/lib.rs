@@ -300,6 +300,18 @@ impl Browser {
         Ok(self.client.execute_async(script, vec![]).await?)
     }
 
+    /// The cookies of the current page's site, `(name, value)`, HttpOnly ones included
+    /// (WebDriver sees what scripts cannot).
+    pub async fn cookies(&self) -> anyhow::Result<Vec<(String, String)>> {
+        Ok(self
+            .client
+            .get_all_cookies()
+            .await?
+            .into_iter()
+            .map(|c| (c.name().to_owned(), c.value().to_owned()))
+            .collect())
+    }
+
     /// Waits (bounded, about 10 s) until `html[lang]` is `lang`, as after a navigation.
     pub async fn wait_for_lang(&self, lang: &str) -> anyhow::Result<()> {
         for _ in 0..200 {

@@ -128,6 +128,7 @@ impl TestServer {
             kernel.clone(),
             directory,
             sso,
+            sante_audit::Trail::new(db.db.clone()),
         ));
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(sante_http::serve_https(

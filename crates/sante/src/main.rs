@@ -16,6 +16,7 @@ mod init;
 mod letter_cmd;
 mod mail;
 mod messaging_cmd;
+mod personal_data;
 mod platform;
 mod progress;
 mod sso_cmd;

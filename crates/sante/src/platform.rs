@@ -301,7 +301,16 @@ impl Platform {
         &self,
         config: &Config,
         mail_setup: Option<sante_portal::mail_setup::MailSetup>,
+        messaging: Option<&sante_messaging::Messaging>,
     ) -> anyhow::Result<sante_http::App> {
+        let mut personal_data: Vec<Arc<dyn sante_http::PersonalData>> = vec![Arc::new(
+            sante_dsp_web::DspPersonalData::new(self.dsp.clone(), self.directory.clone()),
+        )];
+        if let Some(messaging) = messaging {
+            personal_data.push(Arc::new(crate::personal_data::MessagingPersonalData::new(
+                messaging.clone(),
+            )));
+        }
         let kernel = sante_http::Kernel::new(sante_http::KernelParts {
             config: sante_http::HttpConfig {
                 public_url: config.server.public_url.clone(),
@@ -326,8 +335,10 @@ impl Platform {
                     kernel.clone(),
                     self.directory.clone(),
                     self.sso.clone(),
+                    sante_audit::Trail::new(self.storage.db.clone()),
                 )
-                .with_messaging(mail_setup.is_some()),
+                .with_messaging(mail_setup.is_some())
+                .with_personal_data(personal_data),
             ),
             sante_dsp_web::routes(sante_dsp_web::DspWeb::new(
                 kernel.clone(),
@@ -539,7 +550,7 @@ impl Platform {
             .as_ref()
             .zip(mail.as_ref())
             .map(|(section, mail)| crate::mail::setup(section, mail));
-        let web = self.web(config, mail_setup)?;
+        let web = self.web(config, mail_setup, mail.as_ref().map(|m| &m.messaging))?;
         let handler = sante_http::HttpsHandler::new(web.router)
             .with_max_header_bytes(config.server.limits.header_bytes()?);
 

@@ -4,7 +4,8 @@
 //! broadly.
 
 use super::*;
-use crate::access::{IDENTIFY_MAX, PatientSearch, patient_search};
+use crate::access::{Caller, IDENTIFY_MAX, PatientSearch, patient_search};
+use sante_types::Quality;
 
 /// How a lookup is bounded for its caller.
 pub(super) struct Bound {
@@ -104,6 +105,41 @@ impl Directory {
         self.trace_reads(req, std::slice::from_ref(&current))
             .await?;
         self.count_lookups(&bound, 1);
+        Ok(current)
+    }
+
+    /// A patient's own entry, for his view of his data (PRV-1): the caller is the
+    /// patient signed in, `subject` his account's entry as the security directory
+    /// gives it (the front end passes the session's, never a parameter). Merges are
+    /// followed; the read is traced like any other.
+    pub async fn own_patient_entry(
+        &self,
+        req: &Request,
+        subject: &str,
+    ) -> DirectoryResult<Patient> {
+        if !matches!(
+            req.caller,
+            Caller::Person {
+                quality: Quality::Patient,
+                ..
+            }
+        ) {
+            let denied = Denied::QualityNotEntitled;
+            self.trace_refusal(req, Action::Read, denied.reason())
+                .await?;
+            return Err(denied.into());
+        }
+        let mut current = self.load_patient(subject).await?;
+        let mut hops = 0;
+        while let Some(next) = current.merged_into.clone() {
+            hops += 1;
+            if hops > 8 {
+                return Err(PlatformError::corrupt(subject).into());
+            }
+            current = self.load_patient(&next).await?;
+        }
+        self.trace_reads(req, std::slice::from_ref(&current))
+            .await?;
         Ok(current)
     }
 

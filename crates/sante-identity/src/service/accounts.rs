@@ -32,6 +32,37 @@ pub struct CredentialSummary {
     pub created: DateTime<Utc>,
 }
 
+/// One of a person's accounts as he sees it in "my data" (PRV-1): no secret, no code,
+/// not the link between his accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSummary {
+    pub login: String,
+    pub quality: Quality,
+    pub state: AccountStatus,
+    pub email: Option<String>,
+    pub created: DateTime<Utc>,
+    pub failed_logins: u32,
+    pub locked_until: Option<DateTime<Utc>>,
+    /// The kinds of credentials it holds now.
+    pub credentials: Vec<CredentialKind>,
+}
+
+/// Where an account stands, as its holder is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountStatus {
+    /// Waits for activation with the letter's code until then.
+    Pending {
+        expires: DateTime<Utc>,
+    },
+    Active,
+    Blocked {
+        since: DateTime<Utc>,
+    },
+    Closed {
+        since: DateTime<Utc>,
+    },
+}
+
 pub(crate) fn normalise_login(login: &str) -> String {
     login.trim().to_ascii_uppercase()
 }
@@ -339,9 +370,57 @@ impl Identity {
             .collect())
     }
 
+    /// Every account of the person behind `who`, in each quality, for his own view of
+    /// his data (PRV-1): the activation code's hash and every secret stay inside.
+    pub async fn accounts_of_person(
+        &self,
+        who: &Authenticated,
+    ) -> IdentityResult<Vec<AccountSummary>> {
+        let mut out: Vec<AccountSummary> = self
+            .person_accounts(who)
+            .await?
+            .into_iter()
+            .map(|a| AccountSummary {
+                credentials: a
+                    .credentials
+                    .iter()
+                    .filter(|c| c.is_active())
+                    .map(|c| c.secret.kind())
+                    .collect(),
+                state: match a.state {
+                    AccountState::Pending { expires, .. } => AccountStatus::Pending { expires },
+                    AccountState::Active => AccountStatus::Active,
+                    AccountState::Blocked { since, .. } => AccountStatus::Blocked { since },
+                    AccountState::Closed { since } => AccountStatus::Closed { since },
+                },
+                login: a.login,
+                quality: a.quality,
+                email: a.email,
+                created: a.created,
+                failed_logins: a.failed_logins,
+                locked_until: a.locked_until,
+            })
+            .collect();
+        out.sort_by_key(|a| a.quality.as_str());
+        Ok(out)
+    }
+
     /// The qualities in which the person behind `who` also holds an account, so the
     /// portal can offer to log in with them; the link itself stays inside.
     pub async fn other_qualities(&self, who: &Authenticated) -> IdentityResult<Vec<Quality>> {
+        let mut out: Vec<Quality> = self
+            .person_accounts(who)
+            .await?
+            .into_iter()
+            .filter(|a| a.id != who.account)
+            .map(|a| a.quality)
+            .collect();
+        out.sort_by_key(|q| q.as_str());
+        Ok(out)
+    }
+
+    /// The accounts of the person behind `who` (one per quality, at most a few).
+    async fn person_accounts(&self, who: &Authenticated) -> IdentityResult<Vec<Account>> {
         let account = self.account(&who.account).await?;
         let keys = self
             .db
@@ -352,16 +431,12 @@ impl Identity {
                 10,
             )
             .await?;
-        let mut out: Vec<Quality> = self
+        Ok(self
             .db
             .get_many(ACCOUNTS, &keys)
             .await?
             .iter()
             .filter_map(|r| serde_json::from_slice::<Account>(&r.value).ok())
-            .filter(|a| a.id != who.account)
-            .map(|a| a.quality)
-            .collect();
-        out.sort_by_key(|q| q.as_str());
-        Ok(out)
+            .collect())
     }
 }

@@ -214,7 +214,7 @@ async fn fixture(backend: Backend) -> anyhow::Result<Option<Fixture>> {
         .unwrap_or_default();
     let (application, professional_token) =
         application_token(&platform, &professional, &source).await?;
-    let app = platform.web(&config, Some(mail_setup()))?;
+    let app = platform.web(&config, Some(mail_setup()), None)?;
     let csrf_cookie = sante_http::csrf::new_cookie_value();
     Ok(Some(Fixture {
         app,

@@ -365,7 +365,138 @@ async fn demo_logins_work_and_a_blocked_or_locked_account_is_refused() {
         .wait_for_text("#dsp-history", "Read a document")
         .await
         .unwrap();
+
+    // "My data" (PRV-1): the page lists each kind, and the download carries them all,
+    // without a secret.
+    patient
+        .goto(&format!("{}/account", server.base))
+        .await
+        .unwrap();
+    patient.click("#my-data").await.unwrap();
+    patient
+        .wait_for_text("#section-dsp", "Your shared care record")
+        .await
+        .unwrap();
+    let entry = patient.text("#section-directory").await.unwrap();
+    assert!(entry.contains("Birth date"), "{entry}");
+    let export = download_my_data(&patient).await;
+    for kind in [
+        "directory",
+        "accounts",
+        "credentials",
+        "sessions",
+        "terms",
+        "dsp",
+        "events",
+    ] {
+        let items = export["sections"][kind]["items"].as_array();
+        assert!(
+            items.is_some_and(|i| !i.is_empty()),
+            "{kind} missing: {export:#}"
+        );
+    }
+    assert!(export["sections"].get("messaging").is_none());
+    let dsp = &export["sections"]["dsp"]["items"][0];
+    assert_eq!(dsp["state"], "active", "{dsp}");
+    assert!(dsp["documents"].as_str().unwrap().parse::<u32>().unwrap() >= 20);
+    assert!(
+        dsp["categories"]
+            .as_str()
+            .unwrap()
+            .contains("Medical analyses"),
+        "{dsp}"
+    );
+    assert!(
+        export["sections"]["events"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["what"] == "Login" && e["by"] == "you"),
+        "{export:#}"
+    );
+    let text = export.to_string();
+    for secret in [
+        field(patient_line, ", password ").as_str(),
+        seed.as_str(),
+        "$argon2",
+        "otpauth",
+    ] {
+        assert!(!text.contains(secret), "a secret in the export: {secret}");
+    }
+    assert_no_session_secret(&patient, &text).await;
     patient.close().await.unwrap();
+
+    // A professional's: his entry in the public directory, his accounts and his
+    // mailbox's metadata, no DSP of his own.
+    let pro_line = printed
+        .lines()
+        .find(|l| l.contains("card certificate, high"))
+        .unwrap();
+    let p12_password = field(pro_line, "(password ")
+        .trim_end_matches(')')
+        .to_owned();
+    let professional = Browser::start_with_card(
+        "en",
+        &dir.path().join("demo/demo-professional.p12"),
+        &p12_password,
+    )
+    .await
+    .unwrap();
+    let card = server.card.clone().expect("the demo's card login");
+    professional
+        .goto(&format!("{card}/login/certificate"))
+        .await
+        .unwrap();
+    professional
+        .select("#c-quality", "professional")
+        .await
+        .unwrap();
+    click_then_next_page(&professional, "#c-submit").await;
+    accept_terms_if_asked(&professional).await;
+    professional
+        .goto(&format!("{}/account/data", server.base))
+        .await
+        .unwrap();
+    accept_terms_if_asked(&professional).await;
+    professional
+        .wait_for_text("#section-messaging", "mailbox")
+        .await
+        .unwrap();
+    let export = download_my_data(&professional).await;
+    for kind in [
+        "directory",
+        "accounts",
+        "credentials",
+        "sessions",
+        "messaging",
+        "events",
+    ] {
+        let items = export["sections"][kind]["items"].as_array();
+        assert!(
+            items.is_some_and(|i| !i.is_empty()),
+            "{kind} missing: {export:#}"
+        );
+    }
+    assert!(export["sections"].get("dsp").is_none());
+    let directory = &export["sections"]["directory"]["items"][0];
+    assert_eq!(directory["profession"], "Physician", "{directory}");
+    let mailbox = &export["sections"]["messaging"]["items"][0];
+    assert!(
+        mailbox["address"].as_str().unwrap().contains('@'),
+        "{mailbox}"
+    );
+    let text = export.to_string();
+    let app_password = field(&printed, "with the application password ");
+    for secret in [
+        p12_password.as_str(),
+        app_password.as_str(),
+        "$argon2",
+        "BEGIN",
+    ] {
+        assert!(!text.contains(secret), "a secret in the export: {secret}");
+    }
+    assert_no_session_secret(&professional, &text).await;
+    professional.close().await.unwrap();
 
     let browser = Browser::start_with_language("en").await.unwrap();
     let login = |password: String| {
@@ -461,4 +592,29 @@ async fn demo_logins_work_and_a_blocked_or_locked_account_is_refused() {
 
     browser.close().await.unwrap();
     assert!(server.stop().success());
+}
+
+/// The "my data" download, fetched as the page's link does.
+async fn download_my_data(browser: &Browser) -> serde_json::Value {
+    let body = browser
+        .eval_async(
+            "const done = arguments[arguments.length - 1];\
+             fetch(document.querySelector('#my-data-download').href)\
+               .then(r => r.text()).then(done, e => done(String(e)));",
+        )
+        .await
+        .unwrap();
+    serde_json::from_str(body.as_str().unwrap()).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+/// The browser's session cookie is nowhere in `text`.
+async fn assert_no_session_secret(browser: &Browser, text: &str) {
+    let cookies = browser.cookies().await.unwrap();
+    let session = cookies
+        .iter()
+        .find(|(name, _)| name.contains("session"))
+        .map(|(_, value)| value.clone())
+        .expect("a session cookie");
+    assert!(session.len() > 16);
+    assert!(!text.contains(&session), "the session secret in the export");
 }

@@ -7,6 +7,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use sante_testkit::Browser;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub fn sante() -> Command {
@@ -369,4 +370,46 @@ fn national_number(bytes: &[u8]) -> Option<String> {
         }
     }
     None
+}
+
+/// Polls `check` until it holds (30 s at most).
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..300 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what} never happened");
+}
+
+/// Clicks and waits until the browser has loaded the next page (the marker set on
+/// the current one is gone).
+pub async fn click_then_next_page(browser: &Browser, css: &str) {
+    browser.eval("window.__santeBefore = true").await.unwrap();
+    browser.click(css).await.unwrap();
+    eventually("the next page", || async {
+        browser
+            .eval("return window.__santeBefore === true")
+            .await
+            .is_ok_and(|v| v == serde_json::Value::Bool(false))
+    })
+    .await;
+}
+
+/// Accepts each terms-of-use page shown (the general terms, then a service's).
+pub async fn accept_terms_if_asked(browser: &Browser) {
+    for _ in 0..3 {
+        if browser
+            .text("h1")
+            .await
+            .is_ok_and(|h| h.contains("Terms of use"))
+        {
+            click_then_next_page(browser, "#terms-accept").await;
+        }
+    }
 }

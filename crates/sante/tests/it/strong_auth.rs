@@ -5,7 +5,6 @@
 //! at the very next request; a patient activates with a passkey (WebAuthn, through
 //! Chromium's virtual authenticator) and logs in with it.
 
-use std::time::Duration;
 
 use sante_testkit::Browser;
 
@@ -73,21 +72,6 @@ fn professional_letter(dir: &std::path::Path) -> (String, String, String) {
         field(&letter, "activation code:"),
         nin,
     )
-}
-
-/// Waits (bounded, about 30 s) until `check` holds.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..300 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what} never happened");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
