@@ -286,6 +286,7 @@ mod vigilance;
 
 pub use import::PatientInput;
 pub use index::identity_fields;
+pub use reads::ConfirmedPatient;
 pub use search::{EstablishmentQuery, PatientQuery, ProfessionalQuery};
 pub use vigilance::{Creation, MergeRecord, ReviewDecision, ReviewItem};
 

@@ -4,6 +4,7 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Response;
+use sante_dsp::DspError;
 use sante_http::{HttpError, Layout};
 
 use crate::i18n::Msg;
@@ -36,13 +37,16 @@ struct ControlsPage<'a> {
     acknowledged: Option<String>,
     restrictions: Vec<Restriction>,
     care: Vec<CareRow>,
-    assistants: Vec<String>,
+    /// `(patient id, name, since)`.
+    assistants: Vec<(String, String, String)>,
     /// The professionals the holder may pick to forbid: those of his care, then those
     /// his search found.
     candidates: Vec<(String, String)>,
     find: &'a str,
     town: &'a str,
     found_none: bool,
+    /// The assistant named was not found (name and number do not match a patient).
+    assistant_unknown: bool,
 }
 
 pub async fn controls_page(State(web): State<DspWeb>, page: DspPage) -> Response {
@@ -107,9 +111,18 @@ pub async fn controls_page(State(web): State<DspWeb>, page: DspPage) -> Response
         assistants: controls
             .assistants
             .iter()
-            .map(|a| a.patient.clone())
+            .map(|a| {
+                (
+                    a.patient.clone(),
+                    a.name
+                        .clone()
+                        .unwrap_or_else(|| names.says(Msg::DspWhoAssistant)),
+                    a.since.format("%Y-%m-%d").to_string(),
+                )
+            })
             .collect(),
         found_none: !find.trim().is_empty() && candidates.len() == known_count,
+        assistant_unknown: page.param("assistant") == "unknown",
         candidates,
         find,
         town,
@@ -134,7 +147,7 @@ pub async fn controls_action(
             .await
             .map(|_| ()),
         "assistant" => d
-            .appoint_assistant(c, &holder, form.patient.trim())
+            .appoint_assistant_named(c, &holder, &form.national_id, &form.family_name)
             .await
             .map(|_| ()),
         "assistant-revoke" => d
@@ -147,6 +160,10 @@ pub async fn controls_action(
         Ok(()) => page
             .portal
             .redirect(&format!("/dsp/controls?holder={holder}")),
+        // Nobody with this name and number: said at the form, in words.
+        Err(DspError::Invalid(_)) if action == "assistant" => page.portal.redirect(&format!(
+            "/dsp/controls?holder={holder}&assistant=unknown#assistant-heading"
+        )),
         Err(e) => page.portal.failure(&e),
     }
 }

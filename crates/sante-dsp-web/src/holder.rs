@@ -26,7 +26,7 @@ struct HolderPage<'a> {
     holder: &'a str,
     state: Option<&'static str>,
     refused: Option<&'a str>,
-    assisted: Vec<String>,
+    assisted: Vec<sante_dsp::service::Assisted>,
     organ_question: bool,
     notices: Vec<NoticeRow>,
     access_code: Option<String>,

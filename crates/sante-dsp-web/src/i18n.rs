@@ -145,7 +145,20 @@ sante_http::catalogue! {
         "Ein anderer Patient, den Sie benennen, hilft Ihnen, Ihre DSP mit Ihren Rechten zu verwalten; jede seiner Handlungen wird auf seinen Namen protokolliert.",
         "Another patient you appoint helps you manage your DSP, with your rights; each of his actions is traced in his name."
     ),
-    DspPatientId => ("Identifiant patient de l'assistant", "Patientenkennung des Assistenten", "Assistant's patient identifier"),
+    DspAssistantFamily => ("Nom de famille de l'assistant", "Familienname des Assistenten", "Assistant's family name"),
+    DspAssistantNin => ("Son numéro d'identification national (13 chiffres)", "Seine nationale Identifikationsnummer (13 Ziffern)", "His national identification number (13 digits)"),
+    DspAssistantHint => (
+        "Le nom et le numéro figurent sur sa carte d'assurance maladie. Il doit avoir un compte patient.",
+        "Name und Nummer stehen auf seiner Krankenversicherungskarte. Er muss ein Patientenkonto haben.",
+        "The name and number are on his health-insurance card. He must have a patient account."
+    ),
+    DspAssistedHolder => ("Le DSP d'une personne que vous assistez", "Die DSP einer Person, die Sie unterstützen", "The DSP of a person you assist"),
+    DspAssistantUnknown => (
+        "Aucun patient n'a ce nom et ce numéro d'identification national. Vérifiez-les sur sa carte d'assurance maladie.",
+        "Kein Patient hat diesen Namen und diese nationale Identifikationsnummer. Prüfen Sie beide auf seiner Krankenversicherungskarte.",
+        "No patient has this name and this national identification number. Check both on his health-insurance card."
+    ),
+    DspAssistantSince => ("depuis le", "seit", "since"),
     DspAppoint => ("Désigner", "Benennen", "Appoint"),
     DspCare => ("Prises en charge en cours", "Laufende Behandlungen", "Care in progress"),
     DspObjectFiling => ("M'opposer à l'enregistrement pendant cette prise en charge", "Der Speicherung während dieser Behandlung widersprechen", "Object to filing during this care"),

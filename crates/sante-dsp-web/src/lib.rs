@@ -342,6 +342,10 @@ struct HolderForm {
     #[serde(default)]
     patient: String,
     #[serde(default)]
+    national_id: String,
+    #[serde(default)]
+    family_name: String,
+    #[serde(default)]
     item: String,
     #[serde(default)]
     relationship: String,

@@ -52,6 +52,13 @@ pub struct Assistant {
     /// The assistant's patient-directory identifier.
     pub patient: String,
     pub since: DateTime<Utc>,
+    /// The assistant's name as the directory gave it when the holder named him, shown
+    /// to the holder (the holder found him by name and national number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The holder's name at the appointment, shown to the assistant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder_name: Option<String>,
 }
 
 /// The holder's choices (DSP-18 to DSP-24).

@@ -610,7 +610,7 @@ impl DspService {
     }
 
     /// The DSPs an assistant (a patient) manages for their holders.
-    pub async fn assisted(&self, caller: &Caller) -> DspResult<Vec<String>> {
+    pub async fn assisted(&self, caller: &Caller) -> DspResult<Vec<Assisted>> {
         if caller.quality != Quality::Patient {
             return Ok(Vec::new());
         }
@@ -623,8 +623,26 @@ impl DspService {
                 100,
             )
             .await?;
-        Ok(keys)
+        let mut out = Vec::new();
+        for holder in keys {
+            let (record, _) = self.load(&holder).await?;
+            let name = record
+                .controls
+                .assistants
+                .iter()
+                .find(|a| a.patient == caller.entry)
+                .and_then(|a| a.holder_name.clone());
+            out.push(Assisted { holder, name });
+        }
+        Ok(out)
     }
+}
+
+/// A holder the caller assists: his record, and his name as the appointment gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assisted {
+    pub holder: String,
+    pub name: Option<String>,
 }
 
 #[cfg(test)]

@@ -190,4 +190,77 @@ impl Directory {
         self.count_lookups(&bound, page.items.len());
         Ok(page)
     }
+
+    /// Confirms a patient the caller knows by national number and family name (birth
+    /// or used name): a patient naming his DSP assistant (DSP-24), who knows that
+    /// person but not an identifier. Only a patient asks; the lookup counts against his
+    /// own hourly allowance and is traced; the answer is the entry's identifier and
+    /// display name, nothing else, and `None` alike for an unknown number and for a
+    /// name that is not that number's.
+    pub async fn confirm_patient(
+        &self,
+        req: &Request,
+        national_id: &str,
+        family_name: &str,
+    ) -> DirectoryResult<Option<ConfirmedPatient>> {
+        if !matches!(
+            req.caller,
+            Caller::Person {
+                quality: Quality::Patient,
+                ..
+            }
+        ) {
+            let denied = Denied::QualityNotEntitled;
+            self.trace_refusal(req, Action::Execute, denied.reason())
+                .await?;
+            return Err(denied.into());
+        }
+        let bound = self.lookup_bound(req, Action::Execute).await?;
+        let query = PatientQuery {
+            national_id: Some(national_id.trim().to_owned()),
+            ..PatientQuery::default()
+        };
+        let wanted = normalise(family_name);
+        if !query.identifies() || wanted.is_empty() {
+            return Ok(None);
+        }
+        let event = self.event(req, EventKind::DirectoryPatientSearched, Action::Execute);
+        self.recorder.record(event).await?;
+        let page: Page<Patient> = self
+            .search_page(PATIENTS, query.terms(), None, IDENTIFY_MAX)
+            .await?;
+        self.count_lookups(&bound, 1);
+        let found: Vec<&Patient> = page
+            .items
+            .iter()
+            .filter(|p| p.merged_into.is_none())
+            .filter(|p| {
+                normalise(&p.birth_name) == wanted
+                    || p.used_name
+                        .as_deref()
+                        .is_some_and(|u| normalise(u) == wanted)
+            })
+            .collect();
+        let [one] = found.as_slice() else {
+            return Ok(None);
+        };
+        self.trace_reads(req, std::slice::from_ref(*one)).await?;
+        Ok(Some(ConfirmedPatient {
+            id: one.id.clone(),
+            name: format!(
+                "{} {}",
+                one.given_names.join(" "),
+                one.used_name.as_deref().unwrap_or(&one.birth_name)
+            )
+            .trim()
+            .to_owned(),
+        }))
+    }
+}
+
+/// A patient confirmed by what the caller knew of him.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfirmedPatient {
+    pub id: String,
+    pub name: String,
 }

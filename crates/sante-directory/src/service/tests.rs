@@ -388,6 +388,51 @@ storage_test!(every_patient_entry_read_is_traced, |db: Db| async move {
 });
 
 storage_test!(
+    a_patient_confirms_only_a_person_he_names_and_nobody_else_does,
+    |db: Db| async move {
+        let f = fixture(db).await;
+        let op = Request::operator();
+        let anne = patient(day(1980, 1, 2), 1, "Weber", "Anne");
+        let nin = anne.national_id.clone().unwrap().to_string();
+        f.dir.upsert_patients(&op, &[anne]).await.unwrap();
+        let as_patient = Request::new(
+            Caller::Person {
+                account: "acc-holder".into(),
+                quality: Quality::Patient,
+                assurance: LevelOfAssurance::Substantial,
+                credential: CredentialKind::PasswordTotp,
+                roles: vec![],
+                system: None,
+            },
+            Source::default(),
+        );
+        let found = f
+            .dir
+            .confirm_patient(&as_patient, &nin, "WEBER")
+            .await
+            .unwrap()
+            .expect("Anne Weber");
+        assert_eq!(found.name, "Anne Weber");
+        // Another name, or no number: nothing, and nothing else said.
+        for (n, family) in [(nin.as_str(), "Schmit"), ("", "Weber"), (nin.as_str(), " ")] {
+            assert_eq!(
+                f.dir.confirm_patient(&as_patient, n, family).await.unwrap(),
+                None
+            );
+        }
+        // Professionals and services have their own ways; this one is a patient's.
+        for other in [professional_caller(), dsp_service()] {
+            let err = f
+                .dir
+                .confirm_patient(&other, &nin, "Weber")
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), sante_types::ErrorKind::Denied, "{err:?}");
+        }
+    }
+);
+
+storage_test!(
     search_before_create_links_reviews_or_creates,
     |db: Db| async move {
         let f = fixture(db).await;

@@ -211,12 +211,80 @@ impl DspService {
                 "the holder cannot be his own assistant".into(),
             ));
         }
-        self.directory
-            .patient(&Self::directory_request(&caller.source), patient)
+        let request = Self::directory_request(&caller.source);
+        let assistant = self
+            .directory
+            .patient(&request, patient)
             .await
             .map_err(|_| {
                 DspError::Invalid("the assistant must be a patient of the directory".into())
             })?;
+        self.appoint(caller, holder, patient, display_name(&assistant))
+            .await
+    }
+
+    /// Appoints as assistant the patient the holder names by national number and
+    /// family name (DSP-24): he knows his assistant, not an identifier. The directory
+    /// confirms the pair against the holder's own allowance; every mismatch has the
+    /// same answer, so the form tells nothing of who is in the directory.
+    pub async fn appoint_assistant_named(
+        &self,
+        caller: &Caller,
+        holder: &str,
+        national_id: &str,
+        family_name: &str,
+    ) -> DspResult<CareRecord> {
+        if caller.entry != holder || caller.quality != Quality::Patient {
+            return Err(DspError::Denied("holder_only"));
+        }
+        let as_holder = sante_directory::access::Request::new(
+            sante_directory::access::Caller::Person {
+                account: caller.account.clone(),
+                quality: caller.quality,
+                assurance: caller.assurance,
+                credential: caller.credential,
+                roles: Vec::new(),
+                system: None,
+            },
+            caller.source.clone(),
+        );
+        let confirmed = match self
+            .directory
+            .confirm_patient(&as_holder, national_id, family_name)
+            .await
+        {
+            Ok(Some(found)) => found,
+            Ok(None) => {
+                return Err(DspError::Invalid(
+                    "no patient has this national number and this name".into(),
+                ));
+            }
+            // Too many look-ups this hour included: the directory's answer stands.
+            Err(e) => return Err(DspError::Directory(e)),
+        };
+        if confirmed.id == holder {
+            return Err(DspError::Invalid(
+                "the holder cannot be his own assistant".into(),
+            ));
+        }
+        self.appoint(caller, holder, &confirmed.id, confirmed.name)
+            .await
+    }
+
+    async fn appoint(
+        &self,
+        caller: &Caller,
+        holder: &str,
+        patient: &str,
+        name: String,
+    ) -> DspResult<CareRecord> {
+        // The assistant is told whom he acts for by name.
+        let holder_name = self
+            .directory
+            .patient(&Self::directory_request(&caller.source), holder)
+            .await
+            .ok()
+            .map(|h| display_name(&h));
         let now = self.now();
         let p = patient.to_owned();
         self.control(caller, holder, "appoint_assistant", None, move |r| {
@@ -224,6 +292,8 @@ impl DspService {
                 r.controls.assistants.push(Assistant {
                     patient: p.clone(),
                     since: now,
+                    name: Some(name.clone()),
+                    holder_name: holder_name.clone(),
                 });
             }
             Ok(())
@@ -371,4 +441,15 @@ fn personal_note(title: &str, text: &str) -> NewItem {
         replaces: None,
         master_identifier: None,
     }
+}
+
+/// "Marie Weber": given names and the name in use.
+fn display_name(p: &sante_directory::model::Patient) -> String {
+    format!(
+        "{} {}",
+        p.given_names.join(" "),
+        p.used_name.as_deref().unwrap_or(&p.birth_name)
+    )
+    .trim()
+    .to_owned()
 }

@@ -885,13 +885,63 @@ storage_test!(
                 .await
                 .is_err()
         );
-        f.dsp
-            .appoint_assistant(&holder, &f.holder, &f.other_patient)
+        // The holder names his assistant by national number and family name: a wrong
+        // name, an unknown number and a malformed one get the same answer.
+        let weber_nin = NationalId::from_parts(day(1980, 3, 4), 456)
+            .unwrap()
+            .to_string();
+        let unknown_nin = NationalId::from_parts(day(1980, 3, 4), 789)
+            .unwrap()
+            .to_string();
+        let mut answers = Vec::new();
+        for (nin, family) in [
+            (weber_nin.as_str(), "Schmit"),
+            (unknown_nin.as_str(), "Weber"),
+            ("12", "Weber"),
+            (weber_nin.as_str(), ""),
+        ] {
+            match f
+                .dsp
+                .appoint_assistant_named(&holder, &f.holder, nin, family)
+                .await
+            {
+                Err(DspError::Invalid(reason)) => answers.push(reason),
+                other => panic!("{nin} {family}: {other:?}"),
+            }
+        }
+        answers.dedup();
+        assert_eq!(answers.len(), 1, "{answers:?}");
+        // Himself, by his own number, is refused.
+        let schmit_nin = NationalId::from_parts(day(1980, 3, 4), 123)
+            .unwrap()
+            .to_string();
+        assert!(matches!(
+            f.dsp
+                .appoint_assistant_named(&holder, &f.holder, &schmit_nin, "Schmit")
+                .await,
+            Err(DspError::Invalid(_))
+        ));
+        // Only the holder names one.
+        assert!(matches!(
+            f.dsp
+                .appoint_assistant_named(&assistant, &f.holder, &weber_nin, "Weber")
+                .await,
+            Err(DspError::Denied("holder_only"))
+        ));
+        let record = f
+            .dsp
+            .appoint_assistant_named(&holder, &f.holder, &weber_nin, " weber ")
             .await
             .unwrap();
+        let appointed = &record.controls.assistants[0];
+        assert_eq!(appointed.patient, f.other_patient);
+        assert_eq!(appointed.name.as_deref(), Some("Marie Weber"));
         assert_eq!(
             f.dsp.assisted(&assistant).await.unwrap(),
-            vec![f.holder.clone()]
+            vec![crate::service::Assisted {
+                holder: f.holder.clone(),
+                name: Some("Marie Schmit".into()),
+            }]
         );
         assert_eq!(f.titles(&assistant).await.len(), 3);
         f.dsp.block(&assistant, &f.holder, "phy-2").await.unwrap();

@@ -434,6 +434,41 @@ async fn the_holder_and_his_physician_use_the_dsp_in_the_portal_and_through_mhd(
         .unwrap();
     let controls = holder.text("main").await.unwrap();
     assert!(!controls.contains(&physician["id"]), "{controls}");
+    // He names his assistant as he knows him: family name and national number. A
+    // wrong name is refused; the right pair appoints him, shown by name.
+    let assistant = row(&d.join("regs/patients.csv"), |c| {
+        c("national_id") != patient["national_id"]
+            && c("death_date").is_empty()
+            && c("birth_name") != patient["birth_name"]
+    });
+    holder
+        .fill("#a-family", &patient["birth_name"])
+        .await
+        .unwrap();
+    holder
+        .fill("#a-nin", &assistant["national_id"])
+        .await
+        .unwrap();
+    holder.click("#a-appoint").await.unwrap();
+    holder
+        .wait_for_text("#a-error", "No patient has this name")
+        .await
+        .unwrap();
+    holder
+        .fill("#a-family", &assistant["birth_name"].to_uppercase())
+        .await
+        .unwrap();
+    holder
+        .fill("#a-nin", &assistant["national_id"])
+        .await
+        .unwrap();
+    holder.click("#a-appoint").await.unwrap();
+    holder
+        .wait_for_text("#assistants", &assistant["birth_name"])
+        .await
+        .unwrap();
+    let listed = holder.text("#assistants").await.unwrap();
+    assert!(!listed.contains(&assistant["national_id"]), "{listed}");
     pro.goto(&format!("{base}/pro/dsp/patient?holder={holder_id}"))
         .await
         .unwrap();

@@ -5,7 +5,6 @@
 //! at the very next request; a patient activates with a passkey (WebAuthn, through
 //! Chromium's virtual authenticator) and logs in with it.
 
-
 use sante_testkit::Browser;
 
 use crate::harness::*;
