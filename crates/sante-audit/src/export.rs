@@ -483,10 +483,11 @@ impl Trail {
             t.as_ref()
                 .is_some_and(|t| subjects.iter().any(|s| s == t.as_str()))
         };
-        let mut newest: std::collections::BinaryHeap<
-            std::cmp::Reverse<(DateTime<Utc>, uuid::Uuid)>,
-        > = std::collections::BinaryHeap::new();
-        let mut kept: std::collections::HashMap<uuid::Uuid, AuditEvent> = Default::default();
+        let newest_first = |events: &mut Vec<AuditEvent>| {
+            events.sort_by(|a, b| b.at.cmp(&a.at).then(b.id.cmp(&a.id)));
+            events.truncate(limit);
+        };
+        let mut events = Vec::new();
         let mut matched = 0;
         for_each_event(&self.db, None, |event| {
             if concerns(&event.actor.person)
@@ -494,19 +495,17 @@ impl Trail {
                 || concerns(&event.patient)
             {
                 matched += 1;
-                newest.push(std::cmp::Reverse((event.at, event.id)));
-                kept.insert(event.id, event);
-                if newest.len() > limit
-                    && let Some(std::cmp::Reverse((_, oldest))) = newest.pop()
-                {
-                    kept.remove(&oldest);
+                events.push(event);
+                // Cut back to the newest `limit` whenever twice as many are held: the
+                // memory a person's request takes stays bounded.
+                if events.len() > 2 * limit.max(1) {
+                    newest_first(&mut events);
                 }
             }
             Ok(())
         })
         .await?;
-        let mut events: Vec<AuditEvent> = kept.into_values().collect();
-        events.sort_by(|a, b| b.at.cmp(&a.at).then(b.id.cmp(&a.id)));
+        newest_first(&mut events);
         Ok(EventsAbout { events, matched })
     }
 }

@@ -678,6 +678,13 @@ impl Patient {
         self.used_name.as_deref().unwrap_or(&self.birth_name)
     }
 
+    /// "Marie Weber": the given names and the name in use.
+    pub fn display_name(&self) -> String {
+        format!("{} {}", self.given_names.join(" "), self.family_name())
+            .trim()
+            .to_owned()
+    }
+
     /// Whether the person is a patient of the platform on `day` (insured and alive).
     pub fn affiliated_on(&self, day: NaiveDate) -> bool {
         self.death_date.is_none_or(|d| day < d)

@@ -79,10 +79,7 @@ impl DspPersonalData {
             }
             Err(e) => return Err(e),
         };
-        let day = |t: chrono::DateTime<chrono::Utc>| {
-            t.format(lang.pick(["%d/%m/%Y", "%d.%m.%Y", "%-d %b %Y"]))
-                .to_string()
-        };
+        let day = |t: chrono::DateTime<chrono::Utc>| lang.date(t.date_naive());
         let state = match record.state {
             RecordState::Created => lang.pick([
                 "créé, pas encore ouvert",

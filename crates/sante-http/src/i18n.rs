@@ -27,6 +27,22 @@ impl Lang {
 
     /// Of texts given in French, German and English (in that order, as the
     /// directories give their titles), the one in this language.
+    /// A date as this language writes it: 24/11/2007, 24.11.2007, 24 Nov 2007.
+    pub fn date(self, d: chrono::NaiveDate) -> String {
+        d.format(self.pick(["%d/%m/%Y", "%d.%m.%Y", "%-d %b %Y"]))
+            .to_string()
+    }
+
+    /// An instant (UTC) as this language writes it.
+    pub fn date_time(self, t: chrono::DateTime<chrono::Utc>) -> String {
+        t.format(self.pick([
+            "%d/%m/%Y %H:%M UTC",
+            "%d.%m.%Y %H:%M UTC",
+            "%-d %b %Y %H:%M UTC",
+        ]))
+        .to_string()
+    }
+
     pub fn pick(self, texts: [&'static str; 3]) -> &'static str {
         let [fr, de, en] = texts;
         match self {

@@ -11,7 +11,6 @@
 use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, NaiveDate, Utc};
 use http::{HeaderValue, header};
 use sante_audit::{Action, Actor, AuditEvent, EventKind, Outcome, Token};
 use sante_directory::access::{Caller, Request};
@@ -59,7 +58,7 @@ pub async fn my_data_download(State(area): State<PortalArea>, portal: Portal) ->
     };
     let lang = portal.layout.lang;
     let now = area.kernel.clock().now();
-    let json = personal_data::to_json(&sections, &when(lang, now), lang);
+    let json = personal_data::to_json(&sections, &lang.date_time(now), lang);
     let mut res = axum::Json(json).into_response();
     let headers = res.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -104,21 +103,6 @@ async fn collect(
     }
     sections.push(events(area, portal, who, lang).await?);
     Ok(sections)
-}
-
-/// A date and time as the page's language writes it.
-pub(crate) fn when(lang: Lang, t: DateTime<Utc>) -> String {
-    let format = lang.pick([
-        "%d/%m/%Y %H:%M UTC",
-        "%d.%m.%Y %H:%M UTC",
-        "%-d %b %Y %H:%M UTC",
-    ]);
-    t.format(format).to_string()
-}
-
-fn day(lang: Lang, d: NaiveDate) -> String {
-    d.format(lang.pick(["%d/%m/%Y", "%d.%m.%Y", "%-d %b %Y"]))
-        .to_string()
 }
 
 fn sex(lang: Lang, s: Sex) -> &'static str {
@@ -195,15 +179,6 @@ fn service(lang: Lang, s: Service) -> &'static str {
         ]),
         Service::Referent => lang.pick(["médecin référent", "Referenzarzt", "referring doctor"]),
     }
-}
-
-fn name_of(given: &[String], family: &str) -> String {
-    let mut name = given.join(" ");
-    if !name.is_empty() {
-        name.push(' ');
-    }
-    name.push_str(family);
-    name
 }
 
 fn address_text(a: &sante_directory::model::Address) -> String {
@@ -302,14 +277,7 @@ async fn directory_entry(
 
 fn patient_item(lang: Lang, p: &Patient) -> DataItem {
     DataItem::new()
-        .field(
-            "name",
-            lang.pick(["Nom", "Name", "Name"]),
-            name_of(
-                &p.given_names,
-                p.used_name.as_deref().unwrap_or(&p.birth_name),
-            ),
-        )
+        .field("name", lang.pick(["Nom", "Name", "Name"]), p.display_name())
         .field(
             "birth_name",
             lang.pick(["Nom de naissance", "Geburtsname", "Birth name"]),
@@ -323,7 +291,7 @@ fn patient_item(lang: Lang, p: &Patient) -> DataItem {
         .field(
             "birth_date",
             lang.pick(["Date de naissance", "Geburtsdatum", "Birth date"]),
-            p.birth_date.map(|d| day(lang, d)).unwrap_or_default(),
+            p.birth_date.map(|d| lang.date(d)).unwrap_or_default(),
         )
         .field(
             "birth_place",
@@ -386,11 +354,7 @@ fn professional_item(lang: Lang, p: &Professional) -> DataItem {
         }
     };
     DataItem::new()
-        .field(
-            "name",
-            lang.pick(["Nom", "Name", "Name"]),
-            name_of(&p.given_names, &p.family_name),
-        )
+        .field("name", lang.pick(["Nom", "Name", "Name"]), p.display_name())
         .field(
             "profession",
             lang.pick(["Profession", "Beruf", "Profession"]),
@@ -411,7 +375,7 @@ fn professional_item(lang: Lang, p: &Professional) -> DataItem {
             format!(
                 "{authorisation}, {} {}",
                 lang.pick(["depuis le", "seit", "since"]),
-                day(lang, p.authorisation.status_since)
+                lang.date(p.authorisation.status_since)
             ),
         )
         .field(
@@ -451,7 +415,7 @@ fn agent_item(lang: Lang, a: &Agent) -> DataItem {
         .field(
             "name",
             lang.pick(["Nom", "Name", "Name"]),
-            name_of(&a.given_names, &a.family_name),
+            format!("{} {}", a.given_names.join(" "), a.family_name),
         )
         .field(
             "organisation",
@@ -467,11 +431,11 @@ fn agent_item(lang: Lang, a: &Agent) -> DataItem {
             "valid",
             lang.pick(["Période", "Zeitraum", "Period"]),
             match a.valid_until {
-                Some(until) => format!("{} – {}", day(lang, a.valid_from), day(lang, until)),
+                Some(until) => format!("{} – {}", lang.date(a.valid_from), lang.date(until)),
                 None => format!(
                     "{} {}",
                     lang.pick(["depuis le", "seit", "since"]),
-                    day(lang, a.valid_from)
+                    lang.date(a.valid_from)
                 ),
             },
         )
@@ -512,18 +476,18 @@ async fn accounts(
                     "wartet auf Aktivierung bis",
                     "waiting for activation until",
                 ]),
-                when(lang, expires)
+                lang.date_time(expires)
             ),
             AccountStatus::Active => lang.pick(["actif", "aktiv", "active"]).to_owned(),
             AccountStatus::Blocked { since } => format!(
                 "{} {}",
                 lang.pick(["bloqué depuis le", "gesperrt seit", "blocked since"]),
-                when(lang, since)
+                lang.date_time(since)
             ),
             AccountStatus::Closed { since } => format!(
                 "{} {}",
                 lang.pick(["fermé depuis le", "geschlossen seit", "closed since"]),
-                when(lang, since)
+                lang.date_time(since)
             ),
         };
         account_section = account_section.item(
@@ -551,7 +515,7 @@ async fn accounts(
                 .field(
                     "created",
                     lang.pick(["Créé le", "Angelegt am", "Created"]),
-                    when(lang, a.created),
+                    lang.date_time(a.created),
                 )
                 .field(
                     "credentials",
@@ -578,7 +542,9 @@ async fn accounts(
                 .field(
                     "locked_until",
                     lang.pick(["Verrouillé jusqu'au", "Gesperrt bis", "Locked until"]),
-                    a.locked_until.map(|t| when(lang, t)).unwrap_or_default(),
+                    a.locked_until
+                        .map(|t| lang.date_time(t))
+                        .unwrap_or_default(),
                 ),
         );
     }
@@ -603,7 +569,7 @@ async fn accounts(
                 .field(
                     "created",
                     lang.pick(["Enregistré le", "Registriert am", "Registered"]),
-                    when(lang, c.created),
+                    lang.date_time(c.created),
                 ),
         );
     }
@@ -622,12 +588,12 @@ async fn accounts(
                 .field(
                     "started",
                     lang.pick(["Ouverte le", "Begonnen am", "Started"]),
-                    when(lang, s.created),
+                    lang.date_time(s.created),
                 )
                 .field(
                     "last_seen",
                     lang.pick(["Dernière activité", "Letzte Aktivität", "Last activity"]),
-                    when(lang, s.last_seen),
+                    lang.date_time(s.last_seen),
                 )
                 .field(
                     "client",
@@ -688,7 +654,7 @@ async fn terms(
                 .field(
                     "accepted",
                     lang.pick(["Acceptée le", "Angenommen am", "Accepted"]),
-                    when(lang, acceptance.at),
+                    lang.date_time(acceptance.at),
                 )
                 .field(
                     "language",
@@ -890,7 +856,7 @@ async fn events(
                 .field(
                     "at",
                     lang.pick(["Date", "Datum", "When"]),
-                    when(lang, event.at),
+                    lang.date_time(event.at),
                 )
                 .field(
                     "what",

@@ -70,10 +70,7 @@ impl MessagingPersonalData {
             }
             Err(e) => return Err(e),
         };
-        let when = |t: chrono::DateTime<chrono::Utc>| {
-            t.format(lang.pick(["%d/%m/%Y", "%d.%m.%Y", "%-d %b %Y"]))
-                .to_string()
-        };
+        let when = |t: chrono::DateTime<chrono::Utc>| lang.date(t.date_naive());
         let (used, quota) = self.messaging.quota(&mailbox.id).await?;
         let mib = |bytes: u64| format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0));
         let mut folders = Vec::new();

@@ -93,15 +93,7 @@ impl Directory {
         self.check(req, DirectoryAction::ReadPatients, Action::Read)
             .await?;
         let bound = self.lookup_bound(req, Action::Read).await?;
-        let mut current = self.load_patient(id).await?;
-        let mut hops = 0;
-        while let Some(next) = current.merged_into.clone() {
-            hops += 1;
-            if hops > 8 {
-                return Err(PlatformError::corrupt(id).into());
-            }
-            current = self.load_patient(&next).await?;
-        }
+        let current = self.load_surviving(id).await?;
         self.trace_reads(req, std::slice::from_ref(&current))
             .await?;
         self.count_lookups(&bound, 1);
@@ -129,17 +121,23 @@ impl Directory {
                 .await?;
             return Err(denied.into());
         }
-        let mut current = self.load_patient(subject).await?;
+        let current = self.load_surviving(subject).await?;
+        self.trace_reads(req, std::slice::from_ref(&current))
+            .await?;
+        Ok(current)
+    }
+
+    /// The entry `id`, or the one it was merged into.
+    async fn load_surviving(&self, id: &str) -> DirectoryResult<Patient> {
+        let mut current = self.load_patient(id).await?;
         let mut hops = 0;
         while let Some(next) = current.merged_into.clone() {
             hops += 1;
             if hops > 8 {
-                return Err(PlatformError::corrupt(subject).into());
+                return Err(PlatformError::corrupt(id).into());
             }
             current = self.load_patient(&next).await?;
         }
-        self.trace_reads(req, std::slice::from_ref(&current))
-            .await?;
         Ok(current)
     }
 
@@ -247,13 +245,7 @@ impl Directory {
         self.trace_reads(req, std::slice::from_ref(*one)).await?;
         Ok(Some(ConfirmedPatient {
             id: one.id.clone(),
-            name: format!(
-                "{} {}",
-                one.given_names.join(" "),
-                one.used_name.as_deref().unwrap_or(&one.birth_name)
-            )
-            .trim()
-            .to_owned(),
+            name: one.display_name(),
         }))
     }
 }

@@ -219,7 +219,7 @@ impl DspService {
             .map_err(|_| {
                 DspError::Invalid("the assistant must be a patient of the directory".into())
             })?;
-        self.appoint(caller, holder, patient, display_name(&assistant))
+        self.appoint(caller, holder, patient, assistant.display_name())
             .await
     }
 
@@ -284,7 +284,7 @@ impl DspService {
             .patient(&Self::directory_request(&caller.source), holder)
             .await
             .ok()
-            .map(|h| display_name(&h));
+            .map(|h| h.display_name());
         let now = self.now();
         let p = patient.to_owned();
         self.control(caller, holder, "appoint_assistant", None, move |r| {
@@ -441,15 +441,4 @@ fn personal_note(title: &str, text: &str) -> NewItem {
         replaces: None,
         master_identifier: None,
     }
-}
-
-/// "Marie Weber": given names and the name in use.
-fn display_name(p: &sante_directory::model::Patient) -> String {
-    format!(
-        "{} {}",
-        p.given_names.join(" "),
-        p.used_name.as_deref().unwrap_or(&p.birth_name)
-    )
-    .trim()
-    .to_owned()
 }
